@@ -1,0 +1,50 @@
+# The README's commands. `make run` serves the app, `make test` runs the whole suite;
+# both create .venv and install what they need on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test test-unit test-browser bench lint format clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Stamps record what was installed, so a second `make` is instant and a changed
+# pyproject.toml reinstalls.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-test: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(VENV)/.installed $@
+
+run: $(VENV)/.installed
+	DESCENTLAB_HOST=$(HOST) DESCENTLAB_PORT=$(PORT) $(BIN)/descentlab serve
+
+# Browser tests run in their own pytest process: sync Playwright keeps an event
+# loop in the main thread, which would clash with the API tests' loops.
+test: test-unit test-browser
+
+test-unit: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests --ignore=tests/browser -q
+
+test-browser: $(VENV)/.installed-test
+	$(BIN)/python -m pytest tests/browser -q
+
+bench: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/engine.py
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check app tests benchmarks
+	$(BIN)/ruff format --check app tests benchmarks
+
+format: $(VENV)/.installed-test
+	$(BIN)/ruff format app tests benchmarks
+	$(BIN)/ruff check --fix app tests benchmarks
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -1,0 +1,268 @@
+"""The compiled step loop: the engine's rules and gradients, run by numba.
+
+The update rules and the gradients are *not* rewritten here: the elementwise
+functions of ``app.optim`` and ``app.problems`` are compiled as they are and
+called on one scalar coordinate at a time. This module only holds the loop
+and the two dispatch tables (optimiser id → rule, problem id → gradient),
+whose ids follow the registries' order; ``check_ids`` proves they agree.
+
+The machine code is cached on disk (``NUMBA_CACHE_DIR`` or ``__pycache__``),
+and ``warm_up`` compiles or loads it at start-up, not on a user's first click.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import numba
+import numpy as np
+
+from app.optim import adadelta, adagrad, adam, momentum, rmsprop, sgd
+from app.optim.registry import OPTIMIZERS
+from app.problems import regression, surfaces
+from app.problems.registry import PROBLEMS
+
+if TYPE_CHECKING:
+    from app.engine import Execution
+
+
+def _jit(function):
+    return numba.njit(inline="always", cache=True)(function)
+
+
+sgd_update = _jit(sgd.sgd_update)
+momentum_update = _jit(momentum.momentum_update)
+nesterov_lookahead = _jit(momentum.nesterov_lookahead)
+adagrad_update = _jit(adagrad.adagrad_update)
+rmsprop_update = _jit(rmsprop.rmsprop_update)
+adam_update = _jit(adam.adam_update)
+amsgrad_update = _jit(adam.amsgrad_update)
+adamax_update = _jit(adam.adamax_update)
+nadam_update = _jit(adam.nadam_update)
+adadelta_update = _jit(adadelta.adadelta_update)
+
+OPTIMIZER_IDS = (
+    "sgd", "momentum", "nesterov", "adagrad", "rmsprop",
+    "adam", "adadelta", "nadam", "adamax", "amsgrad",
+)  # fmt: skip
+SURFACE_IDS = (
+    "steep_valley", "saddle", "noisy_bowl", "rosenbrock",
+    "himmelblau", "beale", "rastrigin", "six_hump_camel",
+)  # fmt: skip
+LINEAR_ID, LOGISTIC_ID = 100, 101
+
+_values = tuple(_jit(getattr(surfaces, f"{name}_value")) for name in SURFACE_IDS)
+_grads = tuple(_jit(getattr(surfaces, f"{name}_grad")) for name in SURFACE_IDS)
+(steep_valley_value, saddle_value, noisy_bowl_value, rosenbrock_value,
+ himmelblau_value, beale_value, rastrigin_value, six_hump_camel_value) = _values  # fmt: skip
+(steep_valley_grad, saddle_grad, noisy_bowl_grad, rosenbrock_grad,
+ himmelblau_grad, beale_grad, rastrigin_grad, six_hump_camel_grad) = _grads  # fmt: skip
+linear_loss = _jit(regression.linear_loss)
+linear_dloss = _jit(regression.linear_dloss)
+logistic_loss = _jit(regression.logistic_loss)
+logistic_dloss = _jit(regression.logistic_dloss)
+
+
+def check_ids() -> None:
+    """The dispatch tables must name what the registries hold, in their order."""
+    if OPTIMIZER_IDS != tuple(OPTIMIZERS):
+        raise RuntimeError("compiled optimiser ids differ from the registry")
+    registry_surfaces = tuple(n for n, p in PROBLEMS.items() if p.kind == "surface")
+    if SURFACE_IDS != registry_surfaces:
+        raise RuntimeError("compiled surface ids differ from the registry")
+
+
+check_ids()
+
+
+@numba.njit(inline="always", cache=True)
+def _update(op, x, g, s0, s1, s2, t, lr, h0, h1, h2, h3):
+    """One coordinate of one update of optimiser ``op``: returns (x, s0, s1, s2)."""
+    if op == 0:
+        (x,) = sgd_update(x, g, t, lr)
+    elif op == 1 or op == 2:
+        x, s0 = momentum_update(x, g, s0, t, lr, h0, h1)
+    elif op == 3:
+        x, s0 = adagrad_update(x, g, s0, t, lr, h0)
+    elif op == 4:
+        x, s0 = rmsprop_update(x, g, s0, t, lr, h0, h1)
+    elif op == 5:
+        x, s0, s1 = adam_update(x, g, s0, s1, t, lr, h0, h1, h2, h3)
+    elif op == 6:
+        x, s0, s1 = adadelta_update(x, g, s0, s1, t, lr, h0, h1)
+    elif op == 7:
+        x, s0, s1 = nadam_update(x, g, s0, s1, t, lr, h0, h1, h2)
+    elif op == 8:
+        x, s0, s1 = adamax_update(x, g, s0, s1, t, lr, h0, h1, h2)
+    else:
+        x, s0, s1, s2 = amsgrad_update(x, g, s0, s1, s2, t, lr, h0, h1, h2)
+    return x, s0, s1, s2
+
+
+@numba.njit(inline="always", cache=True)
+def _surface_grad(problem, x, y):
+    if problem == 0:
+        return steep_valley_grad(x, y)
+    if problem == 1:
+        return saddle_grad(x, y)
+    if problem == 2:
+        return noisy_bowl_grad(x, y)
+    if problem == 3:
+        return rosenbrock_grad(x, y)
+    if problem == 4:
+        return himmelblau_grad(x, y)
+    if problem == 5:
+        return beale_grad(x, y)
+    if problem == 6:
+        return rastrigin_grad(x, y)
+    return six_hump_camel_grad(x, y)
+
+
+@numba.njit(inline="always", cache=True)
+def _surface_value(problem, x, y):
+    if problem == 0:
+        return steep_valley_value(x, y)
+    if problem == 1:
+        return saddle_value(x, y)
+    if problem == 2:
+        return noisy_bowl_value(x, y)
+    if problem == 3:
+        return rosenbrock_value(x, y)
+    if problem == 4:
+        return himmelblau_value(x, y)
+    if problem == 5:
+        return beale_value(x, y)
+    if problem == 6:
+        return rastrigin_value(x, y)
+    return six_hump_camel_value(x, y)
+
+
+@numba.njit(cache=True)
+def _regression_grad(problem, w, b, data_x, data_y, order, start, size):
+    sum_w = 0.0
+    sum_b = 0.0
+    for i in range(start, start + size):
+        sample = order[i]
+        z = w * data_x[sample] + b
+        if problem == LINEAR_ID:
+            d = linear_dloss(z, data_y[sample])
+        else:
+            d = logistic_dloss(z, data_y[sample])
+        sum_w += d * data_x[sample]
+        sum_b += d
+    return sum_w / size, sum_b / size
+
+
+@numba.njit(cache=True)
+def _regression_loss(problem, w, b, data_x, data_y):
+    total = 0.0
+    for i in range(data_x.shape[0]):
+        z = w * data_x[i] + b
+        if problem == LINEAR_ID:
+            total += linear_loss(z, data_y[i])
+        else:
+            total += logistic_loss(z, data_y[i])
+    return total / data_x.shape[0]
+
+
+@numba.njit(cache=True)
+def _run(
+    problem, sigma, noise, data_x, data_y, order, starts, sizes,
+    optimizer_ids, hyper, rates, first_update, x, state, diverged_at,
+    out_path, out_loss, max_coordinate,
+):  # fmt: skip
+    count = rates.shape[0]
+    for row in range(x.shape[0]):
+        if diverged_at[row] != 0:
+            continue
+        op = optimizer_ids[row]
+        h0, h1, h2, h3 = hyper[row, 0], hyper[row, 1], hyper[row, 2], hyper[row, 3]
+        px, py = x[row, 0], x[row, 1]
+        ax, bx, cx = state[row, 0, 0], state[row, 1, 0], state[row, 2, 0]
+        ay, by, cy = state[row, 0, 1], state[row, 1, 1], state[row, 2, 1]
+        for k in range(count):
+            t = float(first_update + k)
+            lr = rates[k, row]
+            ex, ey = px, py
+            if op == 2:
+                ex = nesterov_lookahead(px, ax, t, lr, h0, h1)
+                ey = nesterov_lookahead(py, ay, t, lr, h0, h1)
+            if problem < LINEAR_ID:
+                gx, gy = _surface_grad(problem, ex, ey)
+            else:
+                gx, gy = _regression_grad(
+                    problem, ex, ey, data_x, data_y, order, starts[k], sizes[k]
+                )
+            gx = gx + sigma * noise[k, 0]
+            gy = gy + sigma * noise[k, 1]
+            nx, nax, nbx, ncx = _update(op, px, gx, ax, bx, cx, t, lr, h0, h1, h2, h3)
+            ny, nay, nby, ncy = _update(op, py, gy, ay, by, cy, t, lr, h0, h1, h2, h3)
+            if not (
+                math.isfinite(nx)
+                and math.isfinite(ny)
+                and abs(nx) <= max_coordinate
+                and abs(ny) <= max_coordinate
+            ):
+                diverged_at[row] = first_update + k
+                break
+            px, py = nx, ny
+            ax, bx, cx, ay, by, cy = nax, nbx, ncx, nay, nby, ncy
+            out_path[k, row, 0] = px
+            out_path[k, row, 1] = py
+            if problem < LINEAR_ID:
+                out_loss[k, row] = _surface_value(problem, px, py)
+            else:
+                out_loss[k, row] = _regression_loss(problem, px, py, data_x, data_y)
+        x[row, 0], x[row, 1] = px, py
+        state[row, 0, 0], state[row, 1, 0], state[row, 2, 0] = ax, bx, cx
+        state[row, 0, 1], state[row, 1, 1], state[row, 2, 1] = ay, by, cy
+
+
+def problem_id(name: str) -> int:
+    if name == "linear_regression":
+        return LINEAR_ID
+    if name == "logistic_regression":
+        return LOGISTIC_ID
+    return SURFACE_IDS.index(name)
+
+
+def run_updates(
+    execution: Execution, first_update, rates, noise, batches, out_path, out_loss
+) -> None:
+    """Advance ``execution`` by ``len(rates)`` updates, writing into the out arrays."""
+    from app.engine import MAX_COORDINATE
+
+    _run(
+        problem_id(execution.problem.name),
+        execution.sigma,
+        np.ascontiguousarray(noise),
+        execution.data_x,
+        execution.data_y,
+        batches.order,
+        batches.starts,
+        batches.sizes,
+        execution.optimizer_ids,
+        execution.hyper,
+        np.ascontiguousarray(rates),
+        first_update,
+        execution.x,
+        execution.state,
+        execution.diverged_at,
+        out_path,
+        out_loss,
+        MAX_COORDINATE,
+    )
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) the loop for every problem kind."""
+    from app.engine import Execution, build_simulation
+
+    for problem in ("rosenbrock", "linear_regression"):
+        request = {
+            "problem": {"name": problem},
+            "steps": 2,
+            "runs": [{"optimizer": name} for name in OPTIMIZERS],
+        }
+        list(Execution(build_simulation(request)).chunks(2))

@@ -1,0 +1,380 @@
+"""The run loop: every run of a request is a row of one batch, stepped together.
+
+``build_simulation`` turns a request (the body of ``POST /api/runs``) into a
+fully resolved ``Simulation`` or raises ``InvalidSpec``. ``Execution`` steps
+it, a chunk of updates at a time, with one of two interchangeable backends:
+
+- ``"compiled"`` (the default): one numba loop over rows and updates, calling
+  the same elementwise rules and gradients as scalars; near the hardware floor
+  at classroom sizes, where numpy is all call overhead.
+- ``"numpy"``: the readable reference; rows with the same optimiser share one
+  vectorised update and one gradient call serves every row. Tests prove the
+  two agree.
+
+Both draw the gradient noise and the minibatches from ``seed`` alone, so a
+run's path never depends on which other runs share the request (common random
+numbers), and both stop a row at the update where it diverges (SPEC §3).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from app.errors import InvalidSpec
+from app.optim.registry import OPTIMIZERS, export_params, get_optimizer, resolve_params
+from app.optim.schedules import learning_rates, resolve_schedule
+from app.problems import regression
+from app.problems.base import Regression, Surface
+from app.problems.registry import PROBLEMS, resolve_problem
+
+FloatArray = npt.NDArray[np.float64]
+Backend = Literal["compiled", "numpy"]
+
+MAX_STEPS = 10_000
+MAX_RUNS = 64
+MAX_COORDINATE = 1e6
+DEFAULT_STEPS = 200
+MAX_SEED = 2**32 - 1
+# The widest optimiser state (AMSGrad: v, s, m) and hyper-parameter list (Adam).
+STATE_SLOTS = 3
+HYPER_SLOTS = 4
+# Bound on samples held by one stretch of shuffled minibatch indices.
+MAX_ORDER_LENGTH = 1 << 20
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    optimizer: str
+    params: dict[str, float]
+    schedule: dict[str, Any]
+    start: tuple[float, float]
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer,
+            "params": export_params(OPTIMIZERS[self.optimizer], self.params),
+            "schedule": dict(self.schedule),
+            "start": list(self.start),
+        }
+
+
+@dataclass(frozen=True)
+class Simulation:
+    """A request with every default filled in and every value checked."""
+
+    problem: dict[str, Any]
+    steps: int
+    seed: int
+    runs: tuple[RunConfig, ...]
+    limits: dict[str, int] = field(default_factory=dict, compare=False)
+
+
+@dataclass
+class Chunk:
+    """Points ``first … first+len-1`` of every run (a diverged run's lists may be short)."""
+
+    first: int
+    paths: list[FloatArray]
+    losses: list[FloatArray]
+
+
+@dataclass
+class Result:
+    simulation: Simulation
+    paths: list[FloatArray]
+    losses: list[FloatArray]
+    diverged_at: list[int | None]
+    data: dict[str, Any] | None
+
+
+def _whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+        raise InvalidSpec(loc, "must be a whole number")
+    if not low <= value <= high:
+        raise InvalidSpec(loc, f"must be between {low} and {high}")
+    return int(value)
+
+
+def _start(value: Any, default: tuple[float, float], loc: tuple[str | int, ...]):
+    if value is None:
+        return default
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise InvalidSpec(loc, "must be a list of two numbers [x, y]")
+    point = []
+    for i, coordinate in enumerate(value):
+        if isinstance(coordinate, bool) or not isinstance(coordinate, int | float):
+            raise InvalidSpec(loc + (i,), "must be a number")
+        if not math.isfinite(coordinate):
+            raise InvalidSpec(loc + (i,), "must be a finite number")
+        if abs(coordinate) > MAX_COORDINATE:
+            raise InvalidSpec(loc + (i,), f"must be within ±{MAX_COORDINATE:g}")
+        point.append(float(coordinate))
+    return point[0], point[1]
+
+
+def build_simulation(
+    request: Mapping[str, Any], *, max_steps: int = MAX_STEPS, max_runs: int = MAX_RUNS
+) -> Simulation:
+    """Resolve a request body into a Simulation, or raise InvalidSpec naming the field."""
+    problem_spec = request.get("problem")
+    if isinstance(problem_spec, str):
+        problem_spec = {"name": problem_spec}
+    if not isinstance(problem_spec, Mapping):
+        raise InvalidSpec(("problem",), "must be an object with a name")
+    problem = resolve_problem(problem_spec)
+    default_start = PROBLEMS[problem["name"]].start
+
+    steps = _whole_number(request.get("steps", DEFAULT_STEPS), ("steps",), 1, max_steps)
+    seed = _whole_number(request.get("seed", 0), ("seed",), 0, MAX_SEED)
+
+    runs = request.get("runs")
+    if not isinstance(runs, Sequence) or isinstance(runs, str):
+        raise InvalidSpec(("runs",), "must be a list of runs")
+    if not 1 <= len(runs) <= max_runs:
+        raise InvalidSpec(("runs",), f"must hold between 1 and {max_runs} runs")
+    configs = []
+    for i, run in enumerate(runs):
+        loc: tuple[str | int, ...] = ("runs", i)
+        if not isinstance(run, Mapping):
+            raise InvalidSpec(loc, "must be an object")
+        spec = get_optimizer(run.get("optimizer"), loc + ("optimizer",))
+        params = run.get("params") or {}
+        if not isinstance(params, Mapping):
+            raise InvalidSpec(loc + ("params",), "must be an object")
+        schedule = run.get("schedule") or {"name": "constant"}
+        if not isinstance(schedule, Mapping):
+            raise InvalidSpec(loc + ("schedule",), "must be an object with a name")
+        configs.append(
+            RunConfig(
+                optimizer=spec.name,
+                params=resolve_params(spec, params, loc + ("params",)),
+                schedule=resolve_schedule(schedule, loc + ("schedule",)),
+                start=_start(run.get("start"), default_start, loc + ("start",)),
+            )
+        )
+    return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs))
+
+
+class Execution:
+    """The state of one simulation between chunks."""
+
+    def __init__(self, simulation: Simulation, backend: Backend = "compiled") -> None:
+        self.simulation = simulation
+        self.backend = backend
+        self.problem = PROBLEMS[simulation.problem["name"]]
+        runs = simulation.runs
+        count = len(runs)
+        self.x = np.array([run.start for run in runs], dtype=np.float64).reshape(count, 2)
+        self.state = np.zeros((count, STATE_SLOTS, 2))
+        self.optimizer_ids = np.array(
+            [list(OPTIMIZERS).index(run.optimizer) for run in runs], dtype=np.int64
+        )
+        self.hyper = np.zeros((count, HYPER_SLOTS))
+        for row, run in enumerate(runs):
+            names = OPTIMIZERS[run.optimizer].hyper_names
+            self.hyper[row, : len(names)] = [run.params[name] for name in names]
+        self.alpha = np.array([run.params["alpha"] for run in runs])
+        self.schedules = [run.schedule for run in runs]
+        self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
+        self.updates_done = 0
+
+        if isinstance(self.problem, Regression):
+            problem = simulation.problem
+            self.n_samples = int(problem["n_samples"])
+            self.batch_size = int(problem["batch_size"])
+            self.data_x, self.data_y = self.problem.make_data(
+                self.n_samples, float(problem["noise"]), simulation.seed
+            )
+            self.per_epoch = regression.batches_per_epoch(self.n_samples, self.batch_size)
+            self.sigma = 0.0
+            self.noise = np.zeros((simulation.steps, 2))
+        else:
+            self.data_x = self.data_y = np.zeros(0)
+            self.per_epoch = 1
+            self.sigma = float(simulation.problem["noise"])
+            # ξ_1 … ξ_steps, drawn once from the seed and shared by every run.
+            self.noise = np.random.default_rng(simulation.seed).standard_normal(
+                (simulation.steps, 2)
+            )
+
+    # -- what the rows see ------------------------------------------------------
+
+    def loss_at(self, points: FloatArray) -> FloatArray:
+        """The noiseless full objective at ``points`` (..., 2)."""
+        w, b = points[..., 0], points[..., 1]
+        if isinstance(self.problem, Surface):
+            return self.problem.value(w, b)
+        z = w[..., None] * self.data_x + b[..., None]
+        return self.problem.sample_loss(z, self.data_y).mean(axis=-1)
+
+    def data(self) -> dict[str, Any] | None:
+        if not isinstance(self.problem, Regression):
+            return None
+        w, b = regression.best_fit(self.problem, self.data_x, self.data_y)
+        best = np.array([w, b])
+        return {
+            "x": self.data_x,
+            "y": self.data_y,
+            "minimum": [w, b],
+            "min_loss": float(self.loss_at(best)),
+        }
+
+    # -- stepping ---------------------------------------------------------------
+
+    def chunks(self, updates_per_chunk: int) -> Iterator[Chunk]:
+        """Yield the whole simulation: the start point, then ``updates_per_chunk`` at a time."""
+        start = self.x.copy()
+        first = Chunk(
+            first=0,
+            paths=[start[row : row + 1] for row in range(len(start))],
+            losses=[np.atleast_1d(self.loss_at(start[row])) for row in range(len(start))],
+        )
+        yield first
+        while self.updates_done < self.simulation.steps:
+            count = min(updates_per_chunk, self.simulation.steps - self.updates_done)
+            yield self.advance(count)
+
+    def advance(self, count: int) -> Chunk:
+        """Make ``count`` more updates and return the points they produced."""
+        first_update = self.updates_done + 1
+        paths = np.empty((count, len(self.x), 2))
+        losses = np.empty((count, len(self.x)))
+        done = 0
+        while done < count:
+            piece = min(count - done, self._max_piece())
+            self._advance_piece(
+                first_update + done, piece, paths[done : done + piece], losses[done : done + piece]
+            )
+            done += piece
+        self.updates_done += count
+
+        chunk = Chunk(first=first_update, paths=[], losses=[])
+        for row in range(len(self.x)):
+            diverged = self.diverged_at[row]
+            # Keep the updates before the diverging one; none at all once it is past.
+            keep = count if diverged == 0 else max(0, min(count, diverged - first_update))
+            chunk.paths.append(paths[:keep, row])
+            chunk.losses.append(losses[:keep, row])
+        return chunk
+
+    def _max_piece(self) -> int:
+        if not isinstance(self.problem, Regression) or self.batch_size == self.n_samples:
+            return MAX_STEPS
+        epochs = max(1, MAX_ORDER_LENGTH // self.n_samples)
+        return epochs * self.per_epoch
+
+    def _advance_piece(
+        self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray
+    ) -> None:
+        epochs = regression.epoch_of_updates(first_update, count, self.per_epoch)
+        rates = learning_rates(self.alpha, self.schedules, epochs)
+        noise = self.noise[first_update - 1 : first_update - 1 + count]
+        if isinstance(self.problem, Regression):
+            if self.batch_size == self.n_samples:
+                # A full batch holds every sample whatever the shuffle: skip it.
+                batches = regression.Batches(
+                    order=np.arange(self.n_samples, dtype=np.int64),
+                    starts=np.zeros(count, dtype=np.int64),
+                    sizes=np.full(count, self.n_samples, dtype=np.int64),
+                )
+            else:
+                batches = regression.minibatches(
+                    self.n_samples, self.batch_size, self.simulation.seed, first_update, count
+                )
+        else:
+            batches = regression.Batches(
+                order=np.zeros(0, dtype=np.int64),
+                starts=np.zeros(count, dtype=np.int64),
+                sizes=np.zeros(count, dtype=np.int64),
+            )
+        if self.backend == "compiled":
+            from app import compiled
+
+            compiled.run_updates(
+                self, first_update, rates, noise, batches, out_path, out_loss
+            )
+        else:
+            self._numpy_updates(first_update, rates, noise, batches, out_path, out_loss)
+
+    def _numpy_updates(
+        self,
+        first_update: int,
+        rates: FloatArray,
+        noise: FloatArray,
+        batches: regression.Batches,
+        out_path: FloatArray,
+        out_loss: FloatArray,
+    ) -> None:
+        groups = [
+            (OPTIMIZERS[name], np.flatnonzero(self.optimizer_ids == index))
+            for index, name in enumerate(OPTIMIZERS)
+        ]
+        groups = [(spec, rows) for spec, rows in groups if len(rows)]
+        with np.errstate(all="ignore"):
+            for k in range(len(rates)):
+                t = float(first_update + k)
+                active = self.diverged_at == 0
+                eval_points = self.x.copy()
+                for spec, rows in groups:
+                    if spec.lookahead is not None:
+                        eval_points[rows] = spec.lookahead(
+                            self.x[rows], self.state[rows, 0], t, *self._args(spec, rows, rates[k])
+                        )
+                gradient = self._numpy_gradient(eval_points, batches, k)
+                gradient = gradient + self.sigma * noise[k]
+                new_x = self.x.copy()
+                new_state = self.state.copy()
+                for spec, rows in groups:
+                    slots = len(spec.state)
+                    result = spec.update(
+                        self.x[rows],
+                        gradient[rows],
+                        *(self.state[rows, j] for j in range(slots)),
+                        t,
+                        *self._args(spec, rows, rates[k]),
+                    )
+                    new_x[rows] = result[0]
+                    for j in range(slots):
+                        new_state[rows, j] = result[1 + j]
+                bad = active & (
+                    ~np.isfinite(new_x).all(axis=1) | (np.abs(new_x) > MAX_COORDINATE).any(axis=1)
+                )
+                self.diverged_at[bad] = first_update + k
+                moving = active & ~bad
+                self.x[moving] = new_x[moving]
+                self.state[moving] = new_state[moving]
+                out_path[k] = self.x
+                out_loss[k] = self.loss_at(self.x)
+
+    def _args(self, spec, rows, rates_now):
+        """``lr`` then the hyper-parameters of ``rows``, shaped (rows, 1) to broadcast."""
+        hyper = [self.hyper[rows, j, None] for j in range(len(spec.hyper_names))]
+        return (rates_now[rows, None], *hyper)
+
+    def _numpy_gradient(self, points: FloatArray, batches: regression.Batches, k: int):
+        if isinstance(self.problem, Surface):
+            gx, gy = self.problem.grad(points[:, 0], points[:, 1])
+            return np.stack([gx, gy], axis=1)
+        start, size = batches.starts[k], batches.sizes[k]
+        samples = batches.order[start : start + size]
+        xs, ys = self.data_x[samples], self.data_y[samples]
+        z = points[:, 0, None] * xs + points[:, 1, None]
+        dloss = self.problem.sample_dloss(z, ys)
+        return np.stack([(dloss * xs).mean(axis=1), dloss.mean(axis=1)], axis=1)
+
+
+def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
+    """Run a whole simulation and collect every point (what ``POST /api/runs`` returns)."""
+    execution = Execution(simulation, backend)
+    parts = list(execution.chunks(simulation.steps))
+    count = len(simulation.runs)
+    paths = [np.concatenate([chunk.paths[row] for chunk in parts]) for row in range(count)]
+    losses = [np.concatenate([chunk.losses[row] for chunk in parts]) for row in range(count)]
+    diverged = [int(d) if d else None for d in execution.diverged_at]
+    return Result(simulation, paths, losses, diverged, execution.data())

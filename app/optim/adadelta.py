@@ -1,0 +1,49 @@
+"""AdaDelta: the step's units come from a moving average of past steps."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from app.optim import params
+from app.optim.base import HyperParam, OptimizerSpec
+
+
+def adadelta_update(x, g, avg_sq_grad, avg_sq_delta, t, lr, rho, eps):
+    r"""$E \leftarrow \rho E + (1-\rho) g^2;\;
+    \Delta = \sqrt{D+\varepsilon}/\sqrt{E+\varepsilon}\, g;\;
+    D \leftarrow \rho D + (1-\rho)\Delta^2;\; x \leftarrow x - \alpha_t \Delta$"""
+    avg_sq_grad = rho * avg_sq_grad + (1 - rho) * (g * g)
+    delta = np.sqrt(avg_sq_delta + eps) / np.sqrt(avg_sq_grad + eps) * g
+    avg_sq_delta = rho * avg_sq_delta + (1 - rho) * (delta * delta)
+    return x - lr * delta, avg_sq_grad, avg_sq_delta
+
+
+ADADELTA = OptimizerSpec(
+    name="adadelta",
+    label="AdaDelta",
+    params=(
+        HyperParam(
+            "alpha",
+            r"\alpha",
+            1.0,
+            1e-3,
+            10.0,
+            scale="log",
+            step=0.01,
+            description="scale of the step (1 is the original AdaDelta)",
+        ),
+        params.RHO,
+        params.eps(1e-6),
+    ),
+    state=("avg_sq_grad", "avg_sq_delta"),
+    update=adadelta_update,
+    equations=(
+        r"E \leftarrow \rho\, E + (1 - \rho)\, g^2",
+        r"\Delta = \frac{\sqrt{D + \varepsilon}}{\sqrt{E + \varepsilon}}\, g",
+        r"D \leftarrow \rho\, D + (1 - \rho)\, \Delta^2",
+        r"x \leftarrow x - \alpha_t\, \Delta",
+    ),
+    description="Scale each step by the ratio of the RMS of past steps to the RMS of "
+    "past gradients, so it needs no learning rate of its own.",
+    family="adaptive",
+)

@@ -1,0 +1,128 @@
+"""What every update rule and schedule is described by.
+
+A rule is an *elementwise* function: it takes the position, the gradient, its
+state arrays, the update index ``t`` and the scheduled learning rate ``lr``,
+and returns the new position and state. Written with arithmetic and
+``np.sqrt`` / ``np.maximum`` / ``np.abs`` only, the same function runs on numpy
+arrays (a whole batch of rows at once, the readable reference) and compiles
+with numba for the fast step loop (one scalar coordinate at a time).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from app.errors import InvalidSpec
+
+Scale = Literal["linear", "log"]
+Kind = Literal["float", "int", "bool"]
+
+
+@dataclass(frozen=True)
+class HyperParam:
+    """One tunable number: its range, how a slider should move over it, its symbol."""
+
+    name: str
+    symbol: str  # LaTeX
+    default: float
+    min: float
+    max: float
+    scale: Scale = "linear"
+    step: float = 0.01
+    kind: Kind = "float"
+    description: str = ""
+
+    def validate(self, value: Any, loc: tuple[str | int, ...]) -> float:
+        """Return ``value`` as a float, or raise InvalidSpec naming the rule broken."""
+        if self.kind == "bool":
+            if isinstance(value, bool):
+                return float(value)
+            if isinstance(value, int | float) and value in (0, 1):
+                return float(value)
+            raise InvalidSpec(loc, "must be true or false")
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise InvalidSpec(loc, f"must be a number, got {type(value).__name__}")
+        number = float(value)
+        if not math.isfinite(number):
+            raise InvalidSpec(loc, "must be a finite number")
+        if self.kind == "int" and number != int(number):
+            raise InvalidSpec(loc, "must be a whole number")
+        if not self.min <= number <= self.max:
+            raise InvalidSpec(loc, f"must be between {self.min:g} and {self.max:g}")
+        return number
+
+    def as_json(self) -> dict[str, Any]:
+        default: Any = self.default
+        if self.kind == "bool":
+            default = bool(self.default)
+        elif self.kind == "int":
+            default = int(self.default)
+        return {
+            "name": self.name,
+            "symbol": self.symbol,
+            "default": default,
+            "min": self.min,
+            "max": self.max,
+            "scale": self.scale,
+            "step": self.step,
+            "kind": self.kind,
+            "description": self.description,
+        }
+
+
+def export_value(param: HyperParam, value: float) -> Any:
+    """The JSON form of a validated value: bools as bools, counts as ints."""
+    if param.kind == "bool":
+        return bool(value)
+    if param.kind == "int":
+        return int(value)
+    return value
+
+
+def resolve(
+    params: tuple[HyperParam, ...],
+    given: Mapping[str, Any] | None,
+    loc: tuple[str | int, ...],
+    what: str,
+) -> dict[str, float]:
+    """Fill defaults into ``given`` and check every value against its spec."""
+    given = dict(given or {})
+    known = {p.name: p for p in params}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        valid = ", ".join(known) or "none"
+        raise InvalidSpec(
+            loc + (unknown[0],), f"unknown parameter for {what}; valid parameters: {valid}"
+        )
+    return {
+        p.name: p.validate(given[p.name], loc + (p.name,)) if p.name in given else p.default
+        for p in params
+    }
+
+
+@dataclass(frozen=True)
+class OptimizerSpec:
+    """An update rule with everything the catalog, the engine and the page need.
+
+    ``update(x, g, *state, t, lr, *hyper)`` returns ``(x, *state)``, where
+    ``hyper`` are the values of ``params`` after ``alpha`` in declaration order
+    (``alpha`` only ever enters through the scheduled ``lr``). ``lookahead``,
+    when set, gives the point at which the gradient is taken.
+    """
+
+    name: str
+    label: str
+    params: tuple[HyperParam, ...]
+    state: tuple[str, ...]
+    update: Callable[..., tuple[Any, ...]]
+    equations: tuple[str, ...]
+    description: str
+    lookahead: Callable[..., Any] | None = None
+    family: str = field(default="")
+
+    @property
+    def hyper_names(self) -> tuple[str, ...]:
+        return tuple(p.name for p in self.params if p.name != "alpha")

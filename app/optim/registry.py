@@ -1,0 +1,41 @@
+"""Every update rule by its API name, and the checks a run's spec must pass."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from app.errors import InvalidSpec
+from app.optim.adadelta import ADADELTA
+from app.optim.adagrad import ADAGRAD
+from app.optim.adam import ADAM, ADAMAX, AMSGRAD, NADAM
+from app.optim.base import OptimizerSpec, export_value, resolve
+from app.optim.momentum import MOMENTUM, NESTEROV
+from app.optim.rmsprop import RMSPROP
+from app.optim.sgd import SGD
+
+# The order is the story the page tells, from gradient descent to Adam and beyond.
+OPTIMIZERS: dict[str, OptimizerSpec] = {
+    spec.name: spec
+    for spec in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADADELTA, NADAM, ADAMAX, AMSGRAD)
+}
+
+
+def get_optimizer(name: Any, loc: tuple[str | int, ...]) -> OptimizerSpec:
+    if not isinstance(name, str) or name not in OPTIMIZERS:
+        raise InvalidSpec(
+            loc, f"unknown optimizer {name!r}; valid optimizers: {', '.join(OPTIMIZERS)}"
+        )
+    return OPTIMIZERS[name]
+
+
+def resolve_params(
+    spec: OptimizerSpec, given: Mapping[str, Any] | None, loc: tuple[str | int, ...]
+) -> dict[str, float]:
+    """Every hyper-parameter of ``spec`` as a float, defaults filled in, ranges checked."""
+    return resolve(spec.params, given, loc, f"optimizer {spec.name!r}")
+
+
+def export_params(spec: OptimizerSpec, values: Mapping[str, float]) -> dict[str, Any]:
+    """The JSON form: ``bias_correction`` as a bool, step counts as ints."""
+    return {p.name: export_value(p, values[p.name]) for p in spec.params}

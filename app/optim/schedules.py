@@ -1,0 +1,123 @@
+"""Learning-rate schedules: ``α_t = alpha · d(e)`` with ``e`` the epoch of update ``t``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.errors import InvalidSpec
+from app.optim.base import HyperParam, resolve
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def constant(epoch: FloatArray) -> FloatArray:
+    return np.ones_like(epoch)
+
+
+def step(epoch: FloatArray, every: FloatArray, factor: FloatArray) -> FloatArray:
+    return factor ** np.floor(epoch / every)
+
+
+def exponential(epoch: FloatArray, k: FloatArray) -> FloatArray:
+    return np.exp(-k * epoch)
+
+
+def inverse_time(epoch: FloatArray, k: FloatArray) -> FloatArray:
+    return 1.0 / (1.0 + k * epoch)
+
+
+@dataclass(frozen=True)
+class ScheduleSpec:
+    name: str
+    label: str
+    params: tuple[HyperParam, ...]
+    decay: Callable[..., FloatArray]
+    equation: str
+    description: str
+
+
+_K = HyperParam(
+    "k", "k", 0.01, 0.0, 1.0, step=0.001, description="decay rate per epoch"
+)
+
+SCHEDULES: dict[str, ScheduleSpec] = {
+    s.name: s
+    for s in (
+        ScheduleSpec(
+            "constant",
+            "Constant",
+            (),
+            constant,
+            r"\alpha_t = \alpha",
+            "The same learning rate for every update.",
+        ),
+        ScheduleSpec(
+            "step",
+            "Step decay",
+            (
+                HyperParam(
+                    "every", "T", 10, 1, 10_000, step=1, kind="int",
+                    description="epochs between two cuts",
+                ),
+                HyperParam(
+                    "factor", r"\kappa", 0.5, 0.0, 1.0, step=0.01,
+                    description="what each cut multiplies the rate by",
+                ),
+            ),
+            step,
+            r"\alpha_t = \alpha \cdot \kappa^{\lfloor e / T \rfloor}",
+            "Cut the learning rate by a factor every few epochs.",
+        ),
+        ScheduleSpec(
+            "exponential",
+            "Exponential decay",
+            (_K,),
+            exponential,
+            r"\alpha_t = \alpha\, e^{-k e}",
+            "Shrink the learning rate smoothly by a constant ratio per epoch.",
+        ),
+        ScheduleSpec(
+            "inverse_time",
+            "Inverse-time decay",
+            (_K,),
+            inverse_time,
+            r"\alpha_t = \frac{\alpha}{1 + k e}",
+            "Shrink the learning rate like 1/t: fast at first, then slowly.",
+        ),
+    )
+}
+
+
+def resolve_schedule(given: Mapping[str, Any] | None, loc: tuple[str | int, ...]) -> dict[str, Any]:
+    """The schedule with its name and every parameter filled in, or InvalidSpec."""
+    given = dict(given or {"name": "constant"})
+    name = given.pop("name", "constant")
+    if name not in SCHEDULES:
+        raise InvalidSpec(
+            loc + ("name",),
+            f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}",
+        )
+    spec = SCHEDULES[name]
+    values = resolve(spec.params, given, loc, f"schedule {name!r}")
+    return {"name": name, **{p.name: _export(p, values[p.name]) for p in spec.params}}
+
+
+def _export(param: HyperParam, value: float) -> Any:
+    return int(value) if param.kind == "int" else value
+
+
+def learning_rates(
+    alpha: FloatArray, schedules: list[Mapping[str, Any]], epochs: FloatArray
+) -> FloatArray:
+    """``α_t`` for every (update, run): ``epochs`` is ``(T,)``, the result ``(T, B)``."""
+    rates = np.empty((epochs.shape[0], len(schedules)))
+    for row, schedule in enumerate(schedules):
+        spec = SCHEDULES[schedule["name"]]
+        kwargs = {p.name: float(schedule[p.name]) for p in spec.params}
+        rates[:, row] = alpha[row] * spec.decay(epochs, **kwargs)
+    return rates
