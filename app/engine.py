@@ -378,3 +378,32 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     losses = [np.concatenate([chunk.losses[row] for chunk in parts]) for row in range(count)]
     diverged = [int(d) if d else None for d in execution.diverged_at]
     return Result(simulation, paths, losses, diverged, execution.data())
+
+
+def loss_grid(
+    problem_spec: Mapping[str, Any], seed: int = 0, resolution: int = 80
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """The noiseless loss on a ``resolution``² grid over the problem's plot bounds.
+
+    Returns ``xs``, ``ys`` and ``z`` with ``z[j, i] = loss(xs[i], ys[j])`` (the
+    layout Plotly's contour traces expect). For regression problems the loss
+    is over the dataset that ``seed`` draws, as in a run.
+    """
+    resolved = resolve_problem(problem_spec)
+    problem = PROBLEMS[resolved["name"]]
+    (x_min, x_max), (y_min, y_max) = problem.bounds
+    xs = np.linspace(x_min, x_max, resolution)
+    ys = np.linspace(y_min, y_max, resolution)
+    grid = np.stack(np.meshgrid(xs, ys), axis=-1)
+    simulation = Simulation(
+        problem=resolved,
+        steps=1,
+        seed=seed,
+        runs=(RunConfig("sgd", {"alpha": 0.01}, {"name": "constant"}, problem.start),),
+    )
+    execution = Execution(simulation, backend="numpy")
+    if isinstance(problem, Regression):
+        z = np.stack([execution.loss_at(grid[j]) for j in range(resolution)])
+    else:
+        z = execution.loss_at(grid)
+    return xs, ys, z
