@@ -49,9 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--schedule-param", type=_key_value, action="append", default=[], metavar="NAME=VALUE"
     )
     run.add_argument(
-        "--problem-param", type=_key_value, action="append", default=[], metavar="NAME=VALUE",
+        "--problem-param",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
         help="e.g. noise=0.5, batch_size=1",
-    )  # fmt: skip
+    )
     run.add_argument("--format", choices=("csv", "json"), default="csv")
     for name in sorted({p.name for spec in OPTIMIZERS.values() for p in spec.params}):
         run.add_argument(f"--{name.replace('_', '-')}", dest=f"param_{name}", type=_number)
@@ -96,8 +100,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.format == "json":
         run = result.simulation.runs[0].as_json()
         run.update(path=path.tolist(), loss=loss.tolist(), diverged_at=result.diverged_at[0])
-        json.dump({"problem": result.simulation.problem, "steps": args.steps, "run": run},
-                  sys.stdout)  # fmt: skip
+        json.dump(
+            {"problem": result.simulation.problem, "steps": args.steps, "run": run}, sys.stdout
+        )
         sys.stdout.write("\n")
     else:
         writer = csv.writer(sys.stdout, lineterminator="\n")

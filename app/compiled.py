@@ -43,21 +43,51 @@ nadam_update = _jit(adam.nadam_update)
 adadelta_update = _jit(adadelta.adadelta_update)
 
 OPTIMIZER_IDS = (
-    "sgd", "momentum", "nesterov", "adagrad", "rmsprop",
-    "adam", "adadelta", "nadam", "adamax", "amsgrad",
-)  # fmt: skip
+    "sgd",
+    "momentum",
+    "nesterov",
+    "adagrad",
+    "rmsprop",
+    "adam",
+    "adadelta",
+    "nadam",
+    "adamax",
+    "amsgrad",
+)
 SURFACE_IDS = (
-    "steep_valley", "saddle", "noisy_bowl", "rosenbrock",
-    "himmelblau", "beale", "rastrigin", "six_hump_camel",
-)  # fmt: skip
+    "steep_valley",
+    "saddle",
+    "noisy_bowl",
+    "rosenbrock",
+    "himmelblau",
+    "beale",
+    "rastrigin",
+    "six_hump_camel",
+)
 LINEAR_ID, LOGISTIC_ID = 100, 101
 
 _values = tuple(_jit(getattr(surfaces, f"{name}_value")) for name in SURFACE_IDS)
 _grads = tuple(_jit(getattr(surfaces, f"{name}_grad")) for name in SURFACE_IDS)
-(steep_valley_value, saddle_value, noisy_bowl_value, rosenbrock_value,
- himmelblau_value, beale_value, rastrigin_value, six_hump_camel_value) = _values  # fmt: skip
-(steep_valley_grad, saddle_grad, noisy_bowl_grad, rosenbrock_grad,
- himmelblau_grad, beale_grad, rastrigin_grad, six_hump_camel_grad) = _grads  # fmt: skip
+(
+    steep_valley_value,
+    saddle_value,
+    noisy_bowl_value,
+    rosenbrock_value,
+    himmelblau_value,
+    beale_value,
+    rastrigin_value,
+    six_hump_camel_value,
+) = _values
+(
+    steep_valley_grad,
+    saddle_grad,
+    noisy_bowl_grad,
+    rosenbrock_grad,
+    himmelblau_grad,
+    beale_grad,
+    rastrigin_grad,
+    six_hump_camel_grad,
+) = _grads
 linear_loss = _jit(regression.linear_loss)
 linear_dloss = _jit(regression.linear_dloss)
 logistic_loss = _jit(regression.logistic_loss)
@@ -168,10 +198,25 @@ def _regression_loss(problem, w, b, data_x, data_y):
 
 @numba.njit(cache=True)
 def _run(
-    problem, sigma, noise, data_x, data_y, order, starts, sizes,
-    optimizer_ids, hyper, rates, first_update, x, state, diverged_at,
-    out_path, out_loss, max_coordinate,
-):  # fmt: skip
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    max_coordinate,
+):
     count = rates.shape[0]
     for row in range(x.shape[0]):
         if diverged_at[row] != 0:

@@ -216,13 +216,12 @@ class Execution:
     def data(self) -> dict[str, Any] | None:
         if not isinstance(self.problem, Regression):
             return None
-        w, b = regression.best_fit(self.problem, self.data_x, self.data_y)
-        best = np.array([w, b])
+        best = regression.best_fit(self.problem, self.data_x, self.data_y)
         return {
             "x": self.data_x,
             "y": self.data_y,
-            "minimum": [w, b],
-            "min_loss": float(self.loss_at(best)),
+            "minimum": list(best) if best else None,
+            "min_loss": float(self.loss_at(np.array(best))) if best else None,
         }
 
     # -- stepping ---------------------------------------------------------------
@@ -296,9 +295,7 @@ class Execution:
         if self.backend == "compiled":
             from app import compiled
 
-            compiled.run_updates(
-                self, first_update, rates, noise, batches, out_path, out_loss
-            )
+            compiled.run_updates(self, first_update, rates, noise, batches, out_path, out_loss)
         else:
             self._numpy_updates(first_update, rates, noise, batches, out_path, out_loss)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -16,8 +17,22 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    max_steps: int = 10_000
-    max_runs: int = 64
+    # Request limits. The API schema enforces SPEC §4's 10 000 / 64; these may only lower them.
+    max_steps: int = Field(10_000, ge=1, le=10_000)
+    max_runs: int = Field(64, ge=1, le=64)
+    max_body_bytes: int = Field(256 * 1024, ge=1024)
+    # WebSocket /api/stream, per connection: largest message, and a token bucket
+    # of `ws_burst` messages refilled at `ws_rate` per second.
+    ws_max_message_bytes: int = Field(256 * 1024, ge=1024)
+    ws_rate: float = Field(30.0, gt=0)
+    ws_burst: int = Field(60, ge=1)
+    # Streaming: compute budget of one chunk at speed 0, the frame interval of a
+    # paced stream, and the most points (updates × runs) in one chunk message.
+    stream_chunk_seconds: float = Field(0.03, gt=0)
+    stream_frame_seconds: float = Field(0.04, gt=0)
+    stream_max_points: int = Field(64_000, ge=64)
+    # Compile (or load) the numba engine at start-up, in a background thread.
+    warm_up: bool = True
     static_dir: Path = PROJECT_ROOT / "static"
     templates_dir: Path = PROJECT_ROOT / "templates"
 

@@ -40,7 +40,8 @@ def amsgrad_update(x, g, exp_avg, exp_avg_sq, max_exp_avg_sq, t, lr, beta1, beta
 
 
 def adamax_update(x, g, exp_avg, exp_inf, t, lr, beta1, beta2, eps):
-    r"""$u \leftarrow \max(\beta_2 u, |g|);\; x \leftarrow x - \frac{\alpha_t}{1-\beta_1^t} v/(u+\varepsilon)$"""
+    r"""$u \leftarrow \max(\beta_2 u, |g|);\;
+    x \leftarrow x - \frac{\alpha_t}{1-\beta_1^t} v/(u+\varepsilon)$"""
     exp_avg = beta1 * exp_avg + (1 - beta1) * g
     exp_inf = np.maximum(beta2 * exp_inf, np.abs(g))
     return x - (lr / (1 - beta1**t)) * exp_avg / (exp_inf + eps), exp_avg, exp_inf
@@ -122,7 +123,8 @@ NADAM = OptimizerSpec(
     equations=(
         *_MOMENTS,
         _CORRECTED,
-        r"x \leftarrow x - \alpha_t\, \frac{\beta_1 \hat v + \frac{(1 - \beta_1)\, g}{1 - \beta_1^t}}"
+        r"x \leftarrow x - \alpha_t\,"
+        r" \frac{\beta_1 \hat v + \frac{(1 - \beta_1)\, g}{1 - \beta_1^t}}"
         r"{\sqrt{\hat s + \varepsilon}}",
     ),
     description="Adam with Nesterov's look-ahead folded into the momentum term.",

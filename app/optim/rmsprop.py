@@ -9,7 +9,8 @@ from app.optim.base import OptimizerSpec
 
 
 def rmsprop_update(x, g, avg_sq, t, lr, gamma, eps):
-    r"""$s \leftarrow \gamma s + (1-\gamma) g^2;\; x \leftarrow x - \alpha_t g / \sqrt{s + \varepsilon}$"""
+    r"""$s \leftarrow \gamma s + (1-\gamma) g^2;\;
+    x \leftarrow x - \alpha_t g / \sqrt{s + \varepsilon}$"""
     avg_sq = gamma * avg_sq + (1 - gamma) * (g * g)
     return x - lr * g / np.sqrt(avg_sq + eps), avg_sq
 

@@ -41,9 +41,7 @@ class ScheduleSpec:
     description: str
 
 
-_K = HyperParam(
-    "k", "k", 0.01, 0.0, 1.0, step=0.001, description="decay rate per epoch"
-)
+_K = HyperParam("k", "k", 0.01, 0.0, 1.0, step=0.001, description="decay rate per epoch")
 
 SCHEDULES: dict[str, ScheduleSpec] = {
     s.name: s
@@ -61,11 +59,22 @@ SCHEDULES: dict[str, ScheduleSpec] = {
             "Step decay",
             (
                 HyperParam(
-                    "every", "T", 10, 1, 10_000, step=1, kind="int",
+                    "every",
+                    "T",
+                    10,
+                    1,
+                    10_000,
+                    step=1,
+                    kind="int",
                     description="epochs between two cuts",
                 ),
                 HyperParam(
-                    "factor", r"\kappa", 0.5, 0.0, 1.0, step=0.01,
+                    "factor",
+                    r"\kappa",
+                    0.5,
+                    0.0,
+                    1.0,
+                    step=0.01,
                     description="what each cut multiplies the rate by",
                 ),
             ),

@@ -34,9 +34,7 @@ def resolve_problem(given: Mapping[str, Any], loc: tuple[str | int, ...] = ("pro
             spec = next(p for p in problem.params if p.name == "batch_size")
             values["batch_size"] = spec.validate(batch_size, loc + ("batch_size",))
             if values["batch_size"] > n_samples:
-                raise InvalidSpec(
-                    loc + ("batch_size",), f"must be at most n_samples ({n_samples})"
-                )
+                raise InvalidSpec(loc + ("batch_size",), f"must be at most n_samples ({n_samples})")
     return {
         "name": problem.name,
         **{p.name: export_value(p, values[p.name]) for p in problem.params},

@@ -68,12 +68,29 @@ def logistic_data(n_samples: int, noise: float, seed: int) -> tuple[FloatArray, 
 
 def _params(noise_default: float, noise_max: float, noise_text: str) -> tuple[HyperParam, ...]:
     return (
-        HyperParam("n_samples", "n", 200, 10, 5000, step=1, kind="int",
-                   description="number of samples in the dataset"),
-        HyperParam("noise", r"\sigma", noise_default, 0.0, noise_max, step=0.01,
-                   description=noise_text),
-        HyperParam("batch_size", "m", 16, 1, 5000, step=1, kind="int",
-                   description="samples per update: 1 is SGD, n is full-batch gradient descent"),
+        HyperParam(
+            "n_samples",
+            "n",
+            200,
+            10,
+            5000,
+            step=1,
+            kind="int",
+            description="number of samples in the dataset",
+        ),
+        HyperParam(
+            "noise", r"\sigma", noise_default, 0.0, noise_max, step=0.01, description=noise_text
+        ),
+        HyperParam(
+            "batch_size",
+            "m",
+            16,
+            1,
+            5000,
+            step=1,
+            kind="int",
+            description="samples per update: 1 is SGD, n is full-batch gradient descent",
+        ),
     )
 
 
@@ -138,9 +155,7 @@ def epoch_of_updates(first: int, count: int, per_epoch: int) -> FloatArray:
     return ((updates - 1) // per_epoch).astype(np.float64)
 
 
-def minibatches(
-    n_samples: int, batch_size: int, seed: int, first: int, count: int
-) -> Batches:
+def minibatches(n_samples: int, batch_size: int, seed: int, first: int, count: int) -> Batches:
     """The minibatches of updates ``first … first+count-1`` (``first`` ≥ 1)."""
     per_epoch = batches_per_epoch(n_samples, batch_size)
     first_epoch = (first - 1) // per_epoch
@@ -159,19 +174,25 @@ def minibatches(
     return Batches(order=order.astype(np.int64), starts=starts, sizes=sizes)
 
 
-def best_fit(problem: Regression, x: FloatArray, y: FloatArray) -> tuple[float, float]:
-    """The minimiser of the full-data loss (least squares, or Newton for logistic)."""
+def best_fit(problem: Regression, x: FloatArray, y: FloatArray) -> tuple[float, float] | None:
+    """The minimiser of the full-data loss (least squares, or Newton for logistic).
+
+    None when there is none: separable 0/1 labels push the logistic optimum to infinity.
+    """
     design = np.stack([x, np.ones_like(x)], axis=1)
     if problem is LINEAR:
         solution, *_ = np.linalg.lstsq(design, y, rcond=None)
         return float(solution[0]), float(solution[1])
     params = np.zeros(2)
-    for _ in range(100):
-        p = 1.0 / (1.0 + np.exp(-(design @ params)))
-        gradient = design.T @ (p - y) / len(x)
-        hessian = (design.T * (p * (1 - p))) @ design / len(x) + 1e-12 * np.eye(2)
-        step = np.linalg.solve(hessian, gradient)
-        params -= step
-        if np.max(np.abs(step)) < 1e-13:
-            break
-    return float(params[0]), float(params[1])
+    with np.errstate(all="ignore"):
+        for _ in range(100):
+            p = 1.0 / (1.0 + np.exp(-(design @ params)))
+            gradient = design.T @ (p - y) / len(x)
+            hessian = (design.T * (p * (1 - p))) @ design / len(x) + 1e-12 * np.eye(2)
+            step = np.linalg.solve(hessian, gradient)
+            params -= step
+            if not np.isfinite(params).all() or np.abs(params).max() > 1e3:
+                return None
+            if np.max(np.abs(step)) < 1e-13:
+                return float(params[0]), float(params[1])
+    return None

@@ -70,9 +70,7 @@ def himmelblau_grad(x, y):
 
 
 def beale_value(x, y):
-    return (
-        (1.5 - x + x * y) ** 2 + (2.25 - x + x * y * y) ** 2 + (2.625 - x + x * y**3) ** 2
-    )
+    return (1.5 - x + x * y) ** 2 + (2.25 - x + x * y * y) ** 2 + (2.625 - x + x * y**3) ** 2
 
 
 def beale_grad(x, y):
@@ -102,8 +100,21 @@ def six_hump_camel_grad(x, y):
     return 8.0 * x - 8.4 * x**3 + 2.0 * x**5 + y, x - 8.0 * y + 16.0 * y**3
 
 
-def _surface(name, label, formula, bounds, start, minima, min_value, value, grad, *,
-             noise=0.0, log_color=False, description=""):
+def _surface(
+    name,
+    label,
+    formula,
+    bounds,
+    start,
+    minima,
+    min_value,
+    value,
+    grad,
+    *,
+    noise=0.0,
+    log_color=False,
+    description="",
+):
     return Surface(
         name=name,
         label=label,
@@ -124,64 +135,115 @@ def _surface(name, label, formula, bounds, start, minima, min_value, value, grad
 
 SURFACES: tuple[Surface, ...] = (
     _surface(
-        "steep_valley", "Steep valley", r"f(x, y) = 0.1\,x^2 + 2\,y^2",
-        ((-5.0, 5.0), (-2.0, 2.0)), (-4.5, 1.5), ((0.0, 0.0),), 0.0,
-        steep_valley_value, steep_valley_grad,
+        "steep_valley",
+        "Steep valley",
+        r"f(x, y) = 0.1\,x^2 + 2\,y^2",
+        ((-5.0, 5.0), (-2.0, 2.0)),
+        (-4.5, 1.5),
+        ((0.0, 0.0),),
+        0.0,
+        steep_valley_value,
+        steep_valley_grad,
         description="Twenty times steeper across than along: plain gradient descent "
         "zig-zags across the valley, momentum rolls along it.",
     ),
     _surface(
-        "saddle", "Saddle", r"f(x, y) = x^2 + \tfrac{1}{4} y^4 - \tfrac{1}{2} y^2",
-        ((-2.5, 2.5), (-2.0, 2.0)), (-2.0, 0.01), ((0.0, -1.0), (0.0, 1.0)), -0.25,
-        saddle_value, saddle_grad,
+        "saddle",
+        "Saddle",
+        r"f(x, y) = x^2 + \tfrac{1}{4} y^4 - \tfrac{1}{2} y^2",
+        ((-2.5, 2.5), (-2.0, 2.0)),
+        (-2.0, 0.01),
+        ((0.0, -1.0), (0.0, 1.0)),
+        -0.25,
+        saddle_value,
+        saddle_grad,
         description="A saddle at the origin between two minima: starting almost on the "
         "ridge, the gradient there is tiny and some optimisers linger.",
     ),
     _surface(
-        "noisy_bowl", "Noisy bowl", r"f(x, y) = \tfrac{1}{2}\left(x^2 + y^2\right)",
-        ((-4.0, 4.0), (-4.0, 4.0)), (-3.0, 2.5), ((0.0, 0.0),), 0.0,
-        noisy_bowl_value, noisy_bowl_grad, noise=1.0,
+        "noisy_bowl",
+        "Noisy bowl",
+        r"f(x, y) = \tfrac{1}{2}\left(x^2 + y^2\right)",
+        ((-4.0, 4.0), (-4.0, 4.0)),
+        (-3.0, 2.5),
+        ((0.0, 0.0),),
+        0.0,
+        noisy_bowl_value,
+        noisy_bowl_grad,
+        noise=1.0,
         description="A round bowl with noisy gradients, like minibatch SGD: a constant "
         "rate keeps jittering around the bottom, a decaying one settles.",
     ),
     _surface(
-        "rosenbrock", "Rosenbrock", r"f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
-        ((-2.0, 2.0), (-1.0, 3.0)), (-1.5, 2.0), ((1.0, 1.0),), 0.0,
-        rosenbrock_value, rosenbrock_grad, log_color=True,
+        "rosenbrock",
+        "Rosenbrock",
+        r"f(x, y) = (1 - x)^2 + 100\,(y - x^2)^2",
+        ((-2.0, 2.0), (-1.0, 3.0)),
+        (-1.5, 2.0),
+        ((1.0, 1.0),),
+        0.0,
+        rosenbrock_value,
+        rosenbrock_grad,
+        log_color=True,
         description="A long curved banana-shaped valley: easy to fall into, hard to follow "
         "to the minimum at (1, 1).",
     ),
     _surface(
-        "himmelblau", "Himmelblau", r"f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
-        ((-5.0, 5.0), (-5.0, 5.0)), (-0.5, -0.5),
-        ((3.0, 2.0), (-2.805118086952745, 3.131312518250573),
-         (-3.779310253377747, -3.283185991286170), (3.584428340330492, -1.848126526964404)),
-        0.0, himmelblau_value, himmelblau_grad, log_color=True,
+        "himmelblau",
+        "Himmelblau",
+        r"f(x, y) = (x^2 + y - 11)^2 + (x + y^2 - 7)^2",
+        ((-5.0, 5.0), (-5.0, 5.0)),
+        (-0.5, -0.5),
+        (
+            (3.0, 2.0),
+            (-2.805118086952745, 3.131312518250573),
+            (-3.779310253377747, -3.283185991286170),
+            (3.584428340330492, -1.848126526964404),
+        ),
+        0.0,
+        himmelblau_value,
+        himmelblau_grad,
+        log_color=True,
         description="Four equal minima: which one a run ends in depends on where it "
         "starts and how it moves.",
     ),
     _surface(
-        "beale", "Beale",
+        "beale",
+        "Beale",
         r"f(x, y) = (1.5 - x + xy)^2 + (2.25 - x + xy^2)^2 + (2.625 - x + xy^3)^2",
-        ((-4.5, 4.5), (-4.5, 4.5)), (1.0, 1.4), ((3.0, 0.5),), 0.0,
-        beale_value, beale_grad, log_color=True,
+        ((-4.5, 4.5), (-4.5, 4.5)),
+        (1.0, 1.4),
+        ((3.0, 0.5),),
+        0.0,
+        beale_value,
+        beale_grad,
+        log_color=True,
         description="Flat plateaus and steep walls, with the minimum at (3, 0.5) in a "
         "narrow curved valley.",
     ),
     _surface(
-        "rastrigin", "Rastrigin",
+        "rastrigin",
+        "Rastrigin",
         r"f(x, y) = 20 + x^2 - 10\cos 2\pi x + y^2 - 10\cos 2\pi y",
-        ((-5.12, 5.12), (-5.12, 5.12)), (-4.3, 3.7), ((0.0, 0.0),), 0.0,
-        rastrigin_value, rastrigin_grad,
+        ((-5.12, 5.12), (-5.12, 5.12)),
+        (-4.3, 3.7),
+        ((0.0, 0.0),),
+        0.0,
+        rastrigin_value,
+        rastrigin_grad,
         description="A bowl covered in ripples: a grid of local minima that traps small "
         "steps; only the one at the origin is global.",
     ),
     _surface(
-        "six_hump_camel", "Six-hump camel",
+        "six_hump_camel",
+        "Six-hump camel",
         r"f(x, y) = \left(4 - 2.1x^2 + \tfrac{x^4}{3}\right)x^2 + xy + (4y^2 - 4)\,y^2",
-        ((-2.0, 2.0), (-1.2, 1.2)), (-1.6, 1.0),
+        ((-2.0, 2.0), (-1.2, 1.2)),
+        (-1.6, 1.0),
         ((0.08984201368301331, -0.7126564032704135), (-0.08984201368301331, 0.7126564032704135)),
-        -1.0316284534898774, six_hump_camel_value, six_hump_camel_grad,
+        -1.0316284534898774,
+        six_hump_camel_value,
+        six_hump_camel_grad,
         description="Six humps and two global minima, with local minima in between.",
     ),
 )

@@ -1,0 +1,121 @@
+"""Pure ASGI middleware: a request body size limit and security headers.
+
+Pure ASGI (not ``BaseHTTPMiddleware``) so WebSockets pass through untouched and
+large responses are not buffered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from app.api.encoding import dumps
+
+# The page loads nothing from other origins; Plotly needs inline styles and
+# draws images from data:/blob: URLs.
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'"
+)
+# Swagger UI (/docs) is FastAPI's stock page: its assets come from jsDelivr and it
+# starts with an inline script. Only these developer pages get the wider policy.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "img-src 'self' data: blob: https://fastapi.tiangolo.com; connect-src 'self'"
+)
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+
+
+async def _send_json(send: Send, status: int, detail: str) -> None:
+    body = dumps({"detail": detail})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class BodySizeLimit:
+    """Answer 413 to a request whose body is larger than ``max_bytes``.
+
+    Checks ``Content-Length`` up front and counts the bytes of chunked bodies
+    as they arrive.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is not None:
+            if not declared.isdigit():
+                await _send_json(send, 400, "invalid Content-Length header")
+                return
+            if int(declared) > self.max_bytes:
+                await self._too_large(send)
+                return
+
+        received = 0
+        answered = False
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, answered
+            message = await receive()
+            if message["type"] == "http.request" and not answered:
+                received += len(message.get("body", b""))
+                if received > self.max_bytes and not started:
+                    answered = True
+                    await self._too_large(send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message: Message) -> None:
+            nonlocal started
+            if answered:
+                return  # the app's answer to a body we cut off
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        await self.app(scope, limited_receive, guarded_send)
+
+    async def _too_large(self, send: Send) -> None:
+        await _send_json(send, 413, f"request body larger than {self.max_bytes} bytes")
+
+
+class SecurityHeaders:
+    """Add CSP, ``nosniff`` and ``no-referrer`` to every HTTP response."""
+
+    def __init__(self, app: ASGIApp, docs_paths: Iterable[str] = DOCS_PATHS) -> None:
+        self.app = app
+        self.docs_paths = frozenset(docs_paths)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        csp = DOCS_CSP if scope["path"] in self.docs_paths else PAGE_CSP
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("content-security-policy", csp)
+                headers.setdefault("x-content-type-options", "nosniff")
+                headers.setdefault("referrer-policy", "no-referrer")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

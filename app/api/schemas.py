@@ -1,0 +1,215 @@
+"""Request and response models: the shapes and limits of SPEC §4–§5.
+
+Pydantic checks types, shapes and the fixed limits (steps, runs, start
+coordinates, finite numbers); the engine's ``build_simulation`` then checks the
+names and ranges that depend on the catalog (optimiser, schedule and problem
+names, hyper-parameter ranges, ``batch_size ≤ n_samples``) and the routes turn
+its ``InvalidSpec`` into the same 422 shape.
+
+Unknown *top-level* fields (of a request body, a run, a stream message) are
+rejected, so a typo such as ``"step": 300`` or ``"optimiser"`` is a 422 rather
+than a silently ignored field. The keys inside ``problem``, ``params`` and
+``schedule`` are open here and checked by the engine, whose message lists the
+valid names.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic_core import PydanticCustomError
+
+from app.engine import DEFAULT_STEPS, MAX_COORDINATE, MAX_RUNS, MAX_SEED, MAX_STEPS
+
+MIN_RESOLUTION = 10
+MAX_RESOLUTION = 200
+DEFAULT_RESOLUTION = 80
+MAX_SPEED = 1_000_000.0
+
+
+def _finite_number(value: Any) -> bool | int | float:
+    """A JSON number (finite, representable as a float) or a boolean."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        try:
+            as_float = float(value)
+        except OverflowError:
+            as_float = math.inf
+        if not math.isfinite(as_float):
+            raise PydanticCustomError("finite_number", "must be a finite number")
+        return value
+    raise PydanticCustomError(
+        "number_type", "must be a number or a boolean, got {kind}", {"kind": type(value).__name__}
+    )
+
+
+ParamValue = Annotated[
+    bool | int | float,
+    PlainValidator(_finite_number),
+    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "boolean"}]}),
+]
+Coordinate = Annotated[
+    float, Field(strict=True, allow_inf_nan=False, ge=-MAX_COORDINATE, le=MAX_COORDINATE)
+]
+Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
+MessageId = int | str | None
+
+
+class _Closed(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProblemSpec(BaseModel):
+    """``name`` plus the problem's parameters (``noise``, ``n_samples``, ``batch_size``)."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"name": "rosenbrock", "noise": 0.0}]},
+    )
+    __pydantic_extra__: dict[str, ParamValue] = Field(init=False)
+
+    name: str = Field(description="a problem name from GET /api/catalog")
+
+
+class ScheduleSpec(BaseModel):
+    """``name`` (default ``constant``) plus the schedule's parameters."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={"examples": [{"name": "step", "every": 100, "factor": 0.5}]},
+    )
+    __pydantic_extra__: dict[str, ParamValue] = Field(init=False)
+
+    name: str = Field("constant", description="a schedule name from GET /api/catalog")
+
+
+class RunSpec(_Closed):
+    optimizer: str = Field(description="an optimizer name from GET /api/catalog")
+    params: dict[str, ParamValue] | None = Field(
+        None, description="hyper-parameters; the ones left out take their defaults"
+    )
+    schedule: ScheduleSpec | None = Field(None, description="learning-rate schedule")
+    start: tuple[Coordinate, Coordinate] | None = Field(
+        None, description="[x, y]; the problem's default start when left out"
+    )
+
+
+RUNS_EXAMPLE: dict[str, Any] = {
+    "problem": {"name": "rosenbrock", "noise": 0.0},
+    "steps": 300,
+    "seed": 0,
+    "runs": [
+        {
+            "optimizer": "momentum",
+            "params": {"alpha": 0.001, "beta": 0.9},
+            "schedule": {"name": "step", "every": 100, "factor": 0.5},
+            "start": [-1.5, 2.0],
+        }
+    ],
+}
+
+
+class RunsRequest(_Closed):
+    """The body of ``POST /api/runs`` (and ``request`` of a stream ``run`` message)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [RUNS_EXAMPLE]})
+
+    problem: ProblemSpec
+    steps: int = Field(DEFAULT_STEPS, strict=True, ge=1, le=MAX_STEPS)
+    seed: Seed = 0
+    runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS)
+
+    def engine_body(self) -> dict[str, Any]:
+        """The request as the engine reads it (fields left out stay out)."""
+        return self.model_dump(exclude_unset=True)
+
+
+class SurfaceRequest(_Closed):
+    """The body of ``POST /api/surface``."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"problem": {"name": "himmelblau"}, "resolution": 80}]}
+    )
+
+    problem: ProblemSpec
+    seed: Seed = 0
+    resolution: int = Field(
+        DEFAULT_RESOLUTION, strict=True, ge=MIN_RESOLUTION, le=MAX_RESOLUTION,
+        description="grid points along each axis",
+    )  # fmt: skip
+
+
+# -- responses (documentation; the routes encode with orjson) ----------------------------
+
+Point = tuple[float, float]
+
+
+class RunResult(BaseModel):
+    optimizer: str
+    params: dict[str, float | int | bool]
+    schedule: dict[str, str | float | int]
+    start: Point
+    path: list[Point] = Field(description="path[t] is the position after t updates")
+    loss: list[float] = Field(description="the noiseless objective at every path point")
+    diverged_at: int | None = Field(description="the update that diverged, or null")
+
+
+class RegressionData(BaseModel):
+    x: list[float]
+    y: list[float]
+    minimum: Point = Field(description="the best (w, b) for this dataset")
+    min_loss: float = Field(description="the loss at minimum")
+
+
+class RunsResponse(BaseModel):
+    problem: dict[str, str | float | int]
+    steps: int
+    seed: int
+    runs: list[RunResult]
+    data: RegressionData | None = Field(None, description="regression problems only")
+
+
+class SurfaceResponse(BaseModel):
+    problem: dict[str, str | float | int]
+    x: list[float]
+    y: list[float]
+    z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
+    log_color: bool = Field(description="whether the page should colour by log(loss)")
+    bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+
+
+class Health(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ErrorItem]
+
+
+class MessageError(BaseModel):
+    detail: str
+
+
+# -- stream messages --------------------------------------------------------------------
+
+
+class RunMessage(_Closed):
+    type: Literal["run"]
+    id: MessageId = None
+    request: RunsRequest
+    speed: float = Field(0.0, strict=True, allow_inf_nan=False, ge=0.0, le=MAX_SPEED)
+
+
+class StopMessage(_Closed):
+    type: Literal["stop"]
+    id: MessageId = None

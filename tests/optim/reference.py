@@ -1,0 +1,104 @@
+"""SPEC §1 transcribed line by line in plain Python floats, one coordinate at a time.
+
+Independent of app.optim: no numpy, no shared helpers, no vectorisation. The
+tests compare the engine's paths with these.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def _beta_t(t, beta, warmup):
+    return 0.5 if t <= warmup else beta
+
+
+def reference_path(name, params, grad, start, steps, lr_of=None):
+    """Positions after 0 … ``steps`` updates of optimiser ``name``.
+
+    ``grad(x, y)`` returns the gradient (with any noise of update t already
+    folded in by the caller through ``grad(x, y, t)`` if it takes three args).
+    ``lr_of(t)`` gives α_t (defaults to the constant ``params["alpha"]``).
+    """
+    p = dict(params)
+    alpha = p["alpha"]
+    lr_of = lr_of or (lambda t: alpha)
+    x = list(start)
+    state = [[0.0, 0.0] for _ in range(3)]
+    path = [tuple(x)]
+    for t in range(1, steps + 1):
+        lr = lr_of(t)
+        if name == "nesterov":
+            b = _beta_t(t, p["beta"], p["beta_warmup_steps"])
+            look = [x[i] - lr * b * state[0][i] for i in range(2)]
+            g = grad(look[0], look[1], t)
+        else:
+            g = grad(x[0], x[1], t)
+        for i in range(2):
+            v, s, m = state[0][i], state[1][i], state[2][i]
+            gi = g[i]
+            if name == "sgd":
+                x[i] = x[i] - lr * gi
+            elif name in ("momentum", "nesterov"):
+                v = _beta_t(t, p["beta"], p["beta_warmup_steps"]) * v + gi
+                x[i] = x[i] - lr * v
+            elif name == "adagrad":
+                v = v + gi**2
+                x[i] = x[i] - lr * gi / math.sqrt(v + p["eps"])
+            elif name == "rmsprop":
+                v = p["gamma"] * v + (1 - p["gamma"]) * gi**2
+                x[i] = x[i] - lr * gi / math.sqrt(v + p["eps"])
+            elif name in ("adam", "amsgrad", "nadam"):
+                b1, b2 = p["beta1"], p["beta2"]
+                v = b1 * v + (1 - b1) * gi
+                s = b2 * s + (1 - b2) * gi**2
+                if name == "amsgrad":
+                    m = max(m, s)
+                    v_hat, s_hat = v / (1 - b1**t), m / (1 - b2**t)
+                elif p.get("bias_correction", True):
+                    v_hat, s_hat = v / (1 - b1**t), s / (1 - b2**t)
+                else:
+                    v_hat, s_hat = v, s
+                if name == "nadam":
+                    direction = b1 * v_hat + (1 - b1) * gi / (1 - b1**t)
+                    x[i] = x[i] - lr * direction / math.sqrt(s_hat + p["eps"])
+                else:
+                    x[i] = x[i] - lr * v_hat / math.sqrt(s_hat + p["eps"])
+            elif name == "adamax":
+                b1, b2 = p["beta1"], p["beta2"]
+                v = b1 * v + (1 - b1) * gi
+                s = max(b2 * s, abs(gi))
+                x[i] = x[i] - (lr / (1 - b1**t)) * v / (s + p["eps"])
+            elif name == "adadelta":
+                rho, eps = p["rho"], p["eps"]
+                v = rho * v + (1 - rho) * gi**2
+                delta = math.sqrt(s + eps) / math.sqrt(v + eps) * gi
+                s = rho * s + (1 - rho) * delta**2
+                x[i] = x[i] - lr * delta
+            else:
+                raise ValueError(name)
+            state[0][i], state[1][i], state[2][i] = v, s, m
+        path.append(tuple(x))
+    return path
+
+
+DEFAULTS = {
+    "sgd": {"alpha": 0.01},
+    "momentum": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0},
+    "nesterov": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0},
+    "adagrad": {"alpha": 0.1, "eps": 1e-8},
+    "rmsprop": {"alpha": 0.01, "gamma": 0.9, "eps": 1e-8},
+    "adam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True},
+    "amsgrad": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "adamax": {"alpha": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "nadam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "adadelta": {"alpha": 1.0, "rho": 0.9, "eps": 1e-6},
+}
+
+
+def rosenbrock_grad(x, y, t=None):
+    return (-2 * (1 - x) - 400 * x * (y - x * x), 200 * (y - x * x))
+
+
+def steep_valley_grad(x, y, t=None):
+    return (0.2 * x, 4 * y)

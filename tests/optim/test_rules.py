@@ -1,0 +1,123 @@
+"""Every update rule against SPEC §1 computed independently, plus hand-worked steps."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from app.optim.registry import OPTIMIZERS
+from tests.engine_helpers import assert_paths_close, path_of
+from tests.optim.reference import DEFAULTS, reference_path, rosenbrock_grad, steep_valley_grad
+
+BACKENDS = ("compiled", "numpy")
+
+# Non-default settings exercise every hyper-parameter away from its default.
+NON_DEFAULT = {
+    "sgd": {"alpha": 0.0005},
+    "momentum": {"alpha": 0.0004, "beta": 0.75, "beta_warmup_steps": 5},
+    "nesterov": {"alpha": 0.0004, "beta": 0.95, "beta_warmup_steps": 3},
+    "adagrad": {"alpha": 0.3, "eps": 1e-3},
+    "rmsprop": {"alpha": 0.002, "gamma": 0.5, "eps": 1e-4},
+    "adam": {"alpha": 0.05, "beta1": 0.7, "beta2": 0.99, "eps": 1e-6, "bias_correction": False},
+    "amsgrad": {"alpha": 0.05, "beta1": 0.5, "beta2": 0.9, "eps": 1e-6},
+    "adamax": {"alpha": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-5},
+    "nadam": {"alpha": 0.03, "beta1": 0.8, "beta2": 0.95, "eps": 1e-7},
+    "adadelta": {"alpha": 0.5, "rho": 0.8, "eps": 1e-4},
+}
+
+
+def test_every_optimizer_has_a_reference():
+    assert set(DEFAULTS) == set(OPTIMIZERS) == set(NON_DEFAULT)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(DEFAULTS))
+def test_defaults_match_the_spec_on_rosenbrock(name, backend):
+    # Rosenbrock's gradients span orders of magnitude; 40 steps stay finite for all.
+    params = {**DEFAULTS[name], "alpha": min(DEFAULTS[name]["alpha"], 1e-4)}
+    if name == "adadelta":
+        params["alpha"] = 1.0
+    actual = path_of("rosenbrock", name, params, steps=40, backend=backend)
+    expected = reference_path(name, params, rosenbrock_grad, (-1.5, 2.0), 40)
+    assert_paths_close(actual, expected)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", list(NON_DEFAULT))
+def test_non_default_settings_match_the_spec(name, backend):
+    params = NON_DEFAULT[name]
+    actual = path_of("steep_valley", name, params, steps=60, backend=backend)
+    expected = reference_path(
+        name, {**DEFAULTS[name], **params}, steep_valley_grad, (-4.5, 1.5), 60
+    )
+    assert_paths_close(actual, expected)
+
+
+def test_defaults_are_the_spec_defaults():
+    for name, spec in OPTIMIZERS.items():
+        defaults = {p.name: p.default for p in spec.params}
+        assert defaults == {k: float(v) for k, v in DEFAULTS[name].items()}, name
+
+
+def test_sgd_first_steps_by_hand():
+    path = path_of("steep_valley", "sgd", steps=2)
+    # ∇f(-4.5, 1.5) = (0.2·-4.5, 4·1.5) = (-0.9, 6); x1 = x0 - 0.01·∇f
+    assert path[1] == pytest.approx((-4.491, 1.44), rel=1e-15)
+    # ∇f(x1) = (-0.8982, 5.76)
+    assert path[2] == pytest.approx((-4.491 + 0.008982, 1.44 - 0.0576), rel=1e-15)
+
+
+def test_momentum_second_step_by_hand():
+    path = path_of("steep_valley", "momentum", steps=2)
+    # v1 = g1 = (-0.9, 6); v2 = 0.9·v1 + g2 = (-0.81 - 0.8982, 5.4 + 5.76)
+    assert path[2] == pytest.approx((-4.491 + 0.017082, 1.44 - 0.1116), rel=1e-14)
+
+
+def test_momentum_warmup_uses_half_beta_then_beta():
+    params = {"beta": 0.9, "beta_warmup_steps": 1}
+    path = path_of("steep_valley", "momentum", params, steps=3)
+    g1 = np.array([-0.9, 6.0])
+    x1 = np.array([-4.5, 1.5]) - 0.01 * g1
+    g2 = np.array([0.2 * x1[0], 4 * x1[1]])
+    v2 = 0.9 * g1 + g2  # t = 2 > 1: β itself
+    with_warm = path_of("steep_valley", "momentum", {"beta": 0.9, "beta_warmup_steps": 2}, steps=2)
+    v2_warm = 0.5 * g1 + g2  # t = 2 ≤ 2: β = 0.5
+    assert path[2] == pytest.approx(x1 - 0.01 * v2, rel=1e-14)
+    assert with_warm[2] == pytest.approx(x1 - 0.01 * v2_warm, rel=1e-14)
+
+
+def test_nesterov_takes_the_gradient_at_the_look_ahead_point():
+    path = path_of("steep_valley", "nesterov", steps=2)
+    v1 = np.array([-0.9, 6.0])
+    x1 = np.array([-4.5, 1.5]) - 0.01 * v1
+    look = x1 - 0.01 * 0.9 * v1
+    v2 = 0.9 * v1 + np.array([0.2 * look[0], 4 * look[1]])
+    assert path[2] == pytest.approx(x1 - 0.01 * v2, rel=1e-14)
+
+
+def test_adam_first_step_is_alpha_in_every_coordinate():
+    path = path_of("steep_valley", "adam", steps=1)
+    # v̂ = g, ŝ = g²: the first step is α·g/√(g²+ε) ≈ α·sign(g)
+    g = np.array([-0.9, 6.0])
+    expected = np.array([-4.5, 1.5]) - 0.01 * g / np.sqrt(g * g + 1e-8)
+    assert path[1] == pytest.approx(expected, rel=1e-15)
+
+
+def test_adam_without_bias_correction_first_step_is_longer_by_the_predicted_factor():
+    corrected = path_of("steep_valley", "adam", steps=1)
+    raw = path_of("steep_valley", "adam", {"bias_correction": False}, steps=1)
+    start = np.array([-4.5, 1.5])
+    ratio = np.abs(raw[1] - start) / np.abs(corrected[1] - start)
+    # (1-β1)/√(1-β2) ≈ 3.16 when ε is negligible against g²; with ε exactly:
+    g = np.array([-0.9, 6.0])
+    exact = (0.1 / np.sqrt(0.001 * g * g + 1e-8)) / (1 / np.sqrt(g * g + 1e-8))
+    assert ratio == pytest.approx(exact, rel=1e-12)
+    assert ratio == pytest.approx((1 - 0.9) / math.sqrt(1 - 0.999), rel=1e-5)
+
+
+def test_adamax_first_step_is_alpha():
+    path = path_of("steep_valley", "adamax", steps=1)
+    # v = 0.1 g, u = |g|: step = α/(1-0.9) · 0.1 g / (|g| + ε) ≈ α·sign(g)
+    assert path[1] == pytest.approx((-4.5 + 0.002, 1.5 - 0.002), rel=1e-7)

@@ -1,0 +1,76 @@
+"""``descentlab run`` as a user types it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import subprocess
+import sys
+
+import pytest
+
+from app.cli import main
+
+
+def _run(capsys, *argv):
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_csv_trajectory_has_every_point(capsys):
+    code, out, _ = _run(
+        capsys, "run", "--problem", "steep_valley", "--optimizer", "sgd", "--steps", "3"
+    )
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert code == 0 and len(rows) == 4
+    assert (float(rows[1]["x"]), float(rows[1]["y"])) == pytest.approx((-4.491, 1.44))
+
+
+def test_json_output_carries_the_completed_spec(capsys):
+    code, out, _ = _run(
+        capsys,
+        "run",
+        "--problem",
+        "rosenbrock",
+        "--optimizer",
+        "adam",
+        "--alpha",
+        "0.02",
+        "--steps",
+        "500",
+        "--format",
+        "json",
+    )
+    document = json.loads(out)
+    assert code == 0
+    assert document["run"]["params"]["alpha"] == 0.02
+    assert document["run"]["params"]["bias_correction"] is True
+    assert len(document["run"]["path"]) == 501
+
+
+@pytest.mark.parametrize(
+    ("argv", "words"),
+    [
+        (["run", "--optimizer", "adamw"], "valid optimizers"),
+        (["run", "--problem", "moon"], "valid problems"),
+        (["run", "--optimizer", "adam", "--beta", "0.5"], "not a parameter of adam"),
+        (["run", "--optimizer", "sgd", "--alpha", "-1"], "alpha: must be between"),
+        (["run", "--steps", "0"], "steps: must be between 1 and 10000"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(capsys, argv, words):
+    code, _, err = _run(capsys, *argv)
+    assert code == 2
+    assert words in err and err.count("\n") == 1
+
+
+def test_console_script_is_installed():
+    completed = subprocess.run(
+        [sys.executable, "-m", "app.cli", "run", "--steps", "2", "--optimizer", "nadam"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert completed.stdout.splitlines()[0] == "t,x,y,loss"
