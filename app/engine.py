@@ -26,6 +26,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from app import convergence
 from app.errors import InvalidSpec
 from app.optim.registry import OPTIMIZERS, export_params, get_optimizer, resolve_params
 from app.optim.schedules import learning_rates, resolve_schedule
@@ -90,6 +91,7 @@ class Result:
     paths: list[FloatArray]
     losses: list[FloatArray]
     diverged_at: list[int | None]
+    converged_at: list[int | None]
     data: dict[str, Any] | None
 
 
@@ -182,6 +184,7 @@ class Execution:
         self.alpha = np.array([run.params["alpha"] for run in runs])
         self.schedules = [run.schedule for run in runs]
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
+        self.converged_at = np.full(count, -1, dtype=np.int64)  # -1: not (yet) converged
         self.updates_done = 0
 
         if isinstance(self.problem, Regression):
@@ -194,6 +197,9 @@ class Execution:
             self.per_epoch = regression.batches_per_epoch(self.n_samples, self.batch_size)
             self.sigma = 0.0
             self.noise = np.zeros((simulation.steps, 2))
+            self.best_fit = regression.best_fit(self.problem, self.data_x, self.data_y)
+            self.min_loss = float(self.loss_at(np.array(self.best_fit))) if self.best_fit else None
+            noisy = self.batch_size < self.n_samples
         else:
             self.data_x = self.data_y = np.zeros(0)
             self.per_epoch = 1
@@ -202,6 +208,10 @@ class Execution:
             self.noise = np.random.default_rng(simulation.seed).standard_normal(
                 (simulation.steps, 2)
             )
+            self.min_loss = self.problem.min_value
+            noisy = self.sigma > 0
+        self.convergence = convergence.Tracker(self.min_loss, noisy, self.loss_at(self.x))
+        self.convergence.observe_start(self.converged_at)
 
     # -- what the rows see ------------------------------------------------------
 
@@ -216,12 +226,11 @@ class Execution:
     def data(self) -> dict[str, Any] | None:
         if not isinstance(self.problem, Regression):
             return None
-        best = regression.best_fit(self.problem, self.data_x, self.data_y)
         return {
             "x": self.data_x,
             "y": self.data_y,
-            "minimum": list(best) if best else None,
-            "min_loss": float(self.loss_at(np.array(best))) if best else None,
+            "minimum": list(self.best_fit) if self.best_fit else None,
+            "min_loss": self.min_loss,
         }
 
     # -- stepping ---------------------------------------------------------------
@@ -242,6 +251,21 @@ class Execution:
     def advance(self, count: int) -> Chunk:
         """Make ``count`` more updates and return the points they produced."""
         first_update = self.updates_done + 1
+        paths, losses, kept = self.step(count)
+        return Chunk(
+            first=first_update,
+            paths=[paths[: kept[row], row] for row in range(len(self.x))],
+            losses=[losses[: kept[row], row] for row in range(len(self.x))],
+        )
+
+    def step(self, count: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+        """Make ``count`` more updates of every row.
+
+        Returns the positions ``(count, B, 2)``, losses ``(count, B)`` and, per
+        row, how many of those updates are real: a row that diverged keeps the
+        updates before the diverging one (the rest of its slots are garbage).
+        """
+        first_update = self.updates_done + 1
         paths = np.empty((count, len(self.x), 2))
         losses = np.empty((count, len(self.x)))
         done = 0
@@ -252,15 +276,10 @@ class Execution:
             )
             done += piece
         self.updates_done += count
-
-        chunk = Chunk(first=first_update, paths=[], losses=[])
-        for row in range(len(self.x)):
-            diverged = self.diverged_at[row]
-            # Keep the updates before the diverging one; none at all once it is past.
-            keep = count if diverged == 0 else max(0, min(count, diverged - first_update))
-            chunk.paths.append(paths[:keep, row])
-            chunk.losses.append(losses[:keep, row])
-        return chunk
+        diverged = self.diverged_at
+        kept = np.where(diverged == 0, count, np.clip(diverged - first_update, 0, count))
+        self.convergence.observe(losses, kept, first_update, self.converged_at)
+        return paths, losses, kept
 
     def _max_piece(self) -> int:
         if not isinstance(self.problem, Regression) or self.batch_size == self.n_samples:
@@ -374,7 +393,8 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     paths = [np.concatenate([chunk.paths[row] for chunk in parts]) for row in range(count)]
     losses = [np.concatenate([chunk.losses[row] for chunk in parts]) for row in range(count)]
     diverged = [int(d) if d else None for d in execution.diverged_at]
-    return Result(simulation, paths, losses, diverged, execution.data())
+    converged = [int(c) if c >= 0 else None for c in execution.converged_at]
+    return Result(simulation, paths, losses, diverged, converged, execution.data())
 
 
 def loss_grid(
