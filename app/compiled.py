@@ -253,12 +253,12 @@ def _run(
                 break
             px, py = nx, ny
             ax, bx, cx, ay, by, cy = nax, nbx, ncx, nay, nby, ncy
-            out_path[k, row, 0] = px
-            out_path[k, row, 1] = py
+            out_path[row, k, 0] = px
+            out_path[row, k, 1] = py
             if problem < LINEAR_ID:
-                out_loss[k, row] = _surface_value(problem, px, py)
+                out_loss[row, k] = _surface_value(problem, px, py)
             else:
-                out_loss[k, row] = _regression_loss(problem, px, py, data_x, data_y)
+                out_loss[row, k] = _regression_loss(problem, px, py, data_x, data_y)
         x[row, 0], x[row, 1] = px, py
         state[row, 0, 0], state[row, 1, 0], state[row, 2, 0] = ax, bx, cx
         state[row, 0, 1], state[row, 1, 1], state[row, 2, 1] = ay, by, cy

@@ -32,9 +32,9 @@ FloatArray = npt.NDArray[np.float64]
 
 @numba.njit(cache=True)
 def _first_hits(losses, kept, first_update, target, smoothing, smoothed, converged_at):
-    for row in range(losses.shape[1]):
+    for row in range(losses.shape[0]):
         for k in range(kept[row]):
-            value = losses[k, row]
+            value = losses[row, k]
             if smoothing > 0.0:
                 value = smoothing * smoothed[row] + (1.0 - smoothing) * value
                 smoothed[row] = value

@@ -163,26 +163,62 @@ def build_simulation(
     return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs))
 
 
+@dataclass
+class Rows:
+    """The runs of a batch as columns: what the step loop reads.
+
+    ``from_runs`` builds them from a request's runs; a sweep fills the arrays
+    directly, which is what makes thousands of rows cheap.
+    """
+
+    optimizer_ids: npt.NDArray[np.int64]  # (B,) index into OPTIMIZERS
+    hyper: FloatArray  # (B, HYPER_SLOTS): the hyper-parameters after alpha, in spec order
+    alpha: FloatArray  # (B,)
+    starts: FloatArray  # (B, 2)
+    schedules: list[dict[str, Any]]  # the distinct schedules
+    schedule_of_row: npt.NDArray[np.int64]  # (B,) index into schedules
+
+    @classmethod
+    def from_runs(cls, runs: Sequence[RunConfig]) -> Rows:
+        names = list(OPTIMIZERS)
+        hyper = np.zeros((len(runs), HYPER_SLOTS))
+        for row, run in enumerate(runs):
+            hyper_names = OPTIMIZERS[run.optimizer].hyper_names
+            hyper[row, : len(hyper_names)] = [run.params[name] for name in hyper_names]
+        schedules: list[dict[str, Any]] = []
+        for run in runs:
+            if run.schedule not in schedules:
+                schedules.append(run.schedule)
+        return cls(
+            optimizer_ids=np.array([names.index(run.optimizer) for run in runs], dtype=np.int64),
+            hyper=hyper,
+            alpha=np.array([run.params["alpha"] for run in runs], dtype=np.float64),
+            starts=np.array([run.start for run in runs], dtype=np.float64).reshape(len(runs), 2),
+            schedules=schedules,
+            schedule_of_row=np.array(
+                [schedules.index(run.schedule) for run in runs], dtype=np.int64
+            ),
+        )
+
+
 class Execution:
     """The state of one simulation between chunks."""
 
-    def __init__(self, simulation: Simulation, backend: Backend = "compiled") -> None:
+    def __init__(
+        self, simulation: Simulation, backend: Backend = "compiled", rows: Rows | None = None
+    ) -> None:
         self.simulation = simulation
         self.backend = backend
         self.problem = PROBLEMS[simulation.problem["name"]]
-        runs = simulation.runs
-        count = len(runs)
-        self.x = np.array([run.start for run in runs], dtype=np.float64).reshape(count, 2)
+        rows = rows or Rows.from_runs(simulation.runs)
+        count = len(rows.alpha)
+        self.x = rows.starts.copy()
         self.state = np.zeros((count, STATE_SLOTS, 2))
-        self.optimizer_ids = np.array(
-            [list(OPTIMIZERS).index(run.optimizer) for run in runs], dtype=np.int64
-        )
-        self.hyper = np.zeros((count, HYPER_SLOTS))
-        for row, run in enumerate(runs):
-            names = OPTIMIZERS[run.optimizer].hyper_names
-            self.hyper[row, : len(names)] = [run.params[name] for name in names]
-        self.alpha = np.array([run.params["alpha"] for run in runs])
-        self.schedules = [run.schedule for run in runs]
+        self.optimizer_ids = rows.optimizer_ids
+        self.hyper = rows.hyper
+        self.alpha = rows.alpha
+        self.schedules = rows.schedules
+        self.schedule_of_row = rows.schedule_of_row
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
         self.converged_at = np.full(count, -1, dtype=np.int64)  # -1: not (yet) converged
         self.updates_done = 0
@@ -254,25 +290,30 @@ class Execution:
         paths, losses, kept = self.step(count)
         return Chunk(
             first=first_update,
-            paths=[paths[: kept[row], row] for row in range(len(self.x))],
-            losses=[losses[: kept[row], row] for row in range(len(self.x))],
+            paths=[paths[row, : kept[row]] for row in range(len(self.x))],
+            losses=[losses[row, : kept[row]] for row in range(len(self.x))],
         )
 
     def step(self, count: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
         """Make ``count`` more updates of every row.
 
-        Returns the positions ``(count, B, 2)``, losses ``(count, B)`` and, per
+        Returns the positions ``(B, count, 2)``, losses ``(B, count)`` and, per
         row, how many of those updates are real: a row that diverged keeps the
         updates before the diverging one (the rest of its slots are garbage).
         """
         first_update = self.updates_done + 1
-        paths = np.empty((count, len(self.x), 2))
-        losses = np.empty((count, len(self.x)))
+        # Row-major (B, count, …): the step loop runs row by row, so each row's
+        # points are written contiguously and handed out without copying.
+        paths = np.empty((len(self.x), count, 2))
+        losses = np.empty((len(self.x), count))
         done = 0
         while done < count:
             piece = min(count - done, self._max_piece())
             self._advance_piece(
-                first_update + done, piece, paths[done : done + piece], losses[done : done + piece]
+                first_update + done,
+                piece,
+                paths[:, done : done + piece],
+                losses[:, done : done + piece],
             )
             done += piece
         self.updates_done += count
@@ -291,7 +332,7 @@ class Execution:
         self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray
     ) -> None:
         epochs = regression.epoch_of_updates(first_update, count, self.per_epoch)
-        rates = learning_rates(self.alpha, self.schedules, epochs)
+        rates = learning_rates(self.alpha, self.schedules, self.schedule_of_row, epochs)
         noise = self.noise[first_update - 1 : first_update - 1 + count]
         if isinstance(self.problem, Regression):
             if self.batch_size == self.n_samples:
@@ -365,8 +406,8 @@ class Execution:
                 moving = active & ~bad
                 self.x[moving] = new_x[moving]
                 self.state[moving] = new_state[moving]
-                out_path[k] = self.x
-                out_loss[k] = self.loss_at(self.x)
+                out_path[:, k] = self.x
+                out_loss[:, k] = self.loss_at(self.x)
 
     def _args(self, spec, rows, rates_now):
         """``lr`` then the hyper-parameters of ``rows``, shaped (rows, 1) to broadcast."""

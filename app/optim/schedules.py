@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -121,12 +121,20 @@ def _export(param: HyperParam, value: float) -> Any:
 
 
 def learning_rates(
-    alpha: FloatArray, schedules: list[Mapping[str, Any]], epochs: FloatArray
+    alpha: FloatArray,
+    schedules: Sequence[Mapping[str, Any]],
+    schedule_of_row: npt.NDArray[np.int64],
+    epochs: FloatArray,
 ) -> FloatArray:
-    """``α_t`` for every (update, run): ``epochs`` is ``(T,)``, the result ``(T, B)``."""
-    rates = np.empty((epochs.shape[0], len(schedules)))
-    for row, schedule in enumerate(schedules):
+    """``α_t`` for every (update, run), shape ``(T, B)``.
+
+    ``schedules`` are the distinct schedules of a request and ``schedule_of_row``
+    says which one each run follows, so a sweep of thousands of runs that share
+    one schedule evaluates its decay once.
+    """
+    decays = np.empty((epochs.shape[0], len(schedules)))
+    for column, schedule in enumerate(schedules):
         spec = SCHEDULES[schedule["name"]]
         kwargs = {p.name: float(schedule[p.name]) for p in spec.params}
-        rates[:, row] = alpha[row] * spec.decay(epochs, **kwargs)
-    return rates
+        decays[:, column] = spec.decay(epochs, **kwargs)
+    return alpha[None, :] * decays[:, schedule_of_row]

@@ -49,5 +49,7 @@ def test_regression_epochs_count_whole_passes_over_the_data():
     from app.problems.regression import epoch_of_updates
 
     epochs = epoch_of_updates(1, 12, execution.per_epoch)
-    rates = learning_rates(execution.alpha, execution.schedules, epochs)[:, 0]
+    rates = learning_rates(execution.alpha, execution.schedules, execution.schedule_of_row, epochs)[
+        :, 0
+    ]
     assert rates.tolist() == [0.01] * 4 + [0.005] * 4 + [0.0025] * 4

@@ -1,0 +1,295 @@
+"""Sweeps: one optimiser over a grid of two settings, every cell a row of one batch.
+
+An axis is either one of the optimiser's hyper-parameters (linear or log
+spacing) or a coordinate of the start point (``start_x``, ``start_y``). Every
+cell runs the same problem with the same noise and minibatches (common random
+numbers), so a cell equals the single run with that configuration, and the
+grid says which settings work rather than which got lucky.
+
+Each cell reports its final loss, when it diverged, when it converged (the
+rule of ``app.convergence``) and which known minimum its final point lies
+nearest to, if it is close enough to count as there.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from app.engine import HYPER_SLOTS, Execution, Rows, build_simulation
+from app.errors import InvalidSpec
+from app.optim.registry import OPTIMIZERS
+from app.problems.registry import PROBLEMS
+
+FloatArray = npt.NDArray[np.float64]
+
+START_AXES = ("start_x", "start_y")
+MAX_AXIS_CELLS = 256
+MAX_SWEEP_STEPS = 5_000
+# The biggest grid at the most steps: 256 × 256 cells × 5 000 updates.
+MAX_CELL_STEPS = MAX_AXIS_CELLS * MAX_AXIS_CELLS * MAX_SWEEP_STEPS
+# A final point this close to a known minimum (as a fraction of the plot's
+# diagonal) counts as having reached it.
+REACHED_FRACTION = 0.01
+UPDATES_PER_CHUNK = 250
+
+
+@dataclass(frozen=True)
+class Axis:
+    param: str
+    values: FloatArray
+    scale: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"param": self.param, "scale": self.scale, "values": self.values}
+
+
+@dataclass
+class SweepResult:
+    request: dict[str, Any]
+    x_axis: Axis
+    y_axis: Axis
+    final_loss: FloatArray  # (ny, nx), NaN where the cell diverged
+    diverged_at: npt.NDArray[np.int64]  # 0: did not diverge
+    converged_at: npt.NDArray[np.int64]  # -1: did not converge
+    minimum_index: npt.NDArray[np.int64]  # -1: not at a known minimum
+    minima: list[list[float]]
+    min_loss: float | None
+
+
+def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: str) -> Axis:
+    if not isinstance(spec, Mapping):
+        raise InvalidSpec(loc, "must be an object with param, min, max and count")
+    unknown = sorted(set(spec) - {"param", "min", "max", "count", "scale"})
+    if unknown:
+        raise InvalidSpec(
+            loc + (unknown[0],), "unknown field; valid: param, min, max, count, scale"
+        )
+    param = spec.get("param")
+    hyper = {p.name: p for p in OPTIMIZERS[optimizer].params}
+    valid = [*hyper, *START_AXES]
+    if param not in valid:
+        raise InvalidSpec(
+            loc + ("param",),
+            f"unknown axis {param!r}; valid axes for {optimizer}: {', '.join(valid)}",
+        )
+    if param in hyper and hyper[param].kind == "bool":
+        raise InvalidSpec(loc + ("param",), f"{param} is on or off; sweep a numeric parameter")
+    count = spec.get("count", 32)
+    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= MAX_AXIS_CELLS:
+        raise InvalidSpec(
+            loc + ("count",), f"must be a whole number between 2 and {MAX_AXIS_CELLS}"
+        )
+
+    if param in hyper:
+        default_scale = hyper[param].scale
+        low_default, high_default = hyper[param].min, hyper[param].max
+        bounds = {"min": hyper[param], "max": hyper[param]}
+    else:
+        axis_bounds = PROBLEMS[problem_name].bounds[START_AXES.index(param)]
+        default_scale = "linear"
+        low_default, high_default = axis_bounds
+        bounds = {}
+    scale = spec.get("scale", default_scale)
+    if scale not in ("linear", "log"):
+        raise InvalidSpec(loc + ("scale",), "must be 'linear' or 'log'")
+    ends = {}
+    for end, fallback in (("min", low_default), ("max", high_default)):
+        value = spec.get(end, fallback)
+        if end in bounds:
+            value = bounds[end].validate(value, loc + (end,))
+        elif (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise InvalidSpec(loc + (end,), "must be a finite number")
+        elif abs(value) > 1e6:
+            raise InvalidSpec(loc + (end,), "must be within ±1e+06")
+        ends[end] = float(value)
+    if not ends["min"] < ends["max"]:
+        raise InvalidSpec(loc + ("max",), "must be greater than min")
+    if scale == "log":
+        if ends["min"] <= 0:
+            raise InvalidSpec(loc + ("min",), "must be positive on a log axis")
+        values = np.geomspace(ends["min"], ends["max"], count)
+    else:
+        values = np.linspace(ends["min"], ends["max"], count)
+    if param in hyper and hyper[param].kind == "int":
+        values = np.round(values)
+    return Axis(param=param, values=values, scale=scale)
+
+
+def _check_fields(request: Mapping[str, Any]) -> None:
+    allowed = {
+        "problem",
+        "steps",
+        "seed",
+        "optimizer",
+        "params",
+        "schedule",
+        "start",
+        "x_axis",
+        "y_axis",
+    }
+    unknown = sorted(set(request) - allowed)
+    if unknown:
+        raise InvalidSpec(
+            (unknown[0],), f"unknown field; valid fields: {', '.join(sorted(allowed))}"
+        )
+
+
+def _resolve_template(request: dict[str, Any]):
+    try:
+        return build_simulation(request, max_steps=MAX_SWEEP_STEPS)
+    except InvalidSpec as error:
+        # The run's fields sit at the top level of a sweep request.
+        if error.loc[:2] == ("runs", 0):
+            raise InvalidSpec(error.loc[2:], error.message) from None
+        raise
+
+
+class Sweep:
+    """A sweep in progress: ``chunks()`` steps it and yields the fraction done."""
+
+    def __init__(self, request: Mapping[str, Any]) -> None:
+        if not isinstance(request, Mapping):
+            raise InvalidSpec((), "must be an object")
+        _check_fields(request)
+        # Resolve the fixed part exactly as a single run would be resolved.
+        template = _resolve_template(
+            {
+                "problem": request.get("problem"),
+                "steps": request.get("steps", 1000),
+                "seed": request.get("seed", 0),
+                "runs": [
+                    {
+                        "optimizer": request.get("optimizer"),
+                        "params": request.get("params"),
+                        "schedule": request.get("schedule"),
+                        "start": request.get("start"),
+                    }
+                ],
+            }
+        )
+        run = template.runs[0]
+        problem_name = template.problem["name"]
+        self.x_axis = _axis(request.get("x_axis"), ("x_axis",), run.optimizer, problem_name)
+        self.y_axis = _axis(request.get("y_axis"), ("y_axis",), run.optimizer, problem_name)
+        if self.x_axis.param == self.y_axis.param:
+            raise InvalidSpec(("y_axis", "param"), "must differ from x_axis.param")
+        cells = len(self.x_axis.values) * len(self.y_axis.values)
+        if cells * template.steps > MAX_CELL_STEPS:
+            raise InvalidSpec(
+                ("steps",),
+                f"cells × steps must be at most {MAX_CELL_STEPS:,} (this sweep: "
+                f"{cells:,} × {template.steps:,})",
+            )
+
+        self.template = template
+        self.execution = Execution(template, rows=self._rows(template, cells))
+        self.request = {
+            "problem": template.problem,
+            "steps": template.steps,
+            "seed": template.seed,
+            **run.as_json(),
+        }
+
+    def _rows(self, template, cells: int) -> Rows:
+        run = template.runs[0]
+        spec = OPTIMIZERS[run.optimizer]
+        grid_x, grid_y = np.meshgrid(self.x_axis.values, self.y_axis.values)  # (ny, nx)
+        columns = {
+            **{name: np.full(cells, value) for name, value in run.params.items()},
+            "start_x": np.full(cells, run.start[0]),
+            "start_y": np.full(cells, run.start[1]),
+        }
+        columns[self.x_axis.param] = grid_x.ravel().astype(np.float64)
+        columns[self.y_axis.param] = grid_y.ravel().astype(np.float64)
+        hyper = np.zeros((cells, HYPER_SLOTS))
+        for slot, name in enumerate(spec.hyper_names):
+            hyper[:, slot] = columns[name]
+        return Rows(
+            optimizer_ids=np.full(cells, list(OPTIMIZERS).index(run.optimizer), dtype=np.int64),
+            hyper=hyper,
+            alpha=columns["alpha"],
+            starts=np.stack([columns["start_x"], columns["start_y"]], axis=1),
+            schedules=[run.schedule],
+            schedule_of_row=np.zeros(cells, dtype=np.int64),
+        )
+
+    @property
+    def cells(self) -> int:
+        return len(self.execution.alpha)
+
+    def chunks(self, updates_per_chunk: int = UPDATES_PER_CHUNK) -> Iterator[float]:
+        """Advance the whole grid, yielding the fraction of updates done after each chunk."""
+        steps = self.template.steps
+        while self.execution.updates_done < steps:
+            self.execution.step(min(updates_per_chunk, steps - self.execution.updates_done))
+            yield self.execution.updates_done / steps
+
+    def result(self) -> SweepResult:
+        execution = self.execution
+        shape = (len(self.y_axis.values), len(self.x_axis.values))
+        final = execution.loss_at(execution.x)
+        diverged = execution.diverged_at
+        final = np.where(diverged == 0, final, np.nan)
+        problem = PROBLEMS[self.template.problem["name"]]
+        minima = [list(m) for m in problem.minima]
+        if getattr(execution, "best_fit", None):
+            minima = [list(execution.best_fit)]
+        nearest = np.full(self.cells, -1, dtype=np.int64)
+        if minima:
+            (x0, x1), (y0, y1) = problem.bounds
+            reach = REACHED_FRACTION * math.hypot(x1 - x0, y1 - y0)
+            distances = np.linalg.norm(
+                execution.x[:, None, :] - np.array(minima)[None, :, :], axis=2
+            )
+            closest = distances.argmin(axis=1)
+            close = (distances.min(axis=1) <= reach) & (diverged == 0)
+            nearest[close] = closest[close]
+        return SweepResult(
+            request=self.request,
+            x_axis=self.x_axis,
+            y_axis=self.y_axis,
+            final_loss=final.reshape(shape),
+            diverged_at=diverged.reshape(shape),
+            converged_at=execution.converged_at.reshape(shape),
+            minimum_index=nearest.reshape(shape),
+            minima=minima,
+            min_loss=execution.min_loss,
+        )
+
+
+def run_sweep(request: Mapping[str, Any]) -> SweepResult:
+    sweep = Sweep(request)
+    for _ in sweep.chunks():
+        pass
+    return sweep.result()
+
+
+def result_as_json(result: SweepResult) -> dict[str, Any]:
+    """The response body: grids as nested lists, ``null`` for 'did not'."""
+
+    def nullable(grid, missing):
+        return [[None if v == missing else int(v) for v in row] for row in grid.tolist()]
+
+    return {
+        **result.request,
+        "x_axis": result.x_axis.as_json(),
+        "y_axis": result.y_axis.as_json(),
+        "final_loss": [
+            [None if math.isnan(v) else v for v in row] for row in result.final_loss.tolist()
+        ],
+        "diverged_at": nullable(result.diverged_at, 0),
+        "converged_at": nullable(result.converged_at, -1),
+        "minimum_index": nullable(result.minimum_index, -1),
+        "minima": result.minima,
+        "min_loss": result.min_loss,
+    }
