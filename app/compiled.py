@@ -206,6 +206,7 @@ def _run(
     order,
     starts,
     sizes,
+    batch_of_row,
     optimizer_ids,
     hyper,
     rates,
@@ -222,6 +223,7 @@ def _run(
         if diverged_at[row] != 0:
             continue
         op = optimizer_ids[row]
+        group = batch_of_row[row]
         h0, h1, h2, h3 = hyper[row, 0], hyper[row, 1], hyper[row, 2], hyper[row, 3]
         px, py = x[row, 0], x[row, 1]
         ax, bx, cx = state[row, 0, 0], state[row, 1, 0], state[row, 2, 0]
@@ -237,7 +239,7 @@ def _run(
                 gx, gy = _surface_grad(problem, ex, ey)
             else:
                 gx, gy = _regression_grad(
-                    problem, ex, ey, data_x, data_y, order, starts[k], sizes[k]
+                    problem, ex, ey, data_x, data_y, order, starts[group, k], sizes[group, k]
                 )
             gx = gx + sigma * noise[k, 0]
             gy = gy + sigma * noise[k, 1]
@@ -287,6 +289,7 @@ def run_updates(
         batches.order,
         batches.starts,
         batches.sizes,
+        execution.batch_of_row,
         execution.optimizer_ids,
         execution.hyper,
         np.ascontiguousarray(rates),

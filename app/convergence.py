@@ -31,33 +31,36 @@ FloatArray = npt.NDArray[np.float64]
 
 
 @numba.njit(cache=True)
-def _first_hits(losses, kept, first_update, target, smoothing, smoothed, converged_at):
+def _first_hits(losses, kept, first_update, targets, smoothing, smoothed, converged_at):
     for row in range(losses.shape[0]):
         for k in range(kept[row]):
             value = losses[row, k]
-            if smoothing > 0.0:
-                value = smoothing * smoothed[row] + (1.0 - smoothing) * value
+            if smoothing[row] > 0.0:
+                value = smoothing[row] * smoothed[row] + (1.0 - smoothing[row]) * value
                 smoothed[row] = value
-            if converged_at[row] < 0 and value <= target:
+            if converged_at[row] < 0 and value <= targets[row]:
                 converged_at[row] = first_update + k
-                if smoothing == 0.0:
+                if smoothing[row] == 0.0:
                     break
 
 
 class Tracker:
     """Follows every row's losses, chunk by chunk, and records the first hit."""
 
-    def __init__(self, min_value: float | None, noisy: bool, start_losses: FloatArray) -> None:
+    def __init__(
+        self, min_value: float | None, noisy: npt.NDArray[np.bool_], start_losses: FloatArray
+    ) -> None:
+        """``noisy`` says, per row, whether its gradients are noisy (it may vary by row)."""
         self.enabled = min_value is not None
         scale = max(1.0, abs(min_value)) if min_value is not None else 1.0
-        tolerance = NOISY_TOLERANCE if noisy else EXACT_TOLERANCE
-        self.target = (min_value or 0.0) + tolerance * scale
-        self.smoothing = SMOOTHING if noisy else 0.0
+        tolerance = np.where(noisy, NOISY_TOLERANCE, EXACT_TOLERANCE)
+        self.targets = (min_value or 0.0) + tolerance * scale
+        self.smoothing = np.where(noisy, SMOOTHING, 0.0)
         self.smoothed = np.array(start_losses, dtype=np.float64)
 
     def observe_start(self, converged_at: IntArray) -> None:
         if self.enabled:
-            converged_at[self.smoothed <= self.target] = 0
+            converged_at[self.smoothed <= self.targets] = 0
 
     def observe(
         self, losses: FloatArray, kept: IntArray, first_update: int, converged_at: IntArray
@@ -67,7 +70,7 @@ class Tracker:
                 losses,
                 kept.astype(np.int64),
                 first_update,
-                self.target,
+                self.targets,
                 self.smoothing,
                 self.smoothed,
                 converged_at,

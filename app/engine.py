@@ -55,14 +55,19 @@ class RunConfig:
     params: dict[str, float]
     schedule: dict[str, Any]
     start: tuple[float, float]
+    # Regression only: this run's minibatch size (defaults to the problem's).
+    batch_size: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        body = {
             "optimizer": self.optimizer,
             "params": export_params(OPTIMIZERS[self.optimizer], self.params),
             "schedule": dict(self.schedule),
             "start": list(self.start),
         }
+        if self.batch_size is not None:
+            body["batch_size"] = self.batch_size
+        return body
 
 
 @dataclass(frozen=True)
@@ -131,6 +136,7 @@ def build_simulation(
         raise InvalidSpec(("problem",), "must be an object with a name")
     problem = resolve_problem(problem_spec)
     default_start = PROBLEMS[problem["name"]].start
+    is_regression = PROBLEMS[problem["name"]].kind == "regression"
 
     steps = _whole_number(request.get("steps", DEFAULT_STEPS), ("steps",), 1, max_steps)
     seed = _whole_number(request.get("seed", 0), ("seed",), 0, MAX_SEED)
@@ -152,12 +158,24 @@ def build_simulation(
         schedule = run.get("schedule") or {"name": "constant"}
         if not isinstance(schedule, Mapping):
             raise InvalidSpec(loc + ("schedule",), "must be an object with a name")
+        batch_size = run.get("batch_size")
+        if batch_size is not None and not is_regression:
+            raise InvalidSpec(loc + ("batch_size",), "only regression problems have batches")
+        if is_regression:
+            n_samples = problem["n_samples"]
+            batch_size = _whole_number(
+                problem["batch_size"] if batch_size is None else batch_size,
+                loc + ("batch_size",),
+                1,
+                n_samples,
+            )
         configs.append(
             RunConfig(
                 optimizer=spec.name,
                 params=resolve_params(spec, params, loc + ("params",)),
                 schedule=resolve_schedule(schedule, loc + ("schedule",)),
                 start=_start(run.get("start"), default_start, loc + ("start",)),
+                batch_size=batch_size,
             )
         )
     return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs))
@@ -177,6 +195,8 @@ class Rows:
     starts: FloatArray  # (B, 2)
     schedules: list[dict[str, Any]]  # the distinct schedules
     schedule_of_row: npt.NDArray[np.int64]  # (B,) index into schedules
+    batch_sizes: list[int]  # the distinct minibatch sizes (regression; [0] on a surface)
+    batch_of_row: npt.NDArray[np.int64]  # (B,) index into batch_sizes
 
     @classmethod
     def from_runs(cls, runs: Sequence[RunConfig]) -> Rows:
@@ -189,6 +209,7 @@ class Rows:
         for run in runs:
             if run.schedule not in schedules:
                 schedules.append(run.schedule)
+        batch_sizes = sorted({run.batch_size or 0 for run in runs})
         return cls(
             optimizer_ids=np.array([names.index(run.optimizer) for run in runs], dtype=np.int64),
             hyper=hyper,
@@ -197,6 +218,10 @@ class Rows:
             schedules=schedules,
             schedule_of_row=np.array(
                 [schedules.index(run.schedule) for run in runs], dtype=np.int64
+            ),
+            batch_sizes=batch_sizes,
+            batch_of_row=np.array(
+                [batch_sizes.index(run.batch_size or 0) for run in runs], dtype=np.int64
             ),
         )
 
@@ -219,6 +244,8 @@ class Execution:
         self.alpha = rows.alpha
         self.schedules = rows.schedules
         self.schedule_of_row = rows.schedule_of_row
+        self.batch_sizes = rows.batch_sizes
+        self.batch_of_row = rows.batch_of_row
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
         self.converged_at = np.full(count, -1, dtype=np.int64)  # -1: not (yet) converged
         self.updates_done = 0
@@ -226,26 +253,27 @@ class Execution:
         if isinstance(self.problem, Regression):
             problem = simulation.problem
             self.n_samples = int(problem["n_samples"])
-            self.batch_size = int(problem["batch_size"])
             self.data_x, self.data_y = self.problem.make_data(
                 self.n_samples, float(problem["noise"]), simulation.seed
             )
-            self.per_epoch = regression.batches_per_epoch(self.n_samples, self.batch_size)
+            self.per_epoch = [
+                regression.batches_per_epoch(self.n_samples, size) for size in self.batch_sizes
+            ]
             self.sigma = 0.0
             self.noise = np.zeros((simulation.steps, 2))
             self.best_fit = regression.best_fit(self.problem, self.data_x, self.data_y)
             self.min_loss = float(self.loss_at(np.array(self.best_fit))) if self.best_fit else None
-            noisy = self.batch_size < self.n_samples
+            noisy = np.array(self.batch_sizes)[self.batch_of_row] < self.n_samples
         else:
             self.data_x = self.data_y = np.zeros(0)
-            self.per_epoch = 1
+            self.per_epoch = [1]
             self.sigma = float(simulation.problem["noise"])
             # ξ_1 … ξ_steps, drawn once from the seed and shared by every run.
             self.noise = np.random.default_rng(simulation.seed).standard_normal(
                 (simulation.steps, 2)
             )
             self.min_loss = self.problem.min_value
-            noisy = self.sigma > 0
+            noisy = np.full(count, self.sigma > 0)
         self.convergence = convergence.Tracker(self.min_loss, noisy, self.loss_at(self.x))
         self.convergence.observe_start(self.converged_at)
 
@@ -323,41 +351,60 @@ class Execution:
         return paths, losses, kept
 
     def _max_piece(self) -> int:
-        if not isinstance(self.problem, Regression) or self.batch_size == self.n_samples:
+        if not isinstance(self.problem, Regression):
             return MAX_STEPS
-        epochs = max(1, MAX_ORDER_LENGTH // self.n_samples)
-        return epochs * self.per_epoch
+        # Bound the shuffled indices one piece holds: epochs it spans × n_samples.
+        shuffled = [
+            per_epoch
+            for size, per_epoch in zip(self.batch_sizes, self.per_epoch, strict=True)
+            if size < self.n_samples
+        ]
+        if not shuffled:
+            return MAX_STEPS
+        return max(1, MAX_ORDER_LENGTH // self.n_samples) * min(shuffled)
 
     def _advance_piece(
         self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray
     ) -> None:
-        epochs = regression.epoch_of_updates(first_update, count, self.per_epoch)
-        rates = learning_rates(self.alpha, self.schedules, self.schedule_of_row, epochs)
-        noise = self.noise[first_update - 1 : first_update - 1 + count]
-        if isinstance(self.problem, Regression):
-            if self.batch_size == self.n_samples:
-                # A full batch holds every sample whatever the shuffle: skip it.
-                batches = regression.Batches(
-                    order=np.arange(self.n_samples, dtype=np.int64),
-                    starts=np.zeros(count, dtype=np.int64),
-                    sizes=np.full(count, self.n_samples, dtype=np.int64),
-                )
-            else:
-                batches = regression.minibatches(
-                    self.n_samples, self.batch_size, self.simulation.seed, first_update, count
-                )
-        else:
-            batches = regression.Batches(
-                order=np.zeros(0, dtype=np.int64),
-                starts=np.zeros(count, dtype=np.int64),
-                sizes=np.zeros(count, dtype=np.int64),
+        rates = np.empty((count, len(self.x)))
+        for group, per_epoch in enumerate(self.per_epoch):
+            rows = self.batch_of_row == group
+            epochs = regression.epoch_of_updates(first_update, count, per_epoch)
+            rates[:, rows] = learning_rates(
+                self.alpha[rows], self.schedules, self.schedule_of_row[rows], epochs
             )
+        noise = self.noise[first_update - 1 : first_update - 1 + count]
+        batches = self._batches(first_update, count)
         if self.backend == "compiled":
             from app import compiled
 
             compiled.run_updates(self, first_update, rates, noise, batches, out_path, out_loss)
         else:
             self._numpy_updates(first_update, rates, noise, batches, out_path, out_loss)
+
+    def _batches(self, first_update: int, count: int) -> regression.Batches:
+        """Every batch-size group's minibatches, stacked: starts and sizes are (G, count)."""
+        if not isinstance(self.problem, Regression):
+            zeros = np.zeros((1, count), dtype=np.int64)
+            return regression.Batches(np.zeros(0, dtype=np.int64), zeros, zeros)
+        orders, starts, sizes, offset = [], [], [], 0
+        for size in self.batch_sizes:
+            if size == self.n_samples:
+                # A full batch holds every sample whatever the shuffle: skip it.
+                group = regression.Batches(
+                    order=np.arange(self.n_samples, dtype=np.int64),
+                    starts=np.zeros(count, dtype=np.int64),
+                    sizes=np.full(count, self.n_samples, dtype=np.int64),
+                )
+            else:
+                group = regression.minibatches(
+                    self.n_samples, size, self.simulation.seed, first_update, count
+                )
+            orders.append(group.order)
+            starts.append(group.starts + offset)
+            sizes.append(group.sizes)
+            offset += len(group.order)
+        return regression.Batches(np.concatenate(orders), np.stack(starts), np.stack(sizes))
 
     def _numpy_updates(
         self,
@@ -418,12 +465,16 @@ class Execution:
         if isinstance(self.problem, Surface):
             gx, gy = self.problem.grad(points[:, 0], points[:, 1])
             return np.stack([gx, gy], axis=1)
-        start, size = batches.starts[k], batches.sizes[k]
-        samples = batches.order[start : start + size]
-        xs, ys = self.data_x[samples], self.data_y[samples]
-        z = points[:, 0, None] * xs + points[:, 1, None]
-        dloss = self.problem.sample_dloss(z, ys)
-        return np.stack([(dloss * xs).mean(axis=1), dloss.mean(axis=1)], axis=1)
+        gradient = np.empty_like(points)
+        for group in range(len(self.batch_sizes)):
+            rows = self.batch_of_row == group
+            start, size = batches.starts[group, k], batches.sizes[group, k]
+            samples = batches.order[start : start + size]
+            xs, ys = self.data_x[samples], self.data_y[samples]
+            z = points[rows, 0, None] * xs + points[rows, 1, None]
+            dloss = self.problem.sample_dloss(z, ys)
+            gradient[rows] = np.stack([(dloss * xs).mean(axis=1), dloss.mean(axis=1)], axis=1)
+        return gradient
 
 
 def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:

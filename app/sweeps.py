@@ -221,6 +221,8 @@ class Sweep:
             starts=np.stack([columns["start_x"], columns["start_y"]], axis=1),
             schedules=[run.schedule],
             schedule_of_row=np.zeros(cells, dtype=np.int64),
+            batch_sizes=[run.batch_size or 0],
+            batch_of_row=np.zeros(cells, dtype=np.int64),
         )
 
     @property

@@ -259,3 +259,26 @@ def test_regression_converges_to_the_best_fit_loss():
     assert t is not None
     assert result.losses[0][t] - result.data["min_loss"] <= 1e-6
     assert result.losses[0][t - 1] - result.data["min_loss"] > 1e-6
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_runs_with_their_own_batch_sizes_equal_runs_of_problems_with_that_batch_size(backend):
+    problem = {"name": "logistic_regression", "n_samples": 50, "noise": 0.1}
+    runs = [
+        {"optimizer": "sgd", "params": {"alpha": 0.5}, "batch_size": 50},
+        {"optimizer": "momentum", "batch_size": 16},
+        {"optimizer": "adam", "batch_size": 1, "schedule": {"name": "step", "every": 1}},
+    ]
+    together = run(problem, runs, steps=300, seed=3, backend=backend)
+    for i, spec in enumerate(runs):
+        alone_problem = {**problem, "batch_size": spec["batch_size"]}
+        solo_spec = {k: v for k, v in spec.items() if k != "batch_size"}
+        alone = run(alone_problem, [solo_spec], steps=300, seed=3, backend=backend)
+        np.testing.assert_allclose(together.paths[i], alone.paths[0], rtol=1e-13, atol=1e-15)
+    assert [r.as_json()["batch_size"] for r in together.simulation.runs] == [50, 16, 1]
+
+
+def test_per_run_batch_sizes_on_a_surface_are_rejected():
+    with pytest.raises(InvalidSpec) as caught:
+        build_simulation({"problem": "rosenbrock", "runs": [{"optimizer": "sgd", "batch_size": 4}]})
+    assert caught.value.loc == ("runs", 0, "batch_size")

@@ -48,7 +48,7 @@ def test_regression_epochs_count_whole_passes_over_the_data():
     from app.optim.schedules import learning_rates
     from app.problems.regression import epoch_of_updates
 
-    epochs = epoch_of_updates(1, 12, execution.per_epoch)
+    epochs = epoch_of_updates(1, 12, execution.per_epoch[0])
     rates = learning_rates(execution.alpha, execution.schedules, execution.schedule_of_row, epochs)[
         :, 0
     ]

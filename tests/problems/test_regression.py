@@ -48,12 +48,12 @@ def test_full_batch_gradient_equals_central_differences_of_the_loss(name):
     simulation = build_simulation(
         {
             "problem": {"name": name, "n_samples": 300, "batch_size": 300},
-            "runs": [{"optimizer": "sgd"}],
+            "runs": [{"optimizer": "sgd"}] * 3,
         }
     )
     execution = Execution(simulation, backend="numpy")
     points = np.array([[0.3, -0.7], [2.5, 1.0], [-1.0, 2.0]])
-    batches = regression.Batches(np.arange(300), np.zeros(1, dtype=int), np.full(1, 300))
+    batches = regression.Batches(np.arange(300), np.zeros((1, 1), dtype=int), np.full((1, 1), 300))
     gradient = execution._numpy_gradient(points, batches, 0)
     h = 1e-6
     for axis in range(2):
