@@ -1,0 +1,327 @@
+"""The story from gradient descent to Adam, one preset scene per idea.
+
+Each lesson is a scene (a body of ``POST /api/runs`` plus a playback speed)
+with a short explanation, what to notice and something to try. Every claim a
+lesson makes is checked against the engine by ``tests/test_lessons.py``: the
+numbers quoted in the text are the ones those tests measure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Lesson:
+    slug: str
+    title: str
+    idea: str
+    notice: str
+    try_this: str
+    scene: dict[str, Any]
+    speed: int = 60
+    highlights: tuple[str, ...] = field(default=())
+
+    def as_json(self, number: int) -> dict[str, Any]:
+        return {
+            "number": number,
+            "slug": self.slug,
+            "title": self.title,
+            "idea": self.idea,
+            "notice": self.notice,
+            "try": self.try_this,
+            "scene": self.scene,
+            "speed": self.speed,
+            "highlights": list(self.highlights),
+        }
+
+
+def _runs(*runs: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(runs)
+
+
+LESSONS: tuple[Lesson, ...] = (
+    Lesson(
+        slug="batch-size",
+        title="Batch, mini-batch and stochastic gradient descent",
+        idea=(
+            "Fitting a line to 200 noisy points, the full-batch gradient averages all 200 "
+            "samples, a mini-batch 16 and stochastic gradient descent just one. Each update of "
+            "SGD is 200 times cheaper and 200 times noisier; in one pass over the data it makes "
+            "200 updates where full batch makes one."
+        ),
+        notice=(
+            "After one epoch (1, 13 and 200 updates) SGD is already near the best fit while "
+            "full batch has barely moved; at the end, full batch sits still on the minimum and "
+            "SGD keeps jittering around it."
+        ),
+        try_this=(
+            "Raise the learning rate of the SGD run: it reaches the bottom sooner but jitters "
+            "more. Lower the noise of the data and the jitter shrinks."
+        ),
+        scene={
+            "problem": {"name": "linear_regression", "n_samples": 200, "noise": 0.5},
+            "steps": 600,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "sgd", "params": {"alpha": 0.05}, "batch_size": 200},
+                {"optimizer": "sgd", "params": {"alpha": 0.05}, "batch_size": 16},
+                {"optimizer": "sgd", "params": {"alpha": 0.05}, "batch_size": 1},
+            ),
+        },
+        speed=120,
+        highlights=("batch_size",),
+    ),
+    Lesson(
+        slug="sgd-noise",
+        title="The noise of SGD helps and hurts",
+        idea=(
+            "Noisy gradients are what minibatches give us. A large learning rate races down "
+            "the bowl but then rattles around the bottom, a small one is calm but slow. "
+            "Decaying the rate gets both: big steps early, small steps late."
+        ),
+        notice=(
+            "By update 50 the large rate is close to the bottom while the small one is far "
+            "away; over the last 200 updates the large constant rate's loss is about ten "
+            "times the decayed one's."
+        ),
+        try_this="Change the noise σ of the bowl, or the decay k, and watch the late jitter.",
+        scene={
+            "problem": {"name": "noisy_bowl", "noise": 1.0},
+            "steps": 1000,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "sgd", "params": {"alpha": 0.01}},
+                {"optimizer": "sgd", "params": {"alpha": 0.1}},
+                {
+                    "optimizer": "sgd",
+                    "params": {"alpha": 0.1},
+                    "schedule": {"name": "inverse_time", "k": 0.02},
+                },
+            ),
+        },
+        speed=120,
+        highlights=("schedule",),
+    ),
+    Lesson(
+        slug="momentum",
+        title="Momentum in a steep valley",
+        idea=(
+            "The valley is twenty times steeper across than along. Gradient descent with a "
+            "rate large enough to move along it bounces from wall to wall. Momentum keeps an "
+            "exponentially weighted sum of past gradients: the bounces cancel, the pushes "
+            "along the valley add up."
+        ),
+        notice=(
+            "SGD zig-zags and needs 41 updates to reach a loss of 0.001; momentum with β = 0.5 "
+            "needs 16. With β = 0.9 it overshoots the bottom and spirals (67 updates); a "
+            "warm-up with β = 0.5 for the first 20 updates tames it (16)."
+        ),
+        try_this="Drag β from 0 to 0.99 and watch the path go from zig-zag to roll to spiral.",
+        scene={
+            "problem": {"name": "steep_valley"},
+            "steps": 150,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "sgd", "params": {"alpha": 0.45}},
+                {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
+                {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.9}},
+                {
+                    "optimizer": "momentum",
+                    "params": {"alpha": 0.45, "beta": 0.9, "beta_warmup_steps": 20},
+                },
+            ),
+        },
+        speed=20,
+        highlights=("beta", "beta_warmup_steps"),
+    ),
+    Lesson(
+        slug="nesterov",
+        title="Nesterov's look-ahead",
+        idea=(
+            "Classical momentum takes the gradient where it is, then lets the velocity carry "
+            "it on. Nesterov first looks where the velocity is about to carry it and takes the "
+            "gradient there, so it starts braking before it overshoots."
+        ),
+        notice=(
+            "With the same α = 0.1 and β = 0.9, momentum swings across the valley almost as "
+            "far as it started (|y| up to 1.2) and needs 59 updates to reach a loss of 0.001; "
+            "Nesterov's swings are a third as wide (0.39) and it needs 15."
+        ),
+        try_this="Raise β towards 0.99: both oscillate more, but Nesterov stays calmer.",
+        scene={
+            "problem": {"name": "steep_valley"},
+            "steps": 200,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "momentum", "params": {"alpha": 0.1, "beta": 0.9}},
+                {"optimizer": "nesterov", "params": {"alpha": 0.1, "beta": 0.9}},
+            ),
+        },
+        speed=20,
+        highlights=("beta",),
+    ),
+    Lesson(
+        slug="decay",
+        title="Learning-rate decay: step, exponential, inverse time",
+        idea=(
+            "A schedule shrinks the learning rate as training goes on: step decay halves it "
+            "every so often, exponential decay multiplies it by e^(−k) each epoch, inverse-time "
+            "decay divides it by 1 + k·e. On noisy gradients, the shrinking steps average the "
+            "noise away."
+        ),
+        notice=(
+            "All three decayed runs end with a loss several times lower than the constant "
+            "rate's, which keeps bouncing. The α(t) chart shows how differently they get there."
+        ),
+        try_this=(
+            "Make the step decay cut more often, or raise k, and see when the rate dies "
+            "before the run reaches the bottom."
+        ),
+        scene={
+            "problem": {"name": "noisy_bowl", "noise": 1.0},
+            "steps": 1000,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "sgd", "params": {"alpha": 0.1}},
+                {
+                    "optimizer": "sgd",
+                    "params": {"alpha": 0.1},
+                    "schedule": {"name": "step", "every": 100, "factor": 0.5},
+                },
+                {
+                    "optimizer": "sgd",
+                    "params": {"alpha": 0.1},
+                    "schedule": {"name": "exponential", "k": 0.01},
+                },
+                {
+                    "optimizer": "sgd",
+                    "params": {"alpha": 0.1},
+                    "schedule": {"name": "inverse_time", "k": 0.02},
+                },
+            ),
+        },
+        speed=120,
+        highlights=("schedule",),
+    ),
+    Lesson(
+        slug="adagrad-rmsprop",
+        title="Adagrad's rate dies away; RMSProp keeps it alive",
+        idea=(
+            "Adagrad divides each coordinate's step by the root of the sum of all its past "
+            "squared gradients. The steep early gradients never leave that sum, so the rate "
+            "only falls. RMSProp uses a moving average instead, which forgets them."
+        ),
+        notice=(
+            "Same α = 0.1: from update 100 on, Adagrad's effective rate α/√G is less than a "
+            "tenth of RMSProp's in both coordinates, and it is still far from the bottom after "
+            "1 000 updates; RMSProp gets there in 70."
+        ),
+        try_this=(
+            "Raise Adagrad's α to 1: now it converges, in 53 updates. Adagrad works when its "
+            "α is tuned to the problem; RMSProp's rate recovers by itself."
+        ),
+        scene={
+            "problem": {"name": "steep_valley"},
+            "steps": 1000,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "adagrad", "params": {"alpha": 0.1}},
+                {"optimizer": "rmsprop", "params": {"alpha": 0.1}},
+            ),
+        },
+        speed=60,
+        highlights=("gamma",),
+    ),
+    Lesson(
+        slug="adam",
+        title="Adam = momentum + RMSProp, and bias correction",
+        idea=(
+            "Adam keeps momentum's moving average of gradients and RMSProp's moving average of "
+            "squared gradients. Both start at zero, so early on they are too small; dividing by "
+            "1 − βᵗ corrects that. Without the correction the two biases do not cancel: the "
+            "first step is (1 − β1)/√(1 − β2) ≈ 3.2 times longer."
+        ),
+        notice=(
+            "Adam without bias correction jumps 3.2 times further on its first step; with "
+            "it, the first step is α in each coordinate, whatever the gradient's size."
+        ),
+        try_this="Set β2 to 0.99 and compare the first steps again: the ratio becomes 1.0.",
+        scene={
+            "problem": {"name": "steep_valley"},
+            "steps": 300,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "momentum", "params": {"alpha": 0.04, "beta": 0.9}},
+                {"optimizer": "rmsprop", "params": {"alpha": 0.1}},
+                {"optimizer": "adam", "params": {"alpha": 0.1}},
+                {"optimizer": "adam", "params": {"alpha": 0.1, "bias_correction": False}},
+            ),
+        },
+        speed=30,
+        highlights=("bias_correction", "beta1", "beta2"),
+    ),
+    Lesson(
+        slug="saddle",
+        title="Escaping a saddle",
+        idea=(
+            "At a saddle the gradient is zero, and near it tiny: plain gradient descent "
+            "lingers. Momentum builds up speed as it leaves; adaptive methods divide the tiny "
+            "gradient by its own size and leave at full speed."
+        ),
+        notice=(
+            "Starting 0.01 off the ridge, SGD needs 83 updates to get half-way to a minimum "
+            "(|y| > 0.5), momentum 24, Adam 11 and RMSProp 4."
+        ),
+        try_this=(
+            "Add gradient noise σ = 0.3: the noise kicks SGD off the saddle sooner (59 updates)."
+        ),
+        scene={
+            "problem": {"name": "saddle"},
+            "steps": 400,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "sgd", "params": {"alpha": 0.05}},
+                {"optimizer": "momentum", "params": {"alpha": 0.05}},
+                {"optimizer": "adam", "params": {"alpha": 0.05}},
+                {"optimizer": "rmsprop", "params": {"alpha": 0.05}},
+            ),
+        },
+        speed=30,
+    ),
+    Lesson(
+        slug="zoo",
+        title="The zoo: AdaDelta, Nadam, AdaMax and AMSGrad against Adam",
+        idea=(
+            "Adam's relatives change one piece each: AdaDelta needs no learning rate, Nadam "
+            "adds Nesterov's look-ahead, AdaMax uses the largest recent gradient instead of the "
+            "root mean square, AMSGrad never lets its denominator shrink."
+        ),
+        notice=(
+            "Along Rosenbrock's curved valley with α = 0.02, Nadam reaches the minimum first "
+            "(1 906 updates) and Adam next (2 286); AMSGrad and AdaMax are still creeping "
+            "along the valley, and AdaDelta is slowest of all."
+        ),
+        try_this="Switch to Himmelblau: there all five converge within 400 updates.",
+        scene={
+            "problem": {"name": "rosenbrock"},
+            "steps": 3000,
+            "seed": 0,
+            "runs": _runs(
+                {"optimizer": "adam", "params": {"alpha": 0.02}},
+                {"optimizer": "adadelta"},
+                {"optimizer": "nadam", "params": {"alpha": 0.02}},
+                {"optimizer": "adamax", "params": {"alpha": 0.02}},
+                {"optimizer": "amsgrad", "params": {"alpha": 0.02}},
+            ),
+        },
+        speed=240,
+    ),
+)
+
+BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}
+
+
+def catalog() -> list[dict[str, Any]]:
+    return [lesson.as_json(number) for number, lesson in enumerate(LESSONS, start=1)]

@@ -1,0 +1,165 @@
+"""Every lesson's claim is true in the app: its scene, run through the engine."""
+
+from __future__ import annotations
+
+import copy
+import math
+
+import numpy as np
+import pytest
+
+from app.engine import build_simulation, simulate
+from app.lessons import BY_SLUG, LESSONS, catalog
+from app.problems.registry import PROBLEMS
+
+
+def play(slug, **problem_change):
+    scene = dict(BY_SLUG[slug].scene)
+    if problem_change:
+        scene["problem"] = {**scene["problem"], **problem_change}
+    return simulate(build_simulation(scene))
+
+
+def first_below(losses, threshold):
+    hits = np.flatnonzero(losses < threshold)
+    return int(hits[0]) if len(hits) else None
+
+
+def effective_rates(path, problem):
+    gradient = np.stack(PROBLEMS[problem].grad(path[:-1, 0], path[:-1, 1]), axis=1)
+    with np.errstate(invalid="ignore"):  # 0/0 once a coordinate sits exactly at 0
+        return np.abs(np.diff(path, axis=0)) / np.abs(gradient)
+
+
+def quoted(lesson_slug, *figures):
+    """The lesson's text quotes exactly the figures the engine produces."""
+    lesson = BY_SLUG[lesson_slug]
+    text = " ".join([lesson.idea, lesson.notice, lesson.try_this]).replace("\u202f", " ")
+    for figure in figures:
+        assert f"{figure:,}".replace(",", " ") in text, (lesson_slug, figure)
+
+
+def test_every_scene_is_a_valid_request_and_the_catalog_lists_them_in_order():
+    for lesson in LESSONS:
+        build_simulation(lesson.scene)
+    assert [entry["number"] for entry in catalog()] == list(range(1, len(LESSONS) + 1))
+    assert len(LESSONS) >= 9
+
+
+def test_1_per_epoch_small_batches_progress_more_but_jitter_more():
+    result = play("batch-size")
+    full, mini, single = result.losses
+    updates_per_epoch = (1, math.ceil(200 / 16), 200)
+    after_one_epoch = [loss[n] for loss, n in zip(result.losses, updates_per_epoch, strict=True)]
+    assert after_one_epoch[2] < after_one_epoch[1] < after_one_epoch[0]
+    jitter = [np.std(np.diff(loss[-100:])) for loss in (full, mini, single)]
+    assert jitter[0] < jitter[1] < jitter[2]
+    assert result.converged_at[0] is not None  # full batch settles exactly on the best fit
+
+
+def test_2_a_large_rate_is_fast_but_noisy_and_decay_gets_both():
+    small, large, decayed = play("sgd-noise").losses
+    assert large[50] < small[50] / 10
+    late = [loss[-200:].mean() for loss in (small, large, decayed)]
+    assert late[1] > 5 * late[2]
+    assert late[2] < late[0]
+
+
+def test_3_momentum_rolls_where_sgd_zig_zags():
+    result = play("momentum")
+    sgd_path = result.paths[0]
+    signs = np.sign(sgd_path[1:11, 1])
+    assert np.all(signs[1:] != signs[:-1])  # SGD crosses the valley floor every update
+    reach = [first_below(loss, 1e-3) for loss in result.losses]
+    assert reach[1] < reach[0] / 2  # β = 0.5 rolls down the valley
+    assert reach[2] > reach[0]  # β = 0.9 overshoots and spirals
+    assert result.paths[2][:, 0].max() > 0.5  # ... past the bottom at x = 0
+    assert reach[3] < reach[2] / 2  # warm-up tames it
+    quoted("momentum", *reach)
+
+
+def test_4_nesterov_brakes_before_it_overshoots():
+    result = play("nesterov")
+    momentum, nesterov = (first_below(loss, 1e-3) for loss in result.losses)
+    assert nesterov < momentum / 2
+    # Swings across the steep direction, after the first update has left the start.
+    swing = [np.abs(path[2:, 1]).max() for path in result.paths]
+    assert swing[1] < swing[0] / 2
+    quoted("nesterov", momentum, nesterov, round(swing[0], 1), round(swing[1], 2))
+
+
+def test_4_try_a_larger_beta_both_swing_more_and_nesterov_stays_calmer():
+    scene = copy.deepcopy(BY_SLUG["nesterov"].scene)
+    for run in scene["runs"]:
+        run["params"]["beta"] = 0.99
+    default_swing = [np.abs(path[2:, 1]).max() for path in play("nesterov").paths]
+    swing = [np.abs(path[2:, 1]).max() for path in simulate(build_simulation(scene)).paths]
+    assert swing[0] > default_swing[0] and swing[1] > default_swing[1]
+    assert swing[1] < swing[0] / 2
+
+
+def test_5_every_decay_settles_lower_than_a_constant_rate():
+    result = play("decay")
+    late = [loss[-200:].mean() for loss in result.losses]
+    for decayed in late[1:]:
+        assert decayed < late[0] / 3
+
+
+def test_6_adagrads_effective_rate_falls_below_a_tenth_of_rmsprops():
+    result = play("adagrad-rmsprop")
+    adagrad, rmsprop = (effective_rates(path, "steep_valley") for path in result.paths)
+    ratio = adagrad[99:] / rmsprop[99:]
+    assert ratio.max() < 0.1
+    assert result.converged_at[0] is None
+    quoted("adagrad-rmsprop", result.converged_at[1])
+    scene = copy.deepcopy(BY_SLUG["adagrad-rmsprop"].scene)
+    scene["runs"][0]["params"]["alpha"] = 1.0
+    tuned = simulate(build_simulation(scene))
+    quoted("adagrad-rmsprop", tuned.converged_at[0])
+
+
+def test_7_without_bias_correction_the_first_step_is_longer_by_the_predicted_factor():
+    result = play("adam")
+    corrected, raw = result.paths[2], result.paths[3]
+    ratio = np.abs(raw[1] - raw[0]) / np.abs(corrected[1] - corrected[0])
+    assert ratio == pytest.approx((1 - 0.9) / math.sqrt(1 - 0.999), rel=1e-4)
+    assert np.abs(corrected[1] - corrected[0]) == pytest.approx([0.1, 0.1], rel=1e-6)
+    # The "try": with β2 = 0.99 the two biases cancel and the first steps agree.
+    scene = copy.deepcopy(BY_SLUG["adam"].scene)
+    for run in scene["runs"][2:]:
+        run["params"]["beta2"] = 0.99
+    corrected, raw = simulate(build_simulation(scene)).paths[2:]
+    ratio = np.abs(raw[1] - raw[0]) / np.abs(corrected[1] - corrected[0])
+    assert ratio == pytest.approx([1.0, 1.0], rel=1e-4)
+
+
+def test_8_adaptive_methods_leave_the_saddle_first_and_noise_helps_sgd():
+    result = play("saddle")
+    escape = [int(np.argmax(np.abs(path[:, 1]) > 0.5)) for path in result.paths]
+    sgd, momentum, adam, rmsprop = escape
+    assert rmsprop < adam < momentum < sgd
+    noisy = play("saddle", noise=0.3)
+    noisy_sgd = int(np.argmax(np.abs(noisy.paths[0][:, 1]) > 0.5))
+    assert noisy_sgd < sgd
+    quoted("saddle", *escape, noisy_sgd)
+
+
+def test_9_the_zoo_on_rosenbrock():
+    result = play("zoo")
+    adam, adadelta, nadam, adamax, amsgrad = result.converged_at
+    assert nadam is not None and adam is not None and nadam < adam
+    final = dict(
+        zip(
+            ("adam", "adadelta", "nadam", "adamax", "amsgrad"),
+            (loss[-1] for loss in result.losses),
+            strict=True,
+        )
+    )
+    assert max(final, key=final.get) == "adadelta"
+    start_loss = result.losses[0][0]
+    assert all(value < start_loss / 10 for value in final.values())
+    quoted("zoo", nadam, adam)
+    himmelblau = simulate(
+        build_simulation({**BY_SLUG["zoo"].scene, "problem": {"name": "himmelblau"}})
+    )
+    assert all(c is not None and c < 400 for c in himmelblau.converged_at)
