@@ -196,7 +196,9 @@ def _regression_loss(problem, w, b, data_x, data_y):
     return total / data_x.shape[0]
 
 
-@numba.njit(cache=True)
+# nogil: the loop touches only arrays, so the server's event loop (and other
+# requests' threads) keep running while one request computes.
+@numba.njit(cache=True, nogil=True)
 def _run(
     problem,
     sigma,

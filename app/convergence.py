@@ -30,7 +30,7 @@ IntArray = npt.NDArray[np.int64]
 FloatArray = npt.NDArray[np.float64]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _first_hits(losses, kept, first_update, targets, smoothing, smoothed, converged_at):
     for row in range(losses.shape[0]):
         for k in range(kept[row]):
