@@ -127,6 +127,7 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
 
 def _check_fields(request: Mapping[str, Any]) -> None:
     allowed = {
+        "batch_size",
         "problem",
         "steps",
         "seed",
@@ -173,6 +174,11 @@ class Sweep:
                         "params": request.get("params"),
                         "schedule": request.get("schedule"),
                         "start": request.get("start"),
+                        **(
+                            {"batch_size": request["batch_size"]}
+                            if request.get("batch_size") is not None
+                            else {}
+                        ),
                     }
                 ],
             }
