@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+import sysconfig
 from functools import lru_cache
 from pathlib import Path
 
@@ -9,6 +12,25 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def asset_dir(name: str) -> Path:
+    """Where ``static`` or ``templates`` is: the source tree, else the wheel's data files.
+
+    A checkout (and an editable install) has them beside ``app/``; a wheel installs
+    them under ``<prefix>/share/descentlab/`` (pyproject.toml's data-files), where
+    ``<prefix>`` is the environment's, or the user's base for ``pip install --user``.
+    """
+    if (PROJECT_ROOT / "pyproject.toml").is_file() and (PROJECT_ROOT / name).is_dir():
+        return PROJECT_ROOT / name
+    prefixes = [sysconfig.get_path("data"), sys.prefix]
+    if f"{os.name}_user" in sysconfig.get_scheme_names():
+        prefixes.append(sysconfig.get_path("data", f"{os.name}_user"))
+    for prefix in prefixes:
+        candidate = Path(prefix) / "share" / "descentlab" / name
+        if candidate.is_dir():
+            return candidate
+    return PROJECT_ROOT / name
 
 
 class Settings(BaseSettings):
@@ -33,8 +55,9 @@ class Settings(BaseSettings):
     stream_max_points: int = Field(64_000, ge=64)
     # Compile (or load) the numba engine at start-up, in a background thread.
     warm_up: bool = True
-    static_dir: Path = PROJECT_ROOT / "static"
-    templates_dir: Path = PROJECT_ROOT / "templates"
+    # The source tree's folders, or a wheel's copies (asset_dir); env overrides both.
+    static_dir: Path = Field(default_factory=lambda: asset_dir("static"))
+    templates_dir: Path = Field(default_factory=lambda: asset_dir("templates"))
 
 
 @lru_cache

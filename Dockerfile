@@ -1,0 +1,62 @@
+# syntax=docker/dockerfile:1
+# descentlab: the FastAPI app served by uvicorn, as a non-root user, on 0.0.0.0:8000.
+#
+#   docker build -t descentlab .
+#   docker run --rm -p 8000:8000 -e DESCENTLAB_WORKERS=2 descentlab
+#
+# Layers, slowest-changing first: the base image, the user, the dependencies
+# (rebuilt only when pyproject.toml's dependency list changes, not when code or
+# tool settings do), then the project's own wheel, then the numba cache warm-up.
+# docs/DEPLOY.md has the whole story; tests/deploy/ lint this file and run its CMD.
+
+FROM python:3.11-slim-bookworm AS base
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    PIP_ROOT_USER_ACTION=ignore
+
+# The runtime dependencies, read from the project's own metadata. Only the list
+# reaches the next stage, so editing code or [tool.*] settings keeps its layer cached.
+FROM base AS requirements
+WORKDIR /src
+COPY pyproject.toml .
+RUN python -c "import tomllib; project = tomllib.load(open('pyproject.toml', 'rb'))['project']; print('\n'.join(project['dependencies']))" > requirements.txt
+
+# The project as a wheel (code, plus static/ and templates/ as data files that pip
+# installs under /usr/local/share/descentlab, where app/settings.py finds them).
+FROM base AS wheel
+WORKDIR /src
+COPY . .
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+FROM base AS runtime
+RUN groupadd --system --gid 10001 descentlab \
+    && useradd --system --uid 10001 --gid descentlab --no-log-init --no-create-home \
+        --home-dir /nonexistent --shell /usr/sbin/nologin descentlab
+
+RUN --mount=type=bind,from=requirements,source=/src/requirements.txt,target=/tmp/requirements.txt \
+    pip install -r /tmp/requirements.txt
+
+RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \
+    pip install --no-deps /tmp/wheels/descentlab-*.whl
+
+# numba writes its machine code here; the app's user owns it, and the build fills
+# it (as that user) so no replica compiles on its first request. A host whose CPU
+# differs from the builder's recompiles once into the same folder.
+ENV NUMBA_CACHE_DIR=/var/cache/descentlab/numba \
+    DESCENTLAB_HOST=0.0.0.0 \
+    DESCENTLAB_PORT=8000 \
+    DESCENTLAB_WORKERS=1
+RUN mkdir -p "$NUMBA_CACHE_DIR" && chown -R descentlab:descentlab /var/cache/descentlab
+
+WORKDIR /srv
+USER 10001:10001
+RUN python -c "from app.compiled import warm_up; warm_up()"
+
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('DESCENTLAB_PORT', '8000') + '/healthz', timeout=4)"]
+
+# exec: uvicorn replaces the shell and is PID 1, so `docker stop` reaches it.
+CMD ["sh", "-c", "exec python -m uvicorn app.main:app --host \"${DESCENTLAB_HOST:-0.0.0.0}\" --port \"${DESCENTLAB_PORT:-8000}\" --workers \"${DESCENTLAB_WORKERS:-1}\" --ws-max-size 1048576 --timeout-graceful-shutdown 10 --no-server-header"]
