@@ -329,11 +329,16 @@ class Execution:
         row, how many of those updates are real: a row that diverged keeps the
         updates before the diverging one (the rest of its slots are garbage).
         """
-        first_update = self.updates_done + 1
         # Row-major (B, count, …): the step loop runs row by row, so each row's
         # points are written contiguously and handed out without copying.
         paths = np.empty((len(self.x), count, 2))
         losses = np.empty((len(self.x), count))
+        return paths, losses, self.step_into(paths, losses)
+
+    def step_into(self, paths: FloatArray, losses: FloatArray) -> npt.NDArray[np.int64]:
+        """``step``, writing into ``paths`` (B, count, 2) and ``losses`` (B, count)."""
+        count = paths.shape[1]
+        first_update = self.updates_done + 1
         done = 0
         while done < count:
             piece = min(count - done, self._max_piece())
@@ -348,7 +353,7 @@ class Execution:
         diverged = self.diverged_at
         kept = np.where(diverged == 0, count, np.clip(diverged - first_update, 0, count))
         self.convergence.observe(losses, kept, first_update, self.converged_at)
-        return paths, losses, kept
+        return kept
 
     def _max_piece(self) -> int:
         if not isinstance(self.problem, Regression):
@@ -480,10 +485,16 @@ class Execution:
 def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     """Run a whole simulation and collect every point (what ``POST /api/runs`` returns)."""
     execution = Execution(simulation, backend)
-    parts = list(execution.chunks(simulation.steps))
     count = len(simulation.runs)
-    paths = [np.concatenate([chunk.paths[row] for chunk in parts]) for row in range(count)]
-    losses = [np.concatenate([chunk.losses[row] for chunk in parts]) for row in range(count)]
+    # One (B, 1 + steps, …) buffer, the start in column 0 and the updates written
+    # in place after it: each run's points are a view, nothing is concatenated.
+    all_paths = np.empty((count, simulation.steps + 1, 2))
+    all_losses = np.empty((count, simulation.steps + 1))
+    all_paths[:, 0] = execution.x
+    all_losses[:, 0] = execution.loss_at(execution.x)
+    kept = 1 + execution.step_into(all_paths[:, 1:], all_losses[:, 1:])
+    paths = [all_paths[row, : kept[row]] for row in range(count)]
+    losses = [all_losses[row, : kept[row]] for row in range(count)]
     diverged = [int(d) if d else None for d in execution.diverged_at]
     converged = [int(c) if c >= 0 else None for c in execution.converged_at]
     return Result(simulation, paths, losses, diverged, converged, execution.data())

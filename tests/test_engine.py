@@ -282,3 +282,15 @@ def test_per_run_batch_sizes_on_a_surface_are_rejected():
     with pytest.raises(InvalidSpec) as caught:
         build_simulation({"problem": "rosenbrock", "runs": [{"optimizer": "sgd", "batch_size": 4}]})
     assert caught.value.loc == ("runs", 0, "batch_size")
+
+
+@pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
+def test_rows_that_share_a_rule_step_exactly_like_rows_alone(optimizer):
+    # Rows with one optimiser and one setting take the engine's blocked loop.
+    starts = [[-1.5, 2.0], [0.5, -0.5], [1.2, 1.3], [-0.3, 0.1]] * 5
+    runs = [{"optimizer": optimizer, "params": {"alpha": 1e-3}, "start": s} for s in starts]
+    together = run("rosenbrock", runs, steps=300)
+    for i in (0, 1, 2, 3, 17):
+        alone = run("rosenbrock", [runs[i]], steps=300)
+        np.testing.assert_array_equal(together.paths[i], alone.paths[0])
+        assert together.diverged_at[i] == alone.diverged_at[0]
