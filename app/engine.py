@@ -515,11 +515,9 @@ def loss_grid(
     xs = np.linspace(x_min, x_max, resolution)
     ys = np.linspace(y_min, y_max, resolution)
     grid = np.stack(np.meshgrid(xs, ys), axis=-1)
-    simulation = Simulation(
-        problem=resolved,
-        steps=1,
-        seed=seed,
-        runs=(RunConfig("sgd", {"alpha": 0.01}, {"name": "constant"}, problem.start),),
+    # A one-run simulation draws the dataset exactly as a run of this request would.
+    simulation = build_simulation(
+        {"problem": resolved, "seed": seed, "steps": 1, "runs": [{"optimizer": "sgd"}]}
     )
     execution = Execution(simulation, backend="numpy")
     if isinstance(problem, Regression):

@@ -2,18 +2,81 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from app import __version__
+from app.api import errors
+from app.api.middleware import BodySizeLimit, SecurityHeaders
+from app.api.routes import api_router
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("uvicorn.error")  # shown by uvicorn's default logging
+
+DESCRIPTION = """
+Watch optimisers descend 2-D loss surfaces. `POST /api/runs` computes whole runs,
+the WebSocket `/api/stream` streams them chunk by chunk (see docs/API.md, not shown
+here: OpenAPI does not describe WebSockets), `GET /api/catalog` lists every
+optimiser, schedule and problem with its parameters and equations.
+"""
 
 
-def create_app() -> FastAPI:
-    app = FastAPI(title="descentlab", version=__version__)
+def _warm_up() -> float:
+    from app import compiled
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, str]:
-        return {"status": "ok", "version": __version__}
+    began = time.perf_counter()
+    compiled.warm_up()
+    return time.perf_counter() - began
 
+
+async def _warm(app: FastAPI) -> None:
+    try:
+        seconds = await to_thread.run_sync(_warm_up)
+    except Exception:
+        # The engine compiles on first use instead; requests still work.
+        log.exception("warming the compiled engine failed")
+        return
+    app.state.warm_seconds = seconds
+    log.info("compiled engine ready in %.2f s", seconds)
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    # The server answers at once; numba compiles (or loads its cache) in a thread
+    # meanwhile. A request that needs the engine before then simply waits for it.
+    if app.state.settings.warm_up:
+        app.state.warming = asyncio.create_task(_warm(app))
+    try:
+        yield
+    finally:
+        warming = getattr(app.state, "warming", None)
+        if warming is not None:
+            await warming  # a thread cannot be interrupted; it is short
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(
+        title="descentlab",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    app.include_router(api_router)
+    if settings.static_dir.is_dir():
+        app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SecurityHeaders)
     return app
 
 

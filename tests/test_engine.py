@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine import Execution, build_simulation, simulate
+from app.engine import Execution, build_simulation, loss_grid, simulate
 from app.errors import InvalidSpec
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
@@ -294,3 +294,13 @@ def test_rows_that_share_a_rule_step_exactly_like_rows_alone(optimizer):
         alone = run("rosenbrock", [runs[i]], steps=300)
         np.testing.assert_array_equal(together.paths[i], alone.paths[0])
         assert together.diverged_at[i] == alone.diverged_at[0]
+
+
+@pytest.mark.parametrize("problem", list(PROBLEMS))
+def test_loss_grid_is_the_loss_a_run_reports_at_that_point(problem):
+    spec = {"name": problem, "n_samples": 40} if PROBLEMS[problem].kind == "regression" else problem
+    xs, ys, z = loss_grid(spec if isinstance(spec, dict) else {"name": spec}, seed=4, resolution=12)
+    assert z.shape == (12, 12)
+    point = [float(xs[7]), float(ys[3])]
+    result = run(spec, [{"optimizer": "sgd", "start": point}], steps=1, seed=4)
+    assert result.losses[0][0] == pytest.approx(z[3, 7], rel=1e-12)

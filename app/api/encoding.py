@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from starlette.responses import Response
+from starlette.responses import JSONResponse
 
 from app.engine import Chunk, Execution, Result, Simulation
 
@@ -22,7 +22,7 @@ def dumps(content: Any) -> bytes:
     return orjson.dumps(content, option=_OPTIONS)
 
 
-class JSONBytesResponse(Response):
+class JSONBytesResponse(JSONResponse):
     """A JSON response encoded by orjson (numpy arrays serialised natively)."""
 
     media_type = "application/json"
@@ -42,8 +42,8 @@ def data_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
     return {
         "x": _array(data["x"]),
         "y": _array(data["y"]),
-        "minimum": [float(v) for v in data["minimum"]],
-        "min_loss": float(data["min_loss"]),
+        "minimum": None if data["minimum"] is None else [float(v) for v in data["minimum"]],
+        "min_loss": None if data["min_loss"] is None else float(data["min_loss"]),
     }
 
 
@@ -56,6 +56,7 @@ def result_json(result: Result) -> dict[str, Any]:
         run["path"] = _array(result.paths[row])
         run["loss"] = _array(result.losses[row])
         run["diverged_at"] = result.diverged_at[row]
+        run["converged_at"] = result.converged_at[row]
         runs.append(run)
     body: dict[str, Any] = {
         "problem": simulation.problem,
@@ -98,5 +99,8 @@ def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
 
 
 def done_message(run_id: Any, execution: Execution) -> bytes:
-    runs = [{"diverged_at": int(d) if d else None} for d in execution.diverged_at]
+    runs = [
+        {"diverged_at": int(d) if d else None, "converged_at": int(c) if c >= 0 else None}
+        for d, c in zip(execution.diverged_at, execution.converged_at, strict=True)
+    ]
     return dumps({"type": "done", "id": run_id, "runs": runs})

@@ -22,6 +22,9 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchem
 from pydantic_core import PydanticCustomError
 
 from app.engine import DEFAULT_STEPS, MAX_COORDINATE, MAX_RUNS, MAX_SEED, MAX_STEPS
+from app.optim.registry import OPTIMIZERS
+from app.optim.schedules import SCHEDULES
+from app.problems.registry import PROBLEMS
 
 MIN_RESOLUTION = 10
 MAX_RESOLUTION = 200
@@ -58,6 +61,16 @@ Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
 MessageId = int | str | None
 
 
+def _name(names: object) -> object:
+    """A name the engine checks; the schema lists the valid ones (the engine's 422 does too)."""
+    return WithJsonSchema({"type": "string", "enum": list(names)})  # type: ignore[call-overload]
+
+
+OptimizerName = Annotated[str, _name(OPTIMIZERS)]
+ScheduleName = Annotated[str, _name(SCHEDULES)]
+ProblemName = Annotated[str, _name(PROBLEMS)]
+
+
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -71,7 +84,7 @@ class ProblemSpec(BaseModel):
     )
     __pydantic_extra__: dict[str, ParamValue] = Field(init=False)
 
-    name: str = Field(description="a problem name from GET /api/catalog")
+    name: ProblemName = Field(description="a problem name from GET /api/catalog")
 
 
 class ScheduleSpec(BaseModel):
@@ -83,11 +96,11 @@ class ScheduleSpec(BaseModel):
     )
     __pydantic_extra__: dict[str, ParamValue] = Field(init=False)
 
-    name: str = Field("constant", description="a schedule name from GET /api/catalog")
+    name: ScheduleName = Field("constant", description="a schedule name from GET /api/catalog")
 
 
 class RunSpec(_Closed):
-    optimizer: str = Field(description="an optimizer name from GET /api/catalog")
+    optimizer: OptimizerName = Field(description="an optimizer name from GET /api/catalog")
     params: dict[str, ParamValue] | None = Field(
         None, description="hyper-parameters; the ones left out take their defaults"
     )
@@ -95,6 +108,10 @@ class RunSpec(_Closed):
     start: tuple[Coordinate, Coordinate] | None = Field(
         None, description="[x, y]; the problem's default start when left out"
     )
+    batch_size: int | None = Field(
+        None, strict=True, ge=1, le=5000,
+        description="regression only: this run's minibatch size (default: the problem's)",
+    )  # fmt: skip
 
 
 RUNS_EXAMPLE: dict[str, Any] = {
@@ -144,7 +161,7 @@ class SurfaceRequest(_Closed):
 
 # -- responses (documentation; the routes encode with orjson) ----------------------------
 
-Point = tuple[float, float]
+Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 
 
 class RunResult(BaseModel):
@@ -152,16 +169,20 @@ class RunResult(BaseModel):
     params: dict[str, float | int | bool]
     schedule: dict[str, str | float | int]
     start: Point
+    batch_size: int | None = Field(None, description="regression runs given their own size")
     path: list[Point] = Field(description="path[t] is the position after t updates")
     loss: list[float] = Field(description="the noiseless objective at every path point")
     diverged_at: int | None = Field(description="the update that diverged, or null")
+    converged_at: int | None = Field(
+        description="the first update within tolerance of the known minimum value, or null"
+    )
 
 
 class RegressionData(BaseModel):
     x: list[float]
     y: list[float]
-    minimum: Point = Field(description="the best (w, b) for this dataset")
-    min_loss: float = Field(description="the loss at minimum")
+    minimum: Point | None = Field(description="the best (w, b) for this dataset, if it has one")
+    min_loss: float | None = Field(description="the loss at minimum")
 
 
 class RunsResponse(BaseModel):
@@ -179,6 +200,74 @@ class SurfaceResponse(BaseModel):
     z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+
+
+class ParamInfo(BaseModel):
+    name: str
+    symbol: str = Field(description="LaTeX")
+    default: float | int | bool
+    min: float
+    max: float
+    scale: Literal["linear", "log"]
+    step: float
+    kind: Literal["float", "int", "bool"]
+    description: str
+
+
+class OptimizerInfo(BaseModel):
+    name: str
+    label: str
+    description: str
+    params: list[ParamInfo]
+    equations: list[str] = Field(description="the update rule, LaTeX, one line each")
+    equations_mathml: list[str] = Field(description="the same lines as MathML")
+
+
+class ScheduleInfo(BaseModel):
+    name: str
+    label: str
+    description: str
+    params: list[ParamInfo]
+    equation: str = Field(description="LaTeX")
+    equation_mathml: str
+
+
+class ProblemInfo(BaseModel):
+    name: str
+    kind: Literal["surface", "regression"]
+    label: str
+    formula: str = Field(description="LaTeX")
+    formula_mathml: str
+    bounds: dict[str, Point] = Field(description='plot window {"x": [min, max], "y": [...]}')
+    start: Point
+    minima: list[Point]
+    min_value: float | None
+    params: list[ParamInfo]
+    log_color: bool
+    axes: list[str]
+    description: str
+
+
+class ResolutionLimits(BaseModel):
+    min: int
+    max: int
+    default: int
+
+
+class Limits(BaseModel):
+    max_steps: int
+    max_runs: int
+    max_coordinate: float
+    max_seed: int
+    max_speed: float
+    surface_resolution: ResolutionLimits
+
+
+class Catalog(BaseModel):
+    optimizers: list[OptimizerInfo]
+    schedules: list[ScheduleInfo]
+    problems: list[ProblemInfo]
+    limits: Limits
 
 
 class Health(BaseModel):

@@ -1,0 +1,21 @@
+"""Every route module, assembled in one router."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from app.api.routes import (
+    catalog,
+    health,
+    lessons,
+    pages,
+    runs,
+    stream,
+    surface,
+    sweeps,
+    vendor,
+)
+
+api_router = APIRouter()
+for module in (health, catalog, runs, surface, sweeps, lessons, stream, vendor, pages):
+    api_router.include_router(module.router)

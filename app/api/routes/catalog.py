@@ -1,0 +1,113 @@
+"""``GET /api/catalog``: everything the page is built from (SPEC §4)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from fastapi import APIRouter, Request
+from latex2mathml.converter import convert
+from starlette.responses import Response
+
+from app.api.encoding import JSONBytesResponse, dumps
+from app.api.schemas import (
+    DEFAULT_RESOLUTION,
+    MAX_RESOLUTION,
+    MAX_SPEED,
+    MIN_RESOLUTION,
+    Catalog,
+)
+from app.engine import MAX_COORDINATE, MAX_SEED
+from app.optim.registry import OPTIMIZERS
+from app.optim.schedules import SCHEDULES
+from app.problems.registry import PROBLEMS
+from app.settings import Settings
+
+router = APIRouter(tags=["catalog"])
+
+
+def _mathml(latex: str) -> str:
+    return convert(latex, display="block")
+
+
+@lru_cache(maxsize=4)
+def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
+    """The catalog for these limits (built once: the registries never change)."""
+    optimizers = [
+        {
+            "name": spec.name,
+            "label": spec.label,
+            "description": spec.description,
+            "params": [p.as_json() for p in spec.params],
+            "equations": list(spec.equations),
+            "equations_mathml": [_mathml(e) for e in spec.equations],
+        }
+        for spec in OPTIMIZERS.values()
+    ]
+    schedules = [
+        {
+            "name": spec.name,
+            "label": spec.label,
+            "description": spec.description,
+            "params": [p.as_json() for p in spec.params],
+            "equation": spec.equation,
+            "equation_mathml": _mathml(spec.equation),
+        }
+        for spec in SCHEDULES.values()
+    ]
+    problems = [
+        {**problem.as_json(), "formula_mathml": _mathml(problem.formula)}
+        for problem in PROBLEMS.values()
+    ]
+    limits = {
+        "max_steps": max_steps,
+        "max_runs": max_runs,
+        "max_coordinate": MAX_COORDINATE,
+        "max_seed": MAX_SEED,
+        "max_speed": MAX_SPEED,
+        "surface_resolution": {
+            "min": MIN_RESOLUTION,
+            "max": MAX_RESOLUTION,
+            "default": DEFAULT_RESOLUTION,
+        },
+    }
+    return {
+        "optimizers": optimizers,
+        "schedules": schedules,
+        "problems": problems,
+        "limits": limits,
+    }
+
+
+def catalog_for(settings: Settings) -> dict[str, Any]:
+    return build_catalog(settings.max_steps, settings.max_runs)
+
+
+@lru_cache(maxsize=4)
+def _catalog_bytes(max_steps: int, max_runs: int) -> bytes:
+    return dumps(build_catalog(max_steps, max_runs))
+
+
+def _example() -> dict[str, Any]:
+    """An abridged catalog for the OpenAPI page."""
+    full = build_catalog(10_000, 64)
+    return {
+        "optimizers": full["optimizers"][:1],
+        "schedules": full["schedules"][1:2],
+        "problems": full["problems"][3:4],
+        "limits": full["limits"],
+    }
+
+
+@router.get(
+    "/api/catalog",
+    summary="Optimisers, schedules, problems and limits",
+    response_class=JSONBytesResponse,
+    response_model=None,
+    responses={200: {"model": Catalog, "content": {"application/json": {"example": _example()}}}},
+)
+def catalog(request: Request) -> Response:
+    settings: Settings = request.app.state.settings
+    return Response(
+        _catalog_bytes(settings.max_steps, settings.max_runs), media_type="application/json"
+    )

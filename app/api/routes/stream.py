@@ -1,0 +1,15 @@
+"""WebSocket ``/api/stream``: runs streamed as they are computed (SPEC §5)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, WebSocket
+
+from app.api.streaming import StreamSession
+
+router = APIRouter()
+
+
+@router.websocket("/api/stream")
+async def stream(websocket: WebSocket) -> None:
+    await websocket.accept()
+    await StreamSession(websocket, websocket.app.state.settings).serve()

@@ -1,0 +1,86 @@
+"""``POST /api/surface`` (extension): the loss on a grid, for the page's contours."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Annotated, Any
+
+import numpy as np
+import orjson
+from anyio import to_thread
+from fastapi import APIRouter, Body
+from fastapi.openapi.models import Example
+from starlette.responses import Response
+
+from app.api.encoding import JSONBytesResponse, dumps
+from app.api.routes.responses import BAD_INPUT
+from app.api.schemas import SurfaceRequest, SurfaceResponse
+from app.engine import loss_grid
+from app.problems.registry import PROBLEMS, resolve_problem
+
+router = APIRouter(tags=["surface"])
+
+EXAMPLES: dict[str, Example] = {
+    "himmelblau": Example(
+        summary="Himmelblau's function, 80 × 80",
+        value={"problem": {"name": "himmelblau"}, "resolution": 80},
+    ),
+    "regression": Example(
+        summary="The loss of a logistic regression over (w, b), for the dataset of seed 3",
+        value={
+            "problem": {"name": "logistic_regression", "n_samples": 200, "noise": 0.1},
+            "seed": 3,
+            "resolution": 40,
+        },
+    ),
+}
+
+
+@lru_cache(maxsize=64)
+def _surface(problem_key: bytes, seed: int, resolution: int) -> bytes:
+    """The encoded grid; the same problem, seed and resolution always give the same bytes."""
+    problem = orjson.loads(problem_key)
+    xs, ys, z = loss_grid(problem, seed, resolution)
+    spec = PROBLEMS[problem["name"]]
+    (x_min, x_max), (y_min, y_max) = spec.bounds
+    return dumps(
+        {
+            "problem": problem,
+            "x": xs,
+            "y": ys,
+            "z": np.ascontiguousarray(z),
+            "log_color": spec.log_color,
+            "bounds": {"x": [x_min, x_max], "y": [y_min, y_max]},
+        }
+    )
+
+
+def _response_example() -> dict[str, Any]:
+    return orjson.loads(_surface(dumps(resolve_problem({"name": "himmelblau"})), 0, 10))
+
+
+@router.post(
+    "/api/surface",
+    summary="The loss on a grid over the problem's plot bounds",
+    response_class=JSONBytesResponse,
+    response_model=None,
+    responses={
+        200: {
+            "model": SurfaceResponse,
+            "content": {"application/json": {"example": _response_example()}},
+        },
+        **BAD_INPUT,
+    },
+)
+async def surface(body: Annotated[SurfaceRequest, Body(openapi_examples=EXAMPLES)]) -> Response:
+    """`z[j][i]` is the noiseless loss at `(x[i], y[j])` (Plotly's contour layout).
+
+    For regression problems the loss is over the dataset that `seed` draws, the
+    same dataset a run with that seed fits.
+    """
+    problem = resolve_problem(body.problem.model_dump(exclude_unset=True))
+    # A surface's grid does not depend on the seed: share one cache entry.
+    seed = body.seed if PROBLEMS[problem["name"]].kind == "regression" else 0
+    key = orjson.dumps(problem, option=orjson.OPT_SORT_KEYS)
+    content = await to_thread.run_sync(_surface, key, seed, body.resolution)
+    return Response(content, media_type="application/json")

@@ -1,0 +1,263 @@
+"""One WebSocket connection of ``/api/stream`` (SPEC §5).
+
+The receive loop reads messages, checks them and starts or stops the one run
+in flight; the run itself is a task that sends ``started``, the ``chunk``s and
+``done``. The numpy/numba work of every chunk (and its encoding) happens in a
+worker thread, so the event loop only ever waits on I/O.
+
+Replacing a run cancels its task *and waits for it* before the new run's
+``started`` is sent, so no message of the old id can follow. A cancelled task
+may still be inside a worker thread; the wait covers that too (at most one
+chunk's compute, ``stream_chunk_seconds`` by design).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import time
+from typing import Any
+
+from anyio import to_thread
+from pydantic import ValidationError
+from starlette.websockets import WebSocket, WebSocketState
+
+from app.api import encoding
+from app.api.errors import describe, error_items, spec_items
+from app.api.schemas import RunMessage, StopMessage
+from app.engine import Execution, Simulation, build_simulation
+from app.errors import InvalidSpec
+from app.settings import Settings
+
+log = logging.getLogger(__name__)
+
+FIRST_UPDATES = 16  # the first chunk after point 0: small, so the page draws at once
+# Row·update·sample units of work in the first chunks, before a measured speed takes
+# over: ≈ 20–40 ms of the compiled engine (≈ 11 ns per row·update on a surface,
+# ≈ 23 ns per row·update·sample on a regression, whose loss is over the whole dataset).
+FIRST_WORK = 1_500_000
+
+
+def affordable_updates(simulation: Simulation, work: int = FIRST_WORK) -> int:
+    """How many updates of ``simulation`` make about ``work`` units."""
+    samples = max(1, int(simulation.problem.get("n_samples", 1)))
+    return max(1, work // (len(simulation.runs) * samples))
+
+
+MESSAGE_TYPES = ("run", "stop")
+
+
+class TokenBucket:
+    """``burst`` messages at once, refilled at ``rate`` per second."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.capacity = float(burst)
+        self.tokens = float(burst)
+        self.stamp = time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if self.tokens >= 1.0:
+            self.tokens -= 1.0
+            return True
+        return False
+
+
+def _message_id(message: Any) -> Any:
+    if isinstance(message, dict):
+        value = message.get("id")
+        if isinstance(value, str | int) and not isinstance(value, bool):
+            return value
+    return None
+
+
+class StreamSession:
+    def __init__(self, websocket: WebSocket, settings: Settings) -> None:
+        self.websocket = websocket
+        self.settings = settings
+        self.bucket = TokenBucket(settings.ws_rate, settings.ws_burst)
+        self.send_lock = asyncio.Lock()
+        self.task: asyncio.Task[None] | None = None
+        self.task_id: Any = None
+        self.closed = False
+
+    # -- sending ----------------------------------------------------------------------
+
+    async def send(self, payload: bytes) -> None:
+        """Send one JSON text message; a vanished client ends the session quietly."""
+        if self.closed:
+            return
+        async with self.send_lock:
+            try:
+                await self.websocket.send_text(payload.decode())
+            except Exception:  # noqa: BLE001 - any transport failure means the client is gone
+                self.closed = True
+
+    async def error(self, message_id: Any, detail: str, **extra: Any) -> None:
+        body = {"type": "error", "id": message_id, "detail": detail, **extra}
+        await self.send(encoding.dumps(body))
+
+    # -- the receive loop -------------------------------------------------------------
+
+    async def serve(self) -> None:
+        try:
+            while not self.closed:
+                message = await self.websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                await self.handle(message)
+        finally:
+            self.closed = True
+            await self.cancel()
+            if self.websocket.application_state == WebSocketState.CONNECTED:
+                with contextlib.suppress(Exception):
+                    await self.websocket.close()
+
+    async def handle(self, message: dict[str, Any]) -> None:
+        if not self.bucket.take():
+            await self.error(
+                None,
+                f"too many messages: at most {self.settings.ws_rate:g} per second "
+                f"(bursts of {self.settings.ws_burst}); this one was dropped",
+                code="rate_limited",
+            )
+            return
+        text = message.get("text")
+        if text is None:
+            await self.error(
+                None, "send JSON text messages, not binary ones", code="invalid_message"
+            )
+            return
+        size = len(text.encode())
+        if size > self.settings.ws_max_message_bytes:
+            await self.error(
+                None,
+                f"message of {size} bytes is larger than "
+                f"{self.settings.ws_max_message_bytes}; it was dropped",
+                code="too_large",
+            )
+            return
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            await self.error(None, f"not valid JSON: {exc}", code="invalid_json")
+            return
+        message_id = _message_id(data)
+        kind = data.get("type") if isinstance(data, dict) else None
+        if kind not in MESSAGE_TYPES:
+            detail = (
+                "a message must be a JSON object with a type"
+                if not isinstance(data, dict)
+                else f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}"
+            )
+            await self.error(message_id, detail, code="invalid_message")
+            return
+        model = RunMessage if kind == "run" else StopMessage
+        try:
+            parsed = model.model_validate(data)
+        except ValidationError as exc:
+            items = error_items(exc.errors())
+            await self.error(message_id, describe(items), code="invalid_message", errors=items)
+            return
+        if isinstance(parsed, StopMessage):
+            await self.stop()
+            return
+        try:
+            simulation = build_simulation(
+                parsed.request.engine_body(),
+                max_steps=self.settings.max_steps,
+                max_runs=self.settings.max_runs,
+            )
+        except InvalidSpec as exc:
+            items = spec_items(exc, ("request",))
+            await self.error(message_id, describe(items), code="invalid_message", errors=items)
+            return
+        await self.start(parsed.id, simulation, parsed.speed)
+
+    # -- runs -------------------------------------------------------------------------
+
+    async def cancel(self) -> bool:
+        """Cancel the run in flight and wait until it can send nothing more."""
+        task, self.task = self.task, None
+        if task is None or task.done():
+            return False
+        task.cancel()
+        try:
+            await task
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise  # we are being cancelled ourselves, not just the run
+        return True
+
+    async def stop(self) -> None:
+        run_id = self.task_id
+        if await self.cancel():
+            await self.send(encoding.dumps({"type": "stopped", "id": run_id}))
+
+    async def start(self, run_id: Any, simulation: Simulation, speed: float) -> None:
+        await self.cancel()
+        self.task_id = run_id
+        self.task = asyncio.create_task(self.run(run_id, simulation, speed))
+
+    async def run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
+        try:
+            await self._run(run_id, simulation, speed)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("stream run %r failed", run_id)
+            await self.error(run_id, "internal error while computing this run", code="internal")
+
+    async def _run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
+        execution, started, first = await to_thread.run_sync(_begin, run_id, simulation)
+        await self.send(started)
+        await self.send(first)
+        steps = simulation.steps
+        # At most `stream_max_points` points a message, and (until measured) about
+        # one slice of work a chunk; then the measured speed sets the chunk size.
+        cap = max(1, self.settings.stream_max_points // len(simulation.runs))
+        affordable = min(cap, affordable_updates(simulation))
+        loop = asyncio.get_running_loop()
+        frame = self.settings.stream_frame_seconds
+        budget = self.settings.stream_chunk_seconds
+        count = min(FIRST_UPDATES, affordable)
+        t0 = next_frame = loop.time()
+        while execution.updates_done < steps and not self.closed:
+            if (execution.diverged_at > 0).all():
+                break  # every later chunk would hold empty lists only
+            left = steps - execution.updates_done
+            if speed > 0:
+                next_frame = max(next_frame + frame, loop.time())
+                await asyncio.sleep(next_frame - loop.time())
+                due = min(steps, math.floor(speed * (loop.time() - t0))) - execution.updates_done
+                if due <= 0:
+                    continue
+                count = min(due, affordable)
+            count = min(count, left)
+            began = time.perf_counter()
+            message = await to_thread.run_sync(_advance, execution, run_id, count)
+            elapsed = time.perf_counter() - began
+            await self.send(message)
+            # Aim the next chunk at the compute budget, growing at most 8× at a time.
+            rate = count / max(elapsed, 1e-6)
+            affordable = min(cap, max(1, min(8 * count, int(rate * budget))))
+            count = affordable
+        await self.send(encoding.done_message(run_id, execution))
+
+
+def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, bytes, bytes]:
+    execution = Execution(simulation)
+    chunks = execution.chunks(1)
+    first = encoding.chunk_message(run_id, next(chunks))  # point 0 of every run
+    return execution, encoding.started_message(run_id, simulation, execution), first
+
+
+def _advance(execution: Execution, run_id: Any, count: int) -> bytes:
+    return encoding.chunk_message(run_id, execution.advance(count))

@@ -1,0 +1,89 @@
+"""GET /healthz, /api/catalog, the Plotly bundle, /docs and the security headers."""
+
+from __future__ import annotations
+
+import httpx
+
+from app import __version__
+from tests.api.helpers import OPTIMIZERS
+
+PAGE_CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data: blob:; connect-src 'self'"
+)
+
+
+def test_healthz(http: httpx.Client) -> None:
+    response = http.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": __version__}
+
+
+def test_readyz_once_the_engine_is_warm(http: httpx.Client) -> None:
+    # live_server waited for it: the compiled engine is warm.
+    assert http.get("/readyz").json() == {"status": "ready"}
+
+
+def test_catalog_lists_every_optimizer_with_its_equations(http: httpx.Client) -> None:
+    catalog = http.get("/api/catalog").json()
+    assert [o["name"] for o in catalog["optimizers"]] == OPTIMIZERS
+    adam = next(o for o in catalog["optimizers"] if o["name"] == "adam")
+    assert adam["label"] and adam["description"]
+    names = [p["name"] for p in adam["params"]]
+    assert names == ["alpha", "beta1", "beta2", "eps", "bias_correction"]
+    alpha = adam["params"][0]
+    assert {"default", "min", "max", "scale", "symbol", "step", "kind"} <= set(alpha)
+    assert adam["params"][-1]["default"] is True
+    assert len(adam["equations"]) == len(adam["equations_mathml"]) >= 1
+    assert all(m.startswith("<math") and 'display="block"' in m for m in adam["equations_mathml"])
+
+
+def test_catalog_schedules_problems_and_limits(http: httpx.Client) -> None:
+    catalog = http.get("/api/catalog").json()
+    schedules = {s["name"]: s for s in catalog["schedules"]}
+    assert list(schedules) == ["constant", "step", "exponential", "inverse_time"]
+    assert [p["name"] for p in schedules["step"]["params"]] == ["every", "factor"]
+    assert schedules["step"]["equation_mathml"].startswith("<math")
+    problems = {p["name"]: p for p in catalog["problems"]}
+    for name in ("steep_valley", "saddle", "noisy_bowl", "rosenbrock", "himmelblau",
+                 "linear_regression", "logistic_regression"):  # fmt: skip
+        assert name in problems
+    rosenbrock = problems["rosenbrock"]
+    assert rosenbrock["kind"] == "surface"
+    assert rosenbrock["start"] == [-1.5, 2.0]
+    assert rosenbrock["minima"] == [[1.0, 1.0]]
+    assert set(rosenbrock["bounds"]) == {"x", "y"}
+    assert rosenbrock["formula_mathml"].startswith("<math")
+    assert problems["linear_regression"]["kind"] == "regression"
+    assert catalog["limits"]["max_steps"] == 10_000
+    assert catalog["limits"]["max_runs"] == 64
+
+
+def test_security_headers_on_every_response(http: httpx.Client) -> None:
+    for response in (http.get("/healthz"), http.get("/api/catalog"), http.get("/nowhere")):
+        assert response.headers["content-security-policy"] == PAGE_CSP
+        assert response.headers["x-content-type-options"] == "nosniff"
+        assert response.headers["referrer-policy"] == "no-referrer"
+
+
+def test_docs_page_gets_its_own_policy(http: httpx.Client) -> None:
+    response = http.get("/docs")
+    assert response.status_code == 200
+    assert "swagger" in response.text.lower()
+    csp = response.headers["content-security-policy"]
+    assert "https://cdn.jsdelivr.net" in csp and "'unsafe-inline'" in csp
+    schema = http.get("/openapi.json").json()
+    assert {"/healthz", "/api/catalog", "/api/runs", "/api/surface"} <= set(schema["paths"])
+
+
+def test_plotly_is_served_offline_and_cached(http: httpx.Client) -> None:
+    response = http.get("/static/vendor/plotly.min.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/javascript")
+    assert "max-age=" in response.headers["cache-control"]
+    assert "etag" in response.headers
+    assert len(response.content) > 1_000_000
+    again = http.get(
+        "/static/vendor/plotly.min.js", headers={"if-none-match": response.headers["etag"]}
+    )
+    assert again.status_code == 304

@@ -1,0 +1,331 @@
+"""WebSocket /api/stream over a real socket (the `websockets` client) against live uvicorn."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from typing import Any
+
+import httpx
+import pytest
+from websockets.exceptions import ConnectionClosed
+
+from tests.api.helpers import (
+    OPTIMIZERS,
+    SPEC_EXAMPLE,
+    join,
+    open_stream,
+    receive,
+    request,
+    send,
+    until,
+)
+
+# A run long enough to still be in flight when the test acts on it (paced: ~100 s).
+LONG = request("rosenbrock", {"optimizer": "adam"}, {"optimizer": "sgd"}, steps=10_000)
+
+
+async def _quiet(ws, seconds: float) -> list[dict[str, Any]]:
+    """Whatever arrives within the next ``seconds``."""
+    seen = []
+    deadline = time.monotonic() + seconds
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            seen.append(await receive(ws, left))
+    except TimeoutError:
+        pass
+    return seen
+
+
+STREAMED = {
+    "spec example": SPEC_EXAMPLE,
+    "classroom": request("rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=1000),
+    "noisy surface": request(
+        {"name": "noisy_bowl", "noise": 2.0},
+        {"optimizer": "momentum", "schedule": {"name": "exponential", "k": 0.01}},
+        {"optimizer": "sgd", "params": {"alpha": 0.1}}, steps=500, seed=9,
+    ),
+    "minibatch regression": request(
+        {"name": "logistic_regression", "n_samples": 300, "noise": 0.1, "batch_size": 7},
+        {"optimizer": "adam", "params": {"alpha": 0.05}},
+        {"optimizer": "nesterov", "schedule": {"name": "step", "every": 3, "factor": 0.7}},
+        steps=700, seed=2,
+    ),
+    "diverging": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "adam"},
+        {"optimizer": "momentum", "params": {"alpha": 0.9, "beta": 0.99}}, steps=400,
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("case", STREAMED, ids=list(STREAMED))
+@pytest.mark.parametrize("speed", [0, 20_000])
+def test_joined_chunks_equal_the_post_response(
+    http: httpx.Client, live_server: str, case: str, speed: int
+) -> None:
+    body = STREAMED[case]
+    posted = http.post("/api/runs", json=body).json()
+
+    async def scenario() -> list[dict[str, Any]]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 7, "request": body, "speed": speed})
+            return await until(ws, "done", 7)
+
+    messages = asyncio.run(scenario())
+    assert messages[0]["type"] == "started" and messages[0]["id"] == 7
+    assert messages[1]["type"] == "chunk" and messages[1]["from"] == 0
+    assert all(len(run["path"]) == 1 for run in messages[1]["runs"])  # point 0 first
+    assert {m["id"] for m in messages} == {7}
+    joined = join(messages, 7)
+    assert joined["runs"] == posted["runs"]  # exactly: every float, every diverged_at
+    assert joined["started"]["data"] == posted.get("data")
+    assert joined["started"]["problem"] == posted["problem"]
+    if case == "diverging":
+        assert posted["runs"][0]["diverged_at"] is not None
+
+
+def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:
+    async def scenario() -> tuple[list, list]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 1, "request": LONG, "speed": 100})
+            await until(ws, "chunk", 1)
+            await until(ws, "chunk", 1)  # point 0, then paced chunks: it is in flight
+            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE, "speed": 0})
+            before_and_new = await until(ws, "done", 2)
+            after = await _quiet(ws, 0.5)
+            return before_and_new, after
+
+    messages, after = asyncio.run(scenario())
+    started = next(i for i, m in enumerate(messages) if m["type"] == "started" and m["id"] == 2)
+    assert all(m["id"] == 1 and m["type"] == "chunk" for m in messages[:started])
+    assert all(m["id"] == 2 for m in messages[started:])
+    assert after == []
+
+
+def test_paced_stream_arrives_incrementally(live_server: str) -> None:
+    body = request("rosenbrock", {"optimizer": "adam"}, steps=50)
+
+    async def scenario() -> list[tuple[float, dict]]:
+        async with open_stream(live_server) as ws:
+            began = time.perf_counter()
+            await send(ws, {"type": "run", "id": "paced", "request": body, "speed": 100})
+            timed = []
+            while True:
+                message = await receive(ws)
+                timed.append((time.perf_counter() - began, message))
+                if message["type"] == "done":
+                    return timed
+
+    timed = asyncio.run(scenario())
+    chunks = [(t, m) for t, m in timed if m["type"] == "chunk"]
+    total = timed[-1][0]
+    assert 0.3 <= total < 5.0  # 50 updates at 100 per second: about 0.5 s
+    assert chunks[0][0] < 0.25  # point 0 at once
+    assert len(chunks) >= 5
+    sizes = [len(m["runs"][0]["path"]) for _, m in chunks[1:]]
+    assert max(sizes) <= 20 and sum(sizes) == 50
+    assert chunks[len(chunks) // 2][0] > 0.1  # spread out in time, not sent in one go
+
+
+def test_stop_ends_the_run(live_server: str) -> None:
+    async def scenario() -> tuple[list, list]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 3, "request": LONG, "speed": 100})
+            await until(ws, "chunk", 3)
+            await send(ws, {"type": "stop"})
+            until_stopped = await until(ws, "stopped", 3)
+            return until_stopped, await _quiet(ws, 0.4)
+
+    until_stopped, after = asyncio.run(scenario())
+    assert until_stopped[-1] == {"type": "stopped", "id": 3}
+    assert not any(m["type"] == "done" for m in until_stopped)
+    assert after == []
+
+
+def test_errors_leave_the_socket_open(live_server: str) -> None:
+    async def scenario() -> dict[str, Any]:
+        replies: dict[str, Any] = {}
+        async with open_stream(live_server) as ws:
+            await ws.send("{not json")
+            replies["bad json"] = await receive(ws)
+            await send(ws, {"type": "jump", "id": 4})
+            replies["unknown type"] = await receive(ws)
+            await ws.send("[1, 2]")
+            replies["not an object"] = await receive(ws)
+            bad = request("rosenbrock", {"optimizer": "adamw"})
+            await send(ws, {"type": "run", "id": 5, "request": bad})
+            replies["unknown optimizer"] = await receive(ws)
+            await send(ws, {"type": "run", "id": 6, "request": request("rosenbrock", steps=10_001)})
+            replies["too many steps"] = await receive(ws)
+            await send(ws, {"type": "run", "id": 7, "request": SPEC_EXAMPLE, "speed": -1})
+            replies["negative speed"] = await receive(ws)
+            await ws.send(
+                '{"type": "run", "id": 8, "request": {"problem": {"name": "rosenbrock"}, '
+                '"runs": [{"optimizer": "sgd", "params": {"alpha": NaN}}]}}'
+            )
+            replies["NaN"] = await receive(ws)
+            await ws.send(b"\x00\x01")
+            replies["binary"] = await receive(ws)
+            await send(ws, {"type": "run", "id": 9, "request": SPEC_EXAMPLE})
+            replies["valid"] = await until(ws, "done", 9)
+        return replies
+
+    replies = asyncio.run(scenario())
+    for name in ("bad json", "unknown type", "not an object", "unknown optimizer",
+                 "too many steps", "negative speed", "NaN", "binary"):  # fmt: skip
+        assert replies[name]["type"] == "error", name
+        assert replies[name]["detail"], name
+    assert replies["bad json"]["id"] is None and "JSON" in replies["bad json"]["detail"]
+    assert replies["unknown type"]["id"] == 4 and "'jump'" in replies["unknown type"]["detail"]
+    unknown = replies["unknown optimizer"]
+    assert unknown["id"] == 5
+    assert "request.runs.0.optimizer" in unknown["detail"] and "adam" in unknown["detail"]
+    assert unknown["errors"][0]["loc"] == ["request", "runs", 0, "optimizer"]
+    assert replies["too many steps"]["id"] == 6 and "request.steps" in replies["too many steps"][
+        "detail"]  # fmt: skip
+    assert replies["negative speed"]["id"] == 7 and "speed" in replies["negative speed"]["detail"]
+    assert "request.runs.0.params.alpha" in replies["NaN"]["detail"]
+    assert "finite" in replies["NaN"]["detail"]
+    assert replies["valid"][0]["type"] == "started" and replies["valid"][-1]["type"] == "done"
+
+
+def test_an_invalid_run_does_not_cancel_the_one_in_flight(live_server: str) -> None:
+    body = request("rosenbrock", {"optimizer": "adam"}, steps=30)
+
+    async def scenario() -> list:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 1, "request": body, "speed": 100})
+            await until(ws, "chunk", 1)
+            await send(ws, {"type": "run", "id": 2, "request": {"runs": []}})
+            return await until(ws, "done", 1)
+
+    messages = asyncio.run(scenario())
+    assert any(m["type"] == "error" and m["id"] == 2 for m in messages)
+
+
+def test_message_flood_is_rate_limited_not_closed(live_server: str) -> None:
+    async def scenario() -> tuple[list, list]:
+        async with open_stream(live_server) as ws:
+            for _ in range(150):
+                await send(ws, {"type": "stop"})
+            flood = await _quiet(ws, 0.5)
+            await asyncio.sleep(1.0)  # the bucket refills
+            await send(ws, {"type": "run", "id": 1, "request": SPEC_EXAMPLE})
+            return flood, await until(ws, "done", 1)
+
+    flood, run = asyncio.run(scenario())
+    limited = [m for m in flood if m.get("code") == "rate_limited"]
+    assert limited and all(m["type"] == "error" for m in limited)
+    assert run[-1]["type"] == "done"
+
+
+def test_oversized_message_is_refused_not_closed(live_server: str) -> None:
+    async def scenario() -> tuple[dict, list]:
+        async with open_stream(live_server) as ws:
+            await ws.send(json.dumps({"type": "stop", "pad": "x" * 300_000}))
+            refused = await receive(ws)
+            await send(ws, {"type": "run", "id": 1, "request": SPEC_EXAMPLE})
+            return refused, await until(ws, "done", 1)
+
+    refused, run = asyncio.run(scenario())
+    assert refused["type"] == "error" and refused["code"] == "too_large"
+    assert run[-1]["type"] == "done"
+
+
+def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_server: str):
+    heavy = request(
+        {"name": "linear_regression", "n_samples": 2000, "batch_size": 2000},
+        *[{"optimizer": "adam"}] * 16, steps=10_000,
+    )  # fmt: skip
+
+    async def drop() -> None:
+        ws = await open_stream(live_server)
+        await send(ws, {"type": "run", "id": 1, "request": heavy})
+        await until(ws, "chunk", 1)
+        ws.transport.abort()  # vanish without a closing handshake
+
+    async def fresh() -> list:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE})
+            return await until(ws, "done", 2, timeout=10)
+
+    asyncio.run(drop())
+    assert http.get("/healthz").json()["status"] == "ok"
+    began = time.perf_counter()
+    assert asyncio.run(fresh())[-1]["type"] == "done"
+    # Had the abandoned 16 × 10 000 × 2 000 run kept computing, it would compete for
+    # the CPU and the GIL for seconds.
+    assert time.perf_counter() - began < 2.0
+
+
+def test_a_long_run_does_not_stall_another_client(live_server: str) -> None:
+    heavy = request(
+        {"name": "logistic_regression", "n_samples": 2000, "batch_size": 2000},
+        *[{"optimizer": "adam"}] * 16, steps=10_000,
+    )  # fmt: skip
+    light = request("himmelblau", {"optimizer": "sgd"}, steps=100)
+
+    async def scenario() -> tuple[float, float, bool]:
+        async with open_stream(live_server) as first, open_stream(live_server) as second:
+            await send(first, {"type": "run", "id": "heavy", "request": heavy})
+            await until(first, "chunk", "heavy")
+            await until(first, "chunk", "heavy")  # it is computing now
+            began = time.perf_counter()
+            await send(second, {"type": "run", "id": "light", "request": light})
+            await until(second, "chunk", "light")
+            first_chunk = time.perf_counter() - began
+            await until(second, "done", "light")
+            done = time.perf_counter() - began
+            still_running = not any(m["type"] == "done" for m in await _quiet(first, 0.05))
+            await send(first, {"type": "stop"})
+            return first_chunk, done, still_running
+
+    first_chunk, done, still_running = asyncio.run(scenario())
+    assert still_running  # the heavy run was in flight the whole time
+    assert first_chunk < 0.5
+    assert done < 1.0
+
+
+def test_connection_closed_by_client_mid_stream_is_clean(live_server: str) -> None:
+    async def scenario() -> None:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 1, "request": LONG, "speed": 1000})
+            await until(ws, "chunk", 1)
+        # closed with a handshake while chunks were flowing
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE})
+            assert (await until(ws, "done", 2))[-1]["type"] == "done"
+
+    try:
+        asyncio.run(scenario())
+    except ConnectionClosed as exc:  # pragma: no cover - a failure, with its reason
+        pytest.fail(f"connection closed: {exc}")
+
+
+def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process: once the client is gone, no further chunk is computed."""
+    from fastapi.testclient import TestClient
+
+    from app.api import streaming
+    from app.main import create_app
+
+    calls = []
+    advance = streaming._advance
+
+    def counted(*args: Any) -> bytes:
+        calls.append(time.monotonic())
+        return advance(*args)
+
+    monkeypatch.setattr(streaming, "_advance", counted)
+    body = request("rosenbrock", {"optimizer": "adam"}, steps=10_000)
+    with TestClient(create_app()) as client:
+        with client.websocket_connect("/api/stream") as ws:
+            ws.send_json({"type": "run", "id": 1, "request": body, "speed": 1000})
+            while ws.receive_json()["type"] != "chunk" or len(calls) < 2:
+                pass
+        time.sleep(0.2)  # the server notices the close
+        settled = len(calls)
+        time.sleep(0.3)
+        assert len(calls) == settled  # paced at 1000/s, it would have gone on for 10 s
+        assert client.get("/healthz").status_code == 200

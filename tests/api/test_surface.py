@@ -1,0 +1,46 @@
+"""POST /api/surface: the contour grid the page draws."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+
+def test_surface_grid_matches_the_formula(http: httpx.Client) -> None:
+    response = http.post("/api/surface", json={"problem": {"name": "rosenbrock"}, "resolution": 11})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["problem"] == {"name": "rosenbrock", "noise": 0.0}
+    assert len(body["x"]) == len(body["y"]) == 11
+    assert len(body["z"]) == 11 and all(len(row) == 11 for row in body["z"])
+    assert body["log_color"] is True
+    assert body["bounds"]["x"] == [body["x"][0], body["x"][-1]]
+    j, i = 3, 7
+    x, y = body["x"][i], body["y"][j]
+    assert body["z"][j][i] == pytest.approx((1 - x) ** 2 + 100 * (y - x * x) ** 2)
+
+
+def test_regression_surface_is_the_loss_over_the_runs_dataset(http: httpx.Client) -> None:
+    problem = {"name": "linear_regression", "n_samples": 30, "noise": 0.2}
+    grid = http.post("/api/surface", json={"problem": problem, "seed": 5, "resolution": 10}).json()
+    run = http.post(
+        "/api/runs",
+        json={"problem": problem, "seed": 5, "steps": 1,
+              "runs": [{"optimizer": "sgd", "start": [grid["x"][2], grid["y"][4]]}]},
+    ).json()  # fmt: skip
+    assert run["runs"][0]["loss"][0] == pytest.approx(grid["z"][4][2])
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"problem": {"name": "rosenbrock"}, "resolution": 5}, ["body", "resolution"]),
+        ({"problem": {"name": "rosenbrock"}, "resolution": 201}, ["body", "resolution"]),
+        ({"problem": {"name": "nowhere"}}, ["body", "problem", "name"]),
+        ({"problem": {"name": "rosenbrock", "noise": -1}}, ["body", "problem", "noise"]),
+    ],
+)
+def test_bad_surface_requests(http: httpx.Client, body: dict, loc: list) -> None:
+    response = http.post("/api/surface", json=body)
+    assert response.status_code == 422
+    assert any(item["loc"] == loc for item in response.json()["detail"])
