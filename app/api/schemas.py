@@ -25,6 +25,7 @@ from app.engine import DEFAULT_STEPS, MAX_COORDINATE, MAX_RUNS, MAX_SEED, MAX_ST
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES
 from app.problems.registry import PROBLEMS
+from app.sweeps import MAX_AXIS_CELLS, MAX_SWEEP_STEPS
 
 MIN_RESOLUTION = 10
 MAX_RESOLUTION = 200
@@ -292,11 +293,71 @@ class MessageError(BaseModel):
 # -- stream messages --------------------------------------------------------------------
 
 
+class AxisSpec(_Closed):
+    param: str = Field(
+        description="a hyper-parameter of the optimizer, or start_x / start_y for start points"
+    )
+    min: float | None = Field(None, allow_inf_nan=False, description="default: the range's low end")
+    max: float | None = Field(
+        None, allow_inf_nan=False, description="default: the range's high end"
+    )
+    count: int = Field(32, strict=True, ge=2, le=MAX_AXIS_CELLS, description="cells on this axis")
+    scale: Literal["linear", "log"] | None = Field(
+        None, description="spacing of the values; default: the parameter's slider scale"
+    )
+
+
+ALPHA_BETA_EXAMPLE: dict[str, Any] = {
+    "problem": {"name": "rosenbrock"},
+    "optimizer": "momentum",
+    "steps": 1000,
+    "x_axis": {"param": "alpha", "min": 1e-5, "max": 1e-2, "count": 64, "scale": "log"},
+    "y_axis": {"param": "beta", "min": 0.0, "max": 0.99, "count": 64},
+}
+START_EXAMPLE: dict[str, Any] = {
+    "problem": {"name": "himmelblau"},
+    "optimizer": "adam",
+    "params": {"alpha": 0.05},
+    "steps": 1000,
+    "x_axis": {"param": "start_x", "count": 48},
+    "y_axis": {"param": "start_y", "count": 48},
+}
+
+
+class SweepRequest(_Closed):
+    """One optimiser, one problem, a grid over two axes; fixed values for the rest."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [ALPHA_BETA_EXAMPLE]})
+
+    problem: ProblemSpec
+    optimizer: str = Field(description="an optimizer name from GET /api/catalog")
+    params: dict[str, ParamValue] | None = Field(
+        None, description="fixed values for the hyper-parameters the axes do not sweep"
+    )
+    schedule: ScheduleSpec | None = None
+    start: tuple[Coordinate, Coordinate] | None = Field(
+        None, description="fixed start point (axes start_x / start_y override it)"
+    )
+    batch_size: int | None = Field(None, strict=True, ge=1, le=5000)
+    steps: int = Field(1000, strict=True, ge=1, le=MAX_SWEEP_STEPS)
+    seed: Seed = 0
+    x_axis: AxisSpec
+    y_axis: AxisSpec
+
+
 class RunMessage(_Closed):
     type: Literal["run"]
     id: MessageId = None
     request: RunsRequest
     speed: float = Field(0.0, strict=True, allow_inf_nan=False, ge=0.0, le=MAX_SPEED)
+
+
+class SweepMessage(_Closed):
+    """Stream a sweep: ``sweep_started``, ``progress`` messages, then ``sweep_done``."""
+
+    type: Literal["sweep"]
+    id: MessageId = None
+    request: SweepRequest
 
 
 class StopMessage(_Closed):

@@ -19,6 +19,7 @@ import json
 import logging
 import math
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from anyio import to_thread
@@ -27,10 +28,11 @@ from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
 from app.api.errors import describe, error_items, spec_items
-from app.api.schemas import RunMessage, StopMessage
+from app.api.schemas import RunMessage, StopMessage, SweepMessage
 from app.engine import Execution, Simulation, build_simulation
 from app.errors import InvalidSpec
 from app.settings import Settings
+from app.sweeps import Sweep, result_as_json
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,9 @@ def affordable_updates(simulation: Simulation, work: int = FIRST_WORK) -> int:
     return max(1, work // (len(simulation.runs) * samples))
 
 
-MESSAGE_TYPES = ("run", "stop")
+MESSAGE_TYPES = ("run", "sweep", "stop")
+# Row·update units of a sweep chunk: ≈ 50–100 ms of compute between progress messages.
+SWEEP_CHUNK_WORK = 5_000_000
 
 
 class TokenBucket:
@@ -158,7 +162,7 @@ class StreamSession:
             )
             await self.error(message_id, detail, code="invalid_message")
             return
-        model = RunMessage if kind == "run" else StopMessage
+        model = {"run": RunMessage, "sweep": SweepMessage, "stop": StopMessage}[kind]
         try:
             parsed = model.model_validate(data)
         except ValidationError as exc:
@@ -167,6 +171,15 @@ class StreamSession:
             return
         if isinstance(parsed, StopMessage):
             await self.stop()
+            return
+        if isinstance(parsed, SweepMessage):
+            try:
+                sweep = Sweep(parsed.request.model_dump(exclude_unset=True))
+            except InvalidSpec as exc:
+                items = spec_items(exc, ("request",))
+                await self.error(message_id, describe(items), code="invalid_message", errors=items)
+                return
+            await self.replace(parsed.id, self.sweep(parsed.id, sweep))
             return
         try:
             simulation = build_simulation(
@@ -202,18 +215,40 @@ class StreamSession:
             await self.send(encoding.dumps({"type": "stopped", "id": run_id}))
 
     async def start(self, run_id: Any, simulation: Simulation, speed: float) -> None:
+        await self.replace(run_id, self._run(run_id, simulation, speed))
+
+    async def replace(self, run_id: Any, work: Coroutine[Any, Any, None]) -> None:
+        """Make ``work`` the one task in flight (a run or a sweep): latest request wins."""
         await self.cancel()
         self.task_id = run_id
-        self.task = asyncio.create_task(self.run(run_id, simulation, speed))
+        self.task = asyncio.create_task(self.guarded(run_id, work))
 
-    async def run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
+    async def guarded(self, run_id: Any, work: Coroutine[Any, Any, None]) -> None:
         try:
-            await self._run(run_id, simulation, speed)
+            await work
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("stream run %r failed", run_id)
-            await self.error(run_id, "internal error while computing this run", code="internal")
+            log.exception("stream task %r failed", run_id)
+            await self.error(run_id, "internal error while computing this request", code="internal")
+
+    async def sweep(self, sweep_id: Any, sweep: Sweep) -> None:
+        """``sweep_started``, then ``progress`` after every chunk, then ``sweep_done``."""
+        request = sweep.request
+        await self.send(
+            encoding.dumps(
+                {"type": "sweep_started", "id": sweep_id, "cells": sweep.cells, **request}
+            )
+        )
+        updates = max(1, SWEEP_CHUNK_WORK // sweep.cells)
+        chunks = sweep.chunks(updates)
+        while not self.closed:
+            done = await to_thread.run_sync(next, chunks, None)
+            if done is None:
+                break
+            await self.send(encoding.dumps({"type": "progress", "id": sweep_id, "done": done}))
+        result = await to_thread.run_sync(lambda: result_as_json(sweep.result()))
+        await self.send(encoding.dumps({"type": "sweep_done", "id": sweep_id, "result": result}))
 
     async def _run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
         execution, started, first = await to_thread.run_sync(_begin, run_id, simulation)

@@ -2,72 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated
 
 from anyio import to_thread
 from fastapi import APIRouter, Body
 from fastapi.openapi.models import Example
-from pydantic import ConfigDict, Field
 from starlette.responses import Response
 
 from app.api.encoding import dumps
 from app.api.routes.responses import BAD_INPUT
-from app.api.schemas import Coordinate, ParamValue, ProblemSpec, ScheduleSpec, Seed, _Closed
-from app.sweeps import MAX_AXIS_CELLS, MAX_SWEEP_STEPS, Sweep, result_as_json
+from app.api.schemas import ALPHA_BETA_EXAMPLE, START_EXAMPLE, SweepRequest
+from app.sweeps import Sweep, result_as_json
 
 router = APIRouter(tags=["sweeps"])
-
-
-class AxisSpec(_Closed):
-    param: str = Field(
-        description="a hyper-parameter of the optimizer, or start_x / start_y for start points"
-    )
-    min: float | None = Field(None, allow_inf_nan=False, description="default: the range's low end")
-    max: float | None = Field(
-        None, allow_inf_nan=False, description="default: the range's high end"
-    )
-    count: int = Field(32, strict=True, ge=2, le=MAX_AXIS_CELLS, description="cells on this axis")
-    scale: Literal["linear", "log"] | None = Field(
-        None, description="spacing of the values; default: the parameter's slider scale"
-    )
-
-
-ALPHA_BETA_EXAMPLE: dict[str, Any] = {
-    "problem": {"name": "rosenbrock"},
-    "optimizer": "momentum",
-    "steps": 1000,
-    "x_axis": {"param": "alpha", "min": 1e-5, "max": 1e-2, "count": 64, "scale": "log"},
-    "y_axis": {"param": "beta", "min": 0.0, "max": 0.99, "count": 64},
-}
-START_EXAMPLE: dict[str, Any] = {
-    "problem": {"name": "himmelblau"},
-    "optimizer": "adam",
-    "params": {"alpha": 0.05},
-    "steps": 1000,
-    "x_axis": {"param": "start_x", "count": 48},
-    "y_axis": {"param": "start_y", "count": 48},
-}
-
-
-class SweepRequest(_Closed):
-    """One optimiser, one problem, a grid over two axes; fixed values for the rest."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [ALPHA_BETA_EXAMPLE]})
-
-    problem: ProblemSpec
-    optimizer: str = Field(description="an optimizer name from GET /api/catalog")
-    params: dict[str, ParamValue] | None = Field(
-        None, description="fixed values for the hyper-parameters the axes do not sweep"
-    )
-    schedule: ScheduleSpec | None = None
-    start: tuple[Coordinate, Coordinate] | None = Field(
-        None, description="fixed start point (axes start_x / start_y override it)"
-    )
-    batch_size: int | None = Field(None, strict=True, ge=1, le=5000)
-    steps: int = Field(1000, strict=True, ge=1, le=MAX_SWEEP_STEPS)
-    seed: Seed = 0
-    x_axis: AxisSpec
-    y_axis: AxisSpec
 
 
 def _compute(sweep: Sweep) -> bytes:
