@@ -1,0 +1,137 @@
+// Talking to the server: one WebSocket for runs, fetch for the rest. No DOM here.
+
+/** POST a JSON body and return the parsed answer, or throw an Error with the server's detail. */
+async function postJSON(path, body, signal) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+    signal,
+  });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(describeError(data.detail) || `HTTP ${response.status}`);
+  return data;
+}
+
+function describeError(detail) {
+  if (!detail) return "";
+  if (typeof detail === "string") return detail;
+  if (Array.isArray(detail)) {
+    return detail.map((d) => `${(d.loc || []).join(".")}: ${d.msg || d.message || ""}`).join("; ");
+  }
+  return JSON.stringify(detail);
+}
+
+export function fetchCatalog() {
+  return fetch("/api/catalog").then((r) => r.json());
+}
+
+const surfaceCache = new Map();
+
+/** The loss on a grid for drawing contours; cached by request. */
+export function fetchSurface(problem, seed, resolution) {
+  const body = { problem, seed, resolution };
+  const key = JSON.stringify(body);
+  if (!surfaceCache.has(key)) {
+    const promise = postJSON("/api/surface", body).catch((error) => {
+      surfaceCache.delete(key);
+      throw error;
+    });
+    surfaceCache.set(key, promise);
+    if (surfaceCache.size > 24) surfaceCache.delete(surfaceCache.keys().next().value);
+  }
+  return surfaceCache.get(key);
+}
+
+/** Whole runs in one answer (POST /api/runs). */
+export function fetchRuns(request, signal) {
+  return postJSON("/api/runs", request, signal);
+}
+
+/**
+ * The run stream (SPEC §5). Latest request wins: `run()` gives the request a
+ * new id, and messages of any older id are dropped here, so handlers only ever
+ * see the run in flight. Reconnects by itself and re-sends an unfinished run.
+ */
+export class RunStream {
+  constructor({ onStarted, onChunk, onDone, onError, onStatus }) {
+    this.handlers = { onStarted, onChunk, onDone, onError, onStatus };
+    this.socket = null;
+    this.currentId = 0;
+    this.pending = null; // the message to (re)send once connected
+    this.finished = true;
+    this.retry = 0;
+    this.status = "connecting";
+    this.connect();
+  }
+
+  url() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    return `${scheme}//${location.host}/api/stream`;
+  }
+
+  connect() {
+    const socket = new WebSocket(this.url());
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.retry = 0;
+      this.setStatus("open");
+      if (this.pending && !this.finished) socket.send(JSON.stringify(this.pending));
+    });
+    socket.addEventListener("message", (event) => this.receive(event.data));
+    socket.addEventListener("close", () => {
+      if (this.socket !== socket) return;
+      this.setStatus("lost");
+      // Back off gently: a restarting server is usually back within a second or two.
+      const delay = Math.min(4000, 250 * 2 ** this.retry++);
+      setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  setStatus(status) {
+    if (status === this.status) return;
+    this.status = status;
+    this.handlers.onStatus?.(status);
+  }
+
+  /** Start a run; returns its id. Replaces whatever was in flight. */
+  run(request, speed = 0) {
+    const id = ++this.currentId;
+    this.pending = { type: "run", id, request, speed };
+    this.finished = false;
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(this.pending));
+    return id;
+  }
+
+  stop() {
+    this.finished = true;
+    this.currentId++;
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send('{"type":"stop"}');
+  }
+
+  receive(text) {
+    let message;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (message.id !== this.currentId) return; // a stale run: a newer one replaced it
+    switch (message.type) {
+      case "started":
+        this.handlers.onStarted?.(message);
+        break;
+      case "chunk":
+        this.handlers.onChunk?.(message);
+        break;
+      case "done":
+        this.finished = true;
+        this.handlers.onDone?.(message);
+        break;
+      case "error":
+        this.finished = true;
+        this.handlers.onError?.(describeError(message.detail) || "the server refused the run");
+        break;
+    }
+  }
+}

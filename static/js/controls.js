@@ -1,0 +1,310 @@
+// Inputs rendered from catalog specs: nothing here names an optimiser, schedule
+// or problem. Every builder returns an element and reports changes through the
+// handlers it is given: `input` while dragging, `commit` when a value is settled.
+
+import { fmtNumber, runColor } from "./plots.js";
+
+const ICON_COPY = '<svg viewBox="0 0 20 20" aria-hidden="true"><rect x="7" y="7" width="10" height="10" rx="2" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M13 4.5V4a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v8a1 1 0 0 0 1 1h.5" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>';
+const ICON_REMOVE = '<svg viewBox="0 0 20 20" aria-hidden="true"><path d="M5 5l10 10M15 5L5 15" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>';
+
+let uid = 0;
+const nextId = (prefix) => `${prefix}-${++uid}`;
+
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs)) {
+    if (value == null || value === false) continue;
+    if (key === "class") el.className = value;
+    else if (key === "html") el.innerHTML = value;
+    else if (key === "style" && typeof value === "object") {
+      for (const [prop, v] of Object.entries(value)) el.style.setProperty(prop, v);
+    }
+    else if (key.startsWith("on")) el.addEventListener(key.slice(2), value);
+    else if (key === "dataset") Object.assign(el.dataset, value);
+    else el.setAttribute(key, value === true ? "" : value);
+  }
+  for (const child of children.flat()) {
+    if (child == null || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+/** Inline MathML for a parameter's symbol (server-rendered), or its name. */
+export function symbolOf(spec) {
+  return spec.symbol_mathml ? h("span", { class: "sym", html: spec.symbol_mathml }) : h("span", { class: "sym" }, spec.name);
+}
+
+/** What a slider shows for a value: 3 significant digits, ints as ints. */
+export function showValue(spec, value) {
+  if (spec.kind === "bool") return value ? "on" : "off";
+  if (spec.kind === "int") return String(Math.round(value));
+  return fmtNumber(value, 3);
+}
+
+function roundFor(spec, value) {
+  if (spec.kind === "int") return Math.round(value);
+  if (spec.scale === "log") return Number(value.toPrecision(3));
+  const decimals = Math.max(0, -Math.floor(Math.log10(spec.step || 0.01)));
+  return Number(value.toFixed(Math.min(decimals, 10)));
+}
+
+function clamp(v, lo, hi) {
+  return Math.min(hi, Math.max(lo, v));
+}
+
+/**
+ * One parameter: label (symbol + name), a range slider `data-param=<name>`
+ * (holding log10 of the value on a log scale) and a number field.
+ * `limits` may narrow the range (batch_size ≤ n_samples).
+ */
+export function paramControl(spec, value, { input, commit }, limits = {}) {
+  const id = nextId(spec.name);
+  const lo = limits.max != null ? Math.min(spec.min, limits.max) : spec.min;
+  const hi = limits.max != null ? Math.min(spec.max, limits.max) : spec.max;
+  const log = spec.scale === "log" && lo > 0;
+  const row = h("div", { class: `param kind-${spec.kind}`, title: spec.description || "" });
+  const label = h("label", { for: id, class: "param-label" }, symbolOf(spec), h("span", { class: "pname" }, spec.name.replace(/_/g, " ")));
+
+  if (spec.kind === "bool") {
+    // A checkbox for people, and a 0…1 range with data-param for scripts and tests.
+    const box = h("input", { type: "checkbox", id, class: "switch", checked: !!value });
+    const range = h("input", { type: "range", min: 0, max: 1, step: 1, value: value ? 1 : 0, "data-param": spec.name, class: "sr-only", tabindex: "-1", "aria-hidden": "true" });
+    const state = h("span", { class: "switch-state" }, value ? "on" : "off");
+    box.addEventListener("change", () => {
+      range.value = box.checked ? 1 : 0;
+      state.textContent = box.checked ? "on" : "off";
+      commit(box.checked ? 1 : 0);
+    });
+    range.addEventListener("input", () => {
+      box.checked = range.value === "1";
+      state.textContent = box.checked ? "on" : "off";
+      input(Number(range.value));
+    });
+    range.addEventListener("change", () => commit(Number(range.value)));
+    row.append(label, h("span", { class: "switch-wrap" }, box, state), range);
+    row.setValue = (v) => {
+      box.checked = !!v;
+      range.value = v ? 1 : 0;
+      state.textContent = v ? "on" : "off";
+    };
+    return row;
+  }
+
+  const toSlider = (v) => (log ? Math.log10(v) : v);
+  const fromSlider = (s) => (log ? 10 ** s : s);
+  const sliderStep = log ? Math.min(0.01, spec.step || 0.01) : spec.kind === "int" ? Math.max(1, spec.step || 1) : spec.step || "any";
+  const range = h("input", {
+    type: "range",
+    id,
+    min: toSlider(lo),
+    max: toSlider(hi),
+    step: sliderStep,
+    value: toSlider(value),
+    "data-param": spec.name,
+    "data-scale": log ? "log" : "linear",
+    "aria-valuetext": showValue(spec, value),
+  });
+  const number = h("input", {
+    type: "number",
+    class: "num",
+    min: lo,
+    max: hi,
+    step: spec.kind === "int" ? 1 : "any",
+    value: roundFor(spec, value),
+    "aria-label": `${spec.name} value`,
+    "data-number": spec.name,
+  });
+  const fill = () => {
+    const p = (Number(range.value) - Number(range.min)) / (Number(range.max) - Number(range.min) || 1);
+    range.style.setProperty("--fill", `${(clamp(p, 0, 1) * 100).toFixed(1)}%`);
+  };
+  range.addEventListener("input", () => {
+    const v = roundFor(spec, clamp(fromSlider(Number(range.value)), lo, hi));
+    number.value = v;
+    range.setAttribute("aria-valuetext", showValue(spec, v));
+    fill();
+    input(v);
+  });
+  range.addEventListener("change", () => commit(roundFor(spec, clamp(fromSlider(Number(range.value)), lo, hi))));
+  number.addEventListener("change", () => {
+    let v = Number(number.value);
+    if (!Number.isFinite(v)) v = spec.default;
+    v = roundFor(spec, clamp(v, lo, hi));
+    number.value = v;
+    range.value = toSlider(v);
+    fill();
+    commit(v);
+  });
+  fill();
+  row.append(label, range, number);
+  row.setValue = (v) => {
+    range.value = toSlider(v);
+    number.value = roundFor(spec, v);
+    fill();
+  };
+  return row;
+}
+
+/** A select over catalog entries. */
+export function pick(entries, value, attrs, onChange) {
+  const select = h("select", attrs, entries.map((e) => h("option", { value: e.name, selected: e.name === value }, e.label)));
+  select.addEventListener("change", () => onChange(select.value));
+  return select;
+}
+
+// ---------------------------------------------------------------- α(t)
+
+// The schedules' d(e) for the little α(t) chart; a schedule without an entry
+// here simply shows no chart (the server stays the one source of the maths).
+const DECAY = {
+  constant: () => 1,
+  step: (e, p) => p.factor ** Math.floor(e / p.every),
+  exponential: (e, p) => Math.exp(-p.k * e),
+  inverse_time: (e, p) => 1 / (1 + p.k * e),
+};
+
+export function alphaChart(schedule, alpha, steps, perEpoch, color) {
+  const decay = DECAY[schedule.name];
+  if (!decay || schedule.name === "constant") return null;
+  const W = 240;
+  const H = 46;
+  const n = Math.min(steps, 240);
+  const points = [];
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let k = 0; k <= n; k++) {
+    const t = 1 + Math.round((k / n) * (steps - 1));
+    const v = alpha * decay(Math.floor((t - 1) / perEpoch), schedule);
+    points.push([t, v]);
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  const top = hi || 1;
+  const d = points.map(([t, v], k) => `${k ? "L" : "M"}${((t - 1) / Math.max(1, steps - 1)) * (W - 2) + 1},${H - 12 - (v / top) * (H - 18)}`).join(" ");
+  const svg = `<svg viewBox="0 0 ${W} ${H}" width="100%" height="${H}" role="img" aria-label="learning rate over updates: from ${fmtNumber(hi)} to ${fmtNumber(lo)}">
+    <line x1="1" y1="${H - 12}" x2="${W - 1}" y2="${H - 12}" stroke="#c9d0da" />
+    <path d="${d}" fill="none" stroke="${color}" stroke-width="2.5" />
+    <text x="2" y="${H - 1}" font-size="10" fill="#5b6577">t = 1</text>
+    <text x="${W - 2}" y="${H - 1}" font-size="10" fill="#5b6577" text-anchor="end">${steps}</text>
+    <text x="${W - 2}" y="9" font-size="10" fill="#5b6577" text-anchor="end">α from ${fmtNumber(hi)} to ${fmtNumber(lo)}</text>
+  </svg>`;
+  return h("div", { class: "alpha-chart", html: svg });
+}
+
+// ---------------------------------------------------------------- a run's card
+
+/** Current hyper-parameter values beside the equations, as "α = 0.1  β = 0.9". */
+export function valuesLine(opt, params) {
+  return h(
+    "p",
+    { class: "values" },
+    opt.params.map((spec) => h("span", { class: "value" }, symbolOf(spec), " = ", h("b", {}, showValue(spec, params[spec.name])))),
+  );
+}
+
+/**
+ * The card for run `i`: `data-run=i`, coloured like its traces.
+ * handlers: param(i, name, v, final), optimizer(i, name), schedule(i, name),
+ * scheduleParam(i, name, v, final), start(i, point|null), duplicate(i), remove(i), select(i).
+ */
+export function runCard(run, i, ctx, on) {
+  const { catalog, state, selected, canRemove, canAdd, perEpoch, defaultStart, status } = ctx;
+  const opt = catalog.optimizer(run.optimizer);
+  const sched = catalog.schedule(run.schedule.name);
+  const color = runColor(i);
+  const card = h("section", {
+    class: `run-card${selected ? " selected" : ""}`,
+    "data-run": i,
+    style: { "--run": color },
+    "aria-label": `Run ${i + 1}: ${opt.label}`,
+  });
+  card.addEventListener("focusin", () => on.select(i));
+  card.addEventListener("pointerdown", () => on.select(i));
+
+  const optSelect = pick(catalog.raw.optimizers, run.optimizer, { "data-control": "optimizer", "aria-label": `optimizer of run ${i + 1}`, class: "opt-select" }, (name) => on.optimizer(i, name));
+  const head = h(
+    "header",
+    { class: "run-head" },
+    h("span", { class: "swatch", "aria-hidden": "true" }),
+    h("span", { class: "run-index" }, `${i + 1}`),
+    optSelect,
+    h("button", { type: "button", class: "icon", title: "Duplicate this run", "aria-label": `duplicate run ${i + 1}`, "data-action": "duplicate", disabled: !canAdd, onclick: () => on.duplicate(i), html: ICON_COPY }),
+    h("button", { type: "button", class: "icon", title: "Remove this run", "aria-label": `remove run ${i + 1}`, "data-action": "remove", disabled: !canRemove, onclick: () => on.remove(i), html: ICON_REMOVE }),
+  );
+
+  const equations = h("div", { class: "equations", title: opt.description }, (opt.equations_mathml || []).map((m) => h("div", { class: "eq", html: m })));
+  const values = valuesLine(opt, run.params);
+
+  const params = h("div", { class: "params" });
+  const rows = {};
+  for (const spec of opt.params) {
+    rows[spec.name] = paramControl(spec, run.params[spec.name], {
+      input: (v) => on.param(i, spec.name, v, false),
+      commit: (v) => on.param(i, spec.name, v, true),
+    });
+    params.append(rows[spec.name]);
+  }
+
+  const schedBox = h("div", { class: "schedule" });
+  const schedSelect = pick(catalog.raw.schedules, sched.name, { "data-control": "schedule", id: nextId("sched"), class: "sched-select" }, (name) => on.schedule(i, name));
+  schedBox.append(
+    h("div", { class: "param sched-row" }, h("label", { for: schedSelect.id, class: "param-label" }, h("span", { class: "sym" }, "α(t)"), h("span", { class: "pname" }, "schedule")), schedSelect),
+  );
+  if (sched.equation_mathml && sched.params.length) schedBox.append(h("div", { class: "eq small", html: sched.equation_mathml }));
+  for (const spec of sched.params) {
+    schedBox.append(
+      paramControl(spec, run.schedule[spec.name], {
+        input: (v) => on.scheduleParam(i, spec.name, v, false),
+        commit: (v) => on.scheduleParam(i, spec.name, v, true),
+      }),
+    );
+  }
+  const chart = alphaChart(run.schedule, run.params.alpha ?? 1, state.steps, perEpoch, color);
+  if (chart) schedBox.append(chart);
+
+  const start = run.start || defaultStart;
+  const sx = h("input", { type: "number", class: "num", step: "any", value: Number(start[0].toPrecision(4)), "aria-label": `start ${catalog.problem(state.problem).axes[0]} of run ${i + 1}`, "data-start": 0 });
+  const sy = h("input", { type: "number", class: "num", step: "any", value: Number(start[1].toPrecision(4)), "aria-label": `start ${catalog.problem(state.problem).axes[1]} of run ${i + 1}`, "data-start": 1 });
+  const setStart = () => {
+    const p = [Number(sx.value), Number(sy.value)];
+    if (p.every(Number.isFinite)) on.start(i, p);
+  };
+  sx.addEventListener("change", setStart);
+  sy.addEventListener("change", setStart);
+  const startRow = h(
+    "div",
+    { class: "param start-row", title: "Where this run starts. Click the surface to move every run; shift-click to move only the selected run." },
+    h("span", { class: "param-label" }, h("span", { class: "sym" }, "x₀"), h("span", { class: "pname" }, "start")),
+    h("span", { class: "start-fields" }, sx, sy),
+    run.start ? h("button", { type: "button", class: "icon small", title: "Back to the problem's default start", "aria-label": `reset start of run ${i + 1}`, onclick: () => on.start(i, null) }, "↺") : null,
+  );
+
+  const foot = h("p", { class: "run-status", "aria-live": "polite" }, status || "");
+  card.append(head, h("div", { class: "run-body" }, equations, values, params, schedBox, startRow), foot);
+  card.rows = rows;
+  card.refresh = (r) => {
+    values.replaceWith(valuesLine(opt, r.params));
+  };
+  return card;
+}
+
+/** The problem's own parameters (noise; n_samples, batch_size for regression). */
+export function problemControls(problem, values, on) {
+  const box = h("div", { class: "params problem-params" });
+  for (const spec of problem.params) {
+    const limits = spec.name === "batch_size" && values.n_samples != null ? { max: values.n_samples } : {};
+    box.append(
+      paramControl(
+        spec,
+        values[spec.name],
+        {
+          input: (v) => on(spec.name, v, false),
+          commit: (v) => on(spec.name, v, true),
+        },
+        limits,
+      ),
+    );
+  }
+  return box;
+}

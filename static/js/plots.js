@@ -1,0 +1,820 @@
+// Renderers: small objects with reset / add, drawing with Plotly (a global loaded
+// by main.js). The surface's colour is painted once per problem onto a canvas and
+// laid under the plot as an image, so streaming a path redraws only lines.
+
+/* global Plotly */
+
+// Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+// Yellow comes last: it vanishes on a projector.
+export const PALETTE = ["#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"];
+const DASHES = ["solid", "dash", "dot", "dashdot"];
+
+export function runColor(i) {
+  return PALETTE[i % PALETTE.length];
+}
+export function runDash(i) {
+  return DASHES[Math.floor(i / PALETTE.length) % DASHES.length];
+}
+
+// Light, neutral ground so the coloured paths carry the eye: paper white in the
+// valleys, slate on the heights.
+const GROUND = [
+  [0.0, [253, 252, 248]],
+  [0.25, [236, 239, 242]],
+  [0.5, [214, 222, 232]],
+  [0.75, [182, 196, 214]],
+  [1.0, [140, 158, 184]],
+];
+const PLOTLY_SCALE = GROUND.map(([p, c]) => [p, `rgb(${c.join(",")})`]);
+
+// Type grows with the screen, so a projector at 1920 px is as readable as a laptop.
+const FONT = {
+  family: "Inter, 'Segoe UI', system-ui, -apple-system, sans-serif",
+  size: typeof window !== "undefined" && window.innerWidth >= 1800 ? 17 : 15,
+  color: "#1f2733",
+};
+const CONFIG = {
+  displaylogo: false,
+  responsive: false, // followSize() resizes on any change of the box, not just the window
+  scrollZoom: false,
+  modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
+  toImageButtonOptions: { scale: 2 },
+};
+
+/** Keep a Plotly graph the size of its box (layout changes, window resizes). */
+function followSize(view) {
+  let pending = false;
+  let last = "";
+  const observer = new ResizeObserver((entries) => {
+    const box = entries[0].contentRect;
+    const key = `${Math.round(box.width)}x${Math.round(box.height)}`;
+    if (key === last || pending) return;
+    last = key;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      if (view.ready && view.el.offsetParent !== null) Promise.resolve(view.resize()).catch(() => {});
+    });
+  });
+  observer.observe(view.el);
+}
+
+// ---------------------------------------------------------------- numbers
+
+const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
+
+/** A number for people: 0.45, 1e-8 → 10⁻⁸, 3.2×10⁻⁹. */
+export function fmtNumber(v, digits = 3) {
+  if (v === 0) return "0";
+  if (!Number.isFinite(v)) return String(v);
+  const a = Math.abs(v);
+  if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(digits)));
+  const exp = Math.floor(Math.log10(a));
+  const mant = Number((v / 10 ** exp).toPrecision(digits));
+  const power = "10" + String(exp).replace(/./g, (c) => SUPERSCRIPT[c]);
+  return mant === 1 ? power : mant === -1 ? "−" + power : `${mant}×${power}`;
+}
+
+function niceStep(range, count) {
+  const raw = range / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+}
+
+// ---------------------------------------------------------------- the ground
+
+/**
+ * How loss maps to colour: a log scale of f − f* when the problem asks for it
+ * (heights spanning decades), else a square-root scale, which spaces the
+ * contours of a quadratic evenly. Both are labelled with real loss values.
+ */
+export function groundScale(problem, grid, minLoss) {
+  let zmin = Infinity;
+  let zmax = -Infinity;
+  for (const row of grid.z) {
+    for (const v of row) {
+      if (v < zmin) zmin = v;
+      if (v > zmax) zmax = v;
+    }
+  }
+  let base = Math.min(zmin, problem.min_value ?? Infinity, minLoss ?? Infinity);
+  const range = Math.max(zmax - base, 1e-12);
+  const log = !!problem.log_color;
+  const delta = Math.max(range * 1e-7, 1e-12);
+  const fwd = log ? (f) => Math.log10(Math.max(f - base, 0) + delta) : (f) => Math.sqrt(Math.max(f - base, 0));
+  const inv = log ? (t) => base + 10 ** t - delta : (t) => base + t * t;
+  const tmin = fwd(zmin);
+  const tmax = fwd(zmax);
+  const bands = log ? Math.max(8, Math.min(24, Math.round((tmax - tmin) * 2))) : 14;
+  const relative = problem.min_value != null || minLoss != null;
+  let tickvals = [];
+  let ticktext = [];
+  if (log) {
+    for (let k = Math.ceil(tmin); k <= Math.floor(tmax); k++) {
+      tickvals.push(k);
+      ticktext.push(fmtNumber(10 ** k, 2));
+    }
+  } else {
+    const step = niceStep(zmax - zmin, 5);
+    for (let f = Math.ceil(zmin / step) * step; f <= zmax + 1e-12; f += step) {
+      tickvals.push(fwd(f));
+      ticktext.push(fmtNumber(f, 3));
+    }
+  }
+  const title = log
+    ? relative
+      ? "f − f*<br><span style='font-size:12px'>log scale</span>"
+      : "f − min<br><span style='font-size:12px'>log scale</span>"
+    : "loss f<br><span style='font-size:12px'>√ scale</span>";
+  return { log, base, fwd, inv, tmin, tmax, bands, tickvals, ticktext, title, zmin, zmax };
+}
+
+function groundColor(s) {
+  for (let k = 1; k < GROUND.length; k++) {
+    const [p1, c1] = GROUND[k];
+    if (s <= p1 || k === GROUND.length - 1) {
+      const [p0, c0] = GROUND[k - 1];
+      const u = Math.min(1, Math.max(0, (s - p0) / (p1 - p0)));
+      return [c0[0] + u * (c1[0] - c0[0]), c0[1] + u * (c1[1] - c0[1]), c0[2] + u * (c1[2] - c0[2])];
+    }
+  }
+  return GROUND[0][1];
+}
+
+/**
+ * Paint filled contour bands with anti-aliased level lines onto a canvas and
+ * return it as a PNG data URL. `width` × `height` pixels cover the grid's box.
+ */
+export function paintGround(grid, scale, width, height) {
+  const nx = grid.x.length;
+  const ny = grid.y.length;
+  const span = scale.tmax - scale.tmin || 1;
+  const norm = new Float32Array(nx * ny);
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) norm[j * nx + i] = (scale.fwd(grid.z[j][i]) - scale.tmin) / span;
+  }
+  const s = new Float32Array(width * height);
+  for (let py = 0; py < height; py++) {
+    const v = (1 - py / (height - 1)) * (ny - 1);
+    const j0 = Math.min(ny - 2, Math.floor(v));
+    const fv = v - j0;
+    for (let px = 0; px < width; px++) {
+      const u = (px / (width - 1)) * (nx - 1);
+      const i0 = Math.min(nx - 2, Math.floor(u));
+      const fu = u - i0;
+      const a = norm[j0 * nx + i0];
+      const b = norm[j0 * nx + i0 + 1];
+      const c = norm[(j0 + 1) * nx + i0];
+      const d = norm[(j0 + 1) * nx + i0 + 1];
+      s[py * width + px] = (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv;
+    }
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(width, height);
+  const px = image.data;
+  const bands = scale.bands;
+  const palette = [];
+  for (let k = 0; k < bands; k++) palette.push(groundColor((k + 0.5) / bands));
+  const lineWidth = Math.max(1, Math.round(width / 900));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = y * width + x;
+      const q = s[at] * bands;
+      const band = Math.min(bands - 1, Math.max(0, Math.floor(q)));
+      const [r, g, b] = palette[band];
+      // Distance to the nearest level in pixels, from the local slope of q.
+      const gx = (x + 1 < width ? s[at + 1] : s[at]) - (x > 0 ? s[at - 1] : s[at]);
+      const gy = (y + 1 < height ? s[at + width] : s[at]) - (y > 0 ? s[at - width] : s[at]);
+      const slope = (Math.hypot(gx, gy) * bands) / 2 + 1e-9;
+      const dist = Math.abs(q - Math.round(q)) / slope;
+      const ink = Math.max(0, Math.min(1, lineWidth - dist)) * 0.32;
+      const o = at * 4;
+      px[o] = r * (1 - ink) + 60 * ink;
+      px[o + 1] = g * (1 - ink) + 72 * ink;
+      px[o + 2] = b * (1 - ink) + 96 * ink;
+      px[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+/** Bilinear loss at (x, y) from the grid, or null outside it. */
+export function lossAt(grid, x, y) {
+  const nx = grid.x.length;
+  const ny = grid.y.length;
+  const u = ((x - grid.x[0]) / (grid.x[nx - 1] - grid.x[0])) * (nx - 1);
+  const v = ((y - grid.y[0]) / (grid.y[ny - 1] - grid.y[0])) * (ny - 1);
+  if (!(u >= 0 && u <= nx - 1 && v >= 0 && v <= ny - 1)) return null;
+  const i0 = Math.min(nx - 2, Math.floor(u));
+  const j0 = Math.min(ny - 2, Math.floor(v));
+  const fu = u - i0;
+  const fv = v - j0;
+  const z = grid.z;
+  return (
+    (z[j0][i0] * (1 - fu) + z[j0][i0 + 1] * fu) * (1 - fv) + (z[j0 + 1][i0] * (1 - fu) + z[j0 + 1][i0 + 1] * fu) * fv
+  );
+}
+
+// ---------------------------------------------------------------- the surface (2-D)
+
+/**
+ * #surface-plot: the ground as an image, then per run a trajectory (meta.run = i,
+ * x/y = the path), a marker at its current point and, if it diverged, a ✕.
+ */
+export class SurfaceView {
+  constructor(el, { onPick, onHover }) {
+    this.el = el;
+    this.onPick = onPick;
+    this.onHover = onHover;
+    this.runs = [];
+    this.ready = false;
+    this.groundKey = null;
+    followSize(this);
+    el.addEventListener("click", (event) => this.click(event));
+    el.addEventListener("mousemove", (event) => this.hover(event));
+    el.addEventListener("mouseleave", () => this.onHover?.(null));
+  }
+
+  /** Data coordinates under a mouse event, or null outside the plot area. */
+  toData(event) {
+    const full = this.el._fullLayout;
+    if (!full?.xaxis) return null;
+    const box = this.el.getBoundingClientRect();
+    const px = event.clientX - box.left - full.xaxis._offset;
+    const py = event.clientY - box.top - full.yaxis._offset;
+    if (px < 0 || py < 0 || px > full.xaxis._length || py > full.yaxis._length) return null;
+    return [full.xaxis.p2d(px), full.yaxis.p2d(py)];
+  }
+
+  click(event) {
+    if (event.target.closest?.(".modebar, .legend")) return;
+    const point = this.toData(event);
+    if (point) this.onPick?.(point, event.shiftKey);
+  }
+
+  hover(event) {
+    if (!this.grid) return;
+    const point = this.toData(event);
+    this.onHover?.(point && { point, loss: lossAt(this.grid, point[0], point[1]) });
+  }
+
+  /** A new problem or dataset: repaint the ground and lay out the axes. */
+  setProblem(problem, grid, minima, minLoss) {
+    this.problem = problem;
+    this.grid = grid;
+    this.minima = minima;
+    this.scale = groundScale(problem, grid, minLoss);
+    this.groundKey = null;
+    this.layout = this.baseLayout();
+  }
+
+  baseLayout() {
+    const p = this.problem;
+    const [x0, x1] = p.bounds.x;
+    const [y0, y1] = p.bounds.y;
+    const axis = (title, range) => ({
+      title: { text: title, standoff: 6, font: { size: 17 } },
+      range,
+      showgrid: false,
+      zeroline: false,
+      ticks: "outside",
+      ticklen: 5,
+      showline: true,
+      linecolor: "#8a94a6",
+      mirror: true,
+      constrain: "domain",
+    });
+    return {
+      font: FONT,
+      margin: { l: 56, r: 10, t: 8, b: 48 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#fdfcf8",
+      xaxis: axis(p.axes[0], [x0, x1]),
+      yaxis: { ...axis(p.axes[1], [y0, y1]), scaleanchor: "x", scaleratio: 1 },
+      showlegend: false,
+      hovermode: "closest",
+      hoverlabel: { font: { size: 15, family: FONT.family } },
+      dragmode: "zoom",
+      images: [],
+      uirevision: p.name,
+    };
+  }
+
+  groundImage() {
+    const p = this.problem;
+    const size = this.el._fullLayout?._size;
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
+    const w = Math.max(200, Math.round((size?.w || 800) * ratio));
+    const h = Math.max(150, Math.round((size?.h || 500) * ratio));
+    const key = `${p.name}|${w}|${h}|${this.grid.z.length}`;
+    if (key !== this.groundKey || !this.groundSource) {
+      this.groundSource = paintGround(this.grid, this.scale, w, h);
+      this.groundKey = key;
+    }
+    return {
+      source: this.groundSource,
+      xref: "x",
+      yref: "y",
+      x: p.bounds.x[0],
+      y: p.bounds.y[1],
+      sizex: p.bounds.x[1] - p.bounds.x[0],
+      sizey: p.bounds.y[1] - p.bounds.y[0],
+      xanchor: "left",
+      yanchor: "top",
+      sizing: "stretch",
+      layer: "below",
+    };
+  }
+
+  staticTraces() {
+    const sc = this.scale;
+    const colorbar = {
+      type: "scatter",
+      mode: "markers",
+      x: [null],
+      y: [null],
+      hoverinfo: "skip",
+      showlegend: false,
+      marker: {
+        color: [sc.tmin],
+        cmin: sc.tmin,
+        cmax: sc.tmax,
+        colorscale: PLOTLY_SCALE,
+        showscale: true,
+        colorbar: {
+          title: { text: sc.title, side: "top", font: { size: 14 } },
+          tickvals: sc.tickvals,
+          ticktext: sc.ticktext,
+          thickness: 14,
+          len: 0.9,
+          outlinewidth: 0,
+          tickfont: { size: 13 },
+        },
+      },
+      meta: { role: "colorbar" },
+    };
+    const minima = {
+      type: "scatter",
+      mode: "markers",
+      x: this.minima.map((m) => m[0]),
+      y: this.minima.map((m) => m[1]),
+      marker: { symbol: "star", size: 17, color: "#ffffff", line: { color: "#1f2733", width: 2 } },
+      hovertemplate: "minimum<br>(%{x:.3f}, %{y:.3f})<extra></extra>",
+      showlegend: false,
+      meta: { role: "minima" },
+    };
+    return [colorbar, minima];
+  }
+
+  /**
+   * Start afresh with these runs: [{name, color, dash, start, path: {x, y, loss}}].
+   * One Plotly call, so an instant re-run swaps old paths for new in one frame.
+   */
+  reset(runs, steps, { draft = false } = {}) {
+    this.runs = runs;
+    this.offset = 2;
+    this.steps = steps;
+    // A dot per iterate shows the step sizes; while a slider is dragged the
+    // paths are drawn as bare lines (half the cost), dots follow when it rests.
+    const dots = steps <= 400 && !draft;
+    this.dots = dots;
+    const traces = this.staticTraces();
+    const starts = new Map();
+    runs.forEach((run) => starts.set(run.start.join(","), run.start));
+    runs.forEach((run, i) => {
+      traces.push({
+        type: "scatter",
+        mode: dots ? "lines+markers" : "lines",
+        name: run.name,
+        x: run.path.x.slice(),
+        y: run.path.y.slice(),
+        customdata: run.path.loss.slice(),
+        line: { color: run.color, width: 3.5, dash: run.dash },
+        marker: { size: 5, color: run.color },
+        hovertemplate: `<b>${run.name}</b><br>t = %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<br>loss %{customdata:.4g}<extra></extra>`,
+        meta: { run: i },
+      });
+    });
+    runs.forEach((run, i) => {
+      const n = run.path.x.length;
+      traces.push({
+        type: "scatter",
+        mode: "markers",
+        x: n ? [run.path.x[n - 1]] : [],
+        y: n ? [run.path.y[n - 1]] : [],
+        customdata: n ? [0] : [],
+        marker: { size: 15, color: run.color, line: { color: "#ffffff", width: 2.5 } },
+        hoverinfo: "skip",
+        showlegend: false,
+        meta: { head: i },
+      });
+    });
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      x: [...starts.values()].map((s) => s[0]),
+      y: [...starts.values()].map((s) => s[1]),
+      marker: { symbol: "circle-open", size: 13, color: "#1f2733", line: { width: 2.5 } },
+      hovertemplate: "start (%{x:.3g}, %{y:.3g})<br>click to move, shift-click: selected run only<extra></extra>",
+      showlegend: false,
+      meta: { role: "start" },
+    });
+    this.layout.images = this.grid ? [this.groundImage()] : [];
+    this.layout.annotations = [];
+    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    this.ready = true;
+    return draw(this.el, traces, this.layout, CONFIG).then(() => this.fitGround());
+  }
+
+  /** Put the dots back after a drag. */
+  undraft() {
+    if (!this.ready || this.dots || this.steps > 400) return Promise.resolve();
+    this.dots = true;
+    const indices = this.runs.map((_, i) => this.offset + i);
+    return Plotly.restyle(this.el, { mode: "lines+markers" }, indices);
+  }
+
+  /** The ground image was painted for another size: repaint it crisp. */
+  fitGround() {
+    if (!this.grid) return;
+    const image = this.groundImage();
+    if (this.el.layout.images?.[0]?.source !== image.source) {
+      return Plotly.relayout(this.el, { images: [image] });
+    }
+  }
+
+  /** Append points: slices[i] = {x, y, loss} (may be empty). */
+  add(slices) {
+    const n = this.runs.length;
+    const update = { x: [], y: [], customdata: [] };
+    const indices = [];
+    const maxPoints = { x: [], y: [], customdata: [] };
+    slices.forEach((slice, i) => {
+      if (!slice.x.length) return;
+      indices.push(this.offset + i, this.offset + n + i);
+      update.x.push(slice.x, [slice.x[slice.x.length - 1]]);
+      update.y.push(slice.y, [slice.y[slice.y.length - 1]]);
+      update.customdata.push(slice.loss, [0]);
+      for (const key of ["x", "y", "customdata"]) maxPoints[key].push(1e7, 1);
+    });
+    if (!indices.length) return Promise.resolve();
+    return Plotly.extendTraces(this.el, update, indices, maxPoints);
+  }
+
+  /** Mark a run that diverged: a ✕ at its last finite point. */
+  markDiverged(marks) {
+    const annotations = marks.map(({ i, t, point }) => ({
+      x: point[0],
+      y: point[1],
+      text: `✕ diverged at t=${t}`,
+      showarrow: false,
+      yshift: 16,
+      font: { color: this.runs[i]?.color || "#b00", size: 15 },
+      bgcolor: "rgba(255,255,255,0.85)",
+    }));
+    const heads = marks.map(({ i }) => this.offset + this.runs.length + i);
+    const ops = [Plotly.relayout(this.el, { annotations })];
+    if (heads.length) ops.push(Plotly.restyle(this.el, { "marker.symbol": "x-thin-open", "marker.size": 20, "marker.line.width": 4, "marker.line.color": heads.map((h) => this.el.data[h].marker.color) }, heads));
+    return Promise.all(ops);
+  }
+
+  resize() {
+    if (!this.ready) return;
+    return Plotly.Plots.resize(this.el).then(() => this.fitGround());
+  }
+}
+
+// ---------------------------------------------------------------- the surface (3-D)
+
+/** The loss as a 3-D surface with the paths lifted onto it (z = loss on the colour scale). */
+export class Surface3DView {
+  constructor(el) {
+    this.el = el;
+    this.ready = false;
+    followSize(this);
+  }
+
+  setProblem(problem, grid, minima, scale) {
+    this.problem = problem;
+    this.grid = grid;
+    this.minima = minima;
+    this.scale = scale;
+  }
+
+  /** Points on the surface, a little above it; outside the box they become gaps. */
+  lift(path) {
+    const sc = this.scale;
+    const raise = (sc.tmax - sc.tmin) * 0.012;
+    const [x0, x1] = this.problem.bounds.x;
+    const [y0, y1] = this.problem.bounds.y;
+    const x = [];
+    const y = [];
+    const z = [];
+    for (let k = 0; k < path.x.length; k++) {
+      const inside = path.x[k] >= x0 && path.x[k] <= x1 && path.y[k] >= y0 && path.y[k] <= y1;
+      x.push(inside ? path.x[k] : null);
+      y.push(inside ? path.y[k] : null);
+      z.push(inside ? Math.min(sc.tmax, sc.fwd(path.loss[k])) + raise : null);
+    }
+    return { x, y, z };
+  }
+
+  reset(runs) {
+    this.runs = runs;
+    const sc = this.scale;
+    const z = this.grid.z.map((row) => row.map((v) => sc.fwd(v)));
+    const traces = [
+      {
+        type: "surface",
+        x: this.grid.x,
+        y: this.grid.y,
+        z,
+        colorscale: PLOTLY_SCALE,
+        cmin: sc.tmin,
+        cmax: sc.tmax,
+        showscale: false,
+        opacity: 0.92,
+        contours: { z: { show: true, usecolormap: false, color: "rgba(60,72,96,0.35)", width: 1, start: sc.tmin, end: sc.tmax, size: (sc.tmax - sc.tmin) / sc.bands } },
+        hoverinfo: "skip",
+        lighting: { ambient: 0.75, diffuse: 0.5, specular: 0.08 },
+      },
+    ];
+    runs.forEach((run, i) => {
+      const lifted = this.lift(run.path);
+      traces.push({
+        type: "scatter3d",
+        mode: "lines",
+        name: run.name,
+        ...lifted,
+        line: { color: run.color, width: 7 },
+        hovertemplate: `<b>${run.name}</b><br>t = %{pointNumber}<extra></extra>`,
+        meta: { run3d: i },
+      });
+    });
+    runs.forEach((run, i) => {
+      const n = run.path.x.length;
+      const last = this.lift({ x: run.path.x.slice(n - 1), y: run.path.y.slice(n - 1), loss: run.path.loss.slice(n - 1) });
+      traces.push({
+        type: "scatter3d",
+        mode: "markers",
+        ...last,
+        marker: { size: 6, color: run.color, line: { color: "#fff", width: 2 } },
+        hoverinfo: "skip",
+        meta: { head3d: i },
+      });
+    });
+    const axis = (title, range) => ({ title: { text: title }, range, autorange: false, backgroundcolor: "#fdfcf8", gridcolor: "#d8dde5", showspikes: false });
+    const pad = (sc.tmax - sc.tmin) * 0.05;
+    const layout = {
+      font: FONT,
+      margin: { l: 0, r: 0, t: 0, b: 0 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      showlegend: false,
+      scene: {
+        xaxis: axis(this.problem.axes[0], this.problem.bounds.x),
+        yaxis: axis(this.problem.axes[1], this.problem.bounds.y),
+        zaxis: { ...axis(sc.log ? "log₁₀(f − f*)" : "√(f − f*)", [sc.tmin - pad, sc.tmax + pad]), showticklabels: false },
+        aspectmode: "manual",
+        aspectratio: { x: 1.4, y: 1.4 * Math.min(1, (this.problem.bounds.y[1] - this.problem.bounds.y[0]) / (this.problem.bounds.x[1] - this.problem.bounds.x[0]) * 1.5), z: 0.7 },
+        camera: { eye: { x: -1.3, y: -1.5, z: 1.1 } },
+      },
+      uirevision: this.problem.name,
+    };
+    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    this.ready = true;
+    return draw(this.el, traces, layout, CONFIG);
+  }
+
+  add(slices) {
+    const n = this.runs.length;
+    const update = { x: [], y: [], z: [] };
+    const indices = [];
+    const maxPoints = { x: [], y: [], z: [] };
+    slices.forEach((slice, i) => {
+      if (!slice.x.length) return;
+      const p = this.lift(slice);
+      const last = slice.x.length - 1;
+      indices.push(1 + i, 1 + n + i);
+      update.x.push(p.x, [p.x[last]]);
+      update.y.push(p.y, [p.y[last]]);
+      update.z.push(p.z, [p.z[last]]);
+      for (const key of ["x", "y", "z"]) maxPoints[key].push(1e7, 1);
+    });
+    if (!indices.length) return Promise.resolve();
+    return Plotly.extendTraces(this.el, update, indices, maxPoints);
+  }
+
+  resize() {
+    if (this.ready) return Plotly.Plots.resize(this.el);
+  }
+}
+
+// ---------------------------------------------------------------- loss against update
+
+/** #loss-plot: one trace per run (meta.run = i), log y when the losses span decades. */
+export class LossView {
+  constructor(el) {
+    this.el = el;
+    this.ready = false;
+    this.type = "linear";
+    this.mode = "auto";
+    followSize(this);
+  }
+
+  layout(steps) {
+    return {
+      font: FONT,
+      margin: { l: 58, r: 16, t: 8, b: 44 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      xaxis: { title: { text: "update t", standoff: 4 }, range: [0, steps], showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside" },
+      yaxis: { type: this.type, automargin: true, exponentformat: "power", showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside", autorange: true },
+      showlegend: false,
+      hovermode: "x unified",
+      hoverlabel: { font: { size: 14, family: FONT.family }, bgcolor: "rgba(255,255,255,0.95)" },
+      annotations: [],
+      uirevision: "loss",
+    };
+  }
+
+  /** Pick the axis type: log when every loss is positive and they span > 2 decades. */
+  chooseType(runs) {
+    if (this.mode !== "auto") return this.mode;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const run of runs) {
+      for (const v of run.allLoss) {
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    if (!(lo > 0) || !Number.isFinite(hi)) return "linear";
+    return hi / lo > 300 ? "log" : "linear";
+  }
+
+  reset(runs, steps) {
+    this.runs = runs;
+    this.steps = steps;
+    this.type = this.chooseType(runs);
+    const traces = runs.map((run, i) => ({
+      type: "scatter",
+      mode: "lines",
+      name: run.short,
+      x: run.path.x.map((_, t) => t),
+      y: run.path.loss.slice(),
+      customdata: run.path.x.map((x, t) => [x, run.path.y[t]]),
+      line: { color: run.color, width: 3.5, dash: run.dash },
+      hovertemplate: `%{y:.4g} at (%{customdata[0]:.3g}, %{customdata[1]:.3g})`,
+      meta: { run: i },
+    }));
+    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    this.ready = true;
+    return draw(this.el, traces, this.layout(steps), CONFIG);
+  }
+
+  add(slices, firstIndex) {
+    const update = { x: [], y: [], customdata: [] };
+    const indices = [];
+    slices.forEach((slice, i) => {
+      if (!slice.x.length) return;
+      indices.push(i);
+      const from = firstIndex[i];
+      update.x.push(slice.x.map((_, k) => from + k));
+      update.y.push(slice.loss);
+      update.customdata.push(slice.x.map((x, k) => [x, slice.y[k]]));
+    });
+    if (!indices.length) return Promise.resolve();
+    return Plotly.extendTraces(this.el, update, indices);
+  }
+
+  /** Re-check the axis type once the data is in; mark diverged runs. */
+  finish(runs, marks) {
+    const type = this.chooseType(runs);
+    const annotations = marks.map(({ i, t, loss }) => ({
+      x: t - 1,
+      y: type === "log" ? Math.log10(Math.max(loss, 1e-300)) : loss,
+      text: `✕ diverged at t=${t}`,
+      showarrow: false,
+      xanchor: "left",
+      xshift: 6,
+      font: { color: runs[i].color, size: 14 },
+      bgcolor: "rgba(255,255,255,0.85)",
+    }));
+    const shapes = [];
+    if (type === this.type && !annotations.length && !(this.el.layout.annotations || []).length) return Promise.resolve();
+    this.type = type;
+    return Plotly.relayout(this.el, { "yaxis.type": type, "yaxis.autorange": true, annotations, shapes });
+  }
+
+  resize() {
+    if (this.ready) return Plotly.Plots.resize(this.el);
+  }
+}
+
+// ---------------------------------------------------------------- regression data
+
+/** The dataset of a regression problem and each run's current model. */
+export class DataView {
+  constructor(el) {
+    this.el = el;
+    this.ready = false;
+    followSize(this);
+  }
+
+  model(w, b) {
+    return this.logistic ? this.xs.map((x) => 1 / (1 + Math.exp(-(w * x + b)))) : this.xs.map((x) => w * x + b);
+  }
+
+  reset(problem, data, runs) {
+    this.logistic = problem.name.includes("logistic");
+    this.runs = runs;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const x of data.x) {
+      if (x < lo) lo = x;
+      if (x > hi) hi = x;
+    }
+    const pad = (hi - lo) * 0.05;
+    lo -= pad;
+    hi += pad;
+    this.xs = Array.from({ length: 80 }, (_, k) => lo + ((hi - lo) * k) / 79);
+    // A few thousand SVG points are slow to redraw; a sample shows the cloud as well.
+    const stride = Math.max(1, Math.ceil(data.x.length / 1500));
+    const sx = data.x.filter((_, k) => k % stride === 0);
+    let sy = data.y.filter((_, k) => k % stride === 0);
+    if (this.logistic) sy = sy.map((y, k) => y + ((((k * 7919) % 101) / 101) - 0.5) * 0.06);
+    const traces = [
+      {
+        type: "scatter",
+        mode: "markers",
+        x: sx,
+        y: sy,
+        marker: { size: 6, color: "rgba(60,72,96,0.38)" },
+        hovertemplate: "(%{x:.3g}, %{y:.3g})<extra>sample</extra>",
+        meta: { role: "data" },
+      },
+    ];
+    if (data.minimum) {
+      traces.push({
+        type: "scatter",
+        mode: "lines",
+        x: this.xs,
+        y: this.model(data.minimum[0], data.minimum[1]),
+        line: { color: "#1f2733", width: 2, dash: "dot" },
+        name: "best fit",
+        hovertemplate: "best fit<extra></extra>",
+        meta: { role: "best" },
+      });
+    }
+    this.offset = traces.length;
+    runs.forEach((run, i) => {
+      const n = run.path.x.length;
+      traces.push({
+        type: "scatter",
+        mode: "lines",
+        x: this.xs,
+        y: n ? this.model(run.path.x[n - 1], run.path.y[n - 1]) : [],
+        line: { color: run.color, width: 3.5, dash: run.dash },
+        name: run.short,
+        hovertemplate: `${run.short}<extra></extra>`,
+        meta: { model: i },
+      });
+    });
+    const layout = {
+      font: FONT,
+      margin: { l: 52, r: 12, t: 10, b: 46 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      xaxis: { title: { text: "x", standoff: 4 }, range: [lo, hi], showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false },
+      yaxis: { title: { text: this.logistic ? "label / p" : "y", standoff: 4 }, showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, range: this.logistic ? [-0.12, 1.12] : undefined, autorange: !this.logistic },
+      showlegend: false,
+      hovermode: "closest",
+      uirevision: problem.name,
+    };
+    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    this.ready = true;
+    return draw(this.el, traces, layout, CONFIG);
+  }
+
+  /** Move each run's model to its current point. */
+  update(points) {
+    const ys = [];
+    const indices = [];
+    points.forEach((p, i) => {
+      if (!p) return;
+      indices.push(this.offset + i);
+      ys.push(this.model(p[0], p[1]));
+    });
+    if (!indices.length) return Promise.resolve();
+    return Plotly.restyle(this.el, { y: ys }, indices);
+  }
+
+  resize() {
+    if (this.ready) return Plotly.Plots.resize(this.el);
+  }
+}

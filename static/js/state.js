@@ -1,0 +1,235 @@
+// The page's whole state: one plain object, declared as a table, mirrored in the URL.
+//
+// Scalars are described by FIELDS (name in the URL, kind, default, range). The
+// problem's parameters and every run's hyper-parameters come from the catalog,
+// so nothing here lists optimisers, schedules or problems by name except the
+// default scene a first visit shows.
+//
+//   ?problem=steep_valley&noise=0&steps=120&seed=0
+//   &run=sgd~alpha:0.45&run=adam~alpha:0.2~beta1:0.9~lr:step~lr.every:10~at:-4,1.5
+
+export const FIELDS = [
+  { key: "steps", kind: "int", default: 120, min: 1, max: 10000 },
+  { key: "seed", kind: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
+  { key: "speed", kind: "int", default: 60, min: 1, max: 2000 }, // updates per second on replay
+  { key: "instant", kind: "bool", default: true },
+  { key: "view", kind: "enum", values: ["2d", "3d"], default: "2d" },
+  { key: "scale", kind: "enum", values: ["auto", "log", "linear"], default: "auto" },
+];
+
+// What a first visit shows: a valley where plain gradient descent zig-zags,
+// momentum rolls along the floor and Adam cuts the corner.
+export const DEFAULT_SCENE = {
+  problem: "steep_valley",
+  runs: [
+    { optimizer: "sgd", params: { alpha: 0.45 } },
+    { optimizer: "momentum", params: { alpha: 0.1, beta: 0.8 } },
+    { optimizer: "adam", params: { alpha: 0.2 } },
+  ],
+};
+
+const RESERVED = new Set(["problem", "run", ...FIELDS.map((f) => f.key)]);
+
+/** A number as short as it can be written without losing what a slider shows. */
+export function compact(value) {
+  if (!Number.isFinite(value)) return "0";
+  return String(Number(value.toPrecision(6)));
+}
+
+function clamp(value, lo, hi) {
+  return Math.min(hi, Math.max(lo, value));
+}
+
+/** A value for a catalog parameter spec, parsed and clamped; the default when unusable. */
+export function coerce(spec, raw) {
+  let value = typeof raw === "string" ? Number(raw) : raw;
+  if (spec.kind === "bool") {
+    if (raw === "true") value = 1;
+    if (raw === "false") value = 0;
+    return value === true || value === 1 ? 1 : value === false || value === 0 ? 0 : +!!spec.default;
+  }
+  if (typeof value !== "number" || !Number.isFinite(value)) return Number(spec.default);
+  if (spec.kind === "int") value = Math.round(value);
+  return clamp(value, spec.min, spec.max);
+}
+
+function paramsFrom(specs, given = {}) {
+  const out = {};
+  for (const spec of specs) out[spec.name] = coerce(spec, given[spec.name] ?? spec.default);
+  return out;
+}
+
+export class Catalog {
+  constructor(raw) {
+    this.raw = raw;
+    this.optimizers = new Map(raw.optimizers.map((o) => [o.name, o]));
+    this.schedules = new Map(raw.schedules.map((s) => [s.name, s]));
+    this.problems = new Map(raw.problems.map((p) => [p.name, p]));
+    this.limits = raw.limits || {};
+  }
+  optimizer(name) {
+    return this.optimizers.get(name) || this.raw.optimizers[0];
+  }
+  schedule(name) {
+    return this.schedules.get(name) || this.raw.schedules[0];
+  }
+  problem(name) {
+    return this.problems.get(name) || this.raw.problems[0];
+  }
+  /** Problem parameters valid together (batch_size ≤ n_samples). */
+  problemParams(name, given = {}) {
+    const values = paramsFrom(this.problem(name).params, given);
+    if ("batch_size" in values && "n_samples" in values) {
+      values.batch_size = Math.min(values.batch_size, values.n_samples);
+    }
+    return values;
+  }
+  run(given = {}) {
+    const opt = this.optimizer(given.optimizer);
+    const sched = this.schedule(given.schedule?.name);
+    const start = Array.isArray(given.start) && given.start.every(Number.isFinite) ? given.start : null;
+    return {
+      optimizer: opt.name,
+      params: paramsFrom(opt.params, given.params),
+      schedule: { name: sched.name, ...paramsFrom(sched.params, given.schedule) },
+      start,
+    };
+  }
+  maxRuns() {
+    return this.limits.max_runs || 64;
+  }
+  maxSteps() {
+    return this.limits.max_steps || 10000;
+  }
+}
+
+function fieldDefault(field) {
+  return field.default;
+}
+
+export function defaultState(catalog) {
+  const state = { problem: catalog.problem(DEFAULT_SCENE.problem).name };
+  for (const f of FIELDS) state[f.key] = fieldDefault(f);
+  state.problemParams = catalog.problemParams(state.problem);
+  state.runs = DEFAULT_SCENE.runs
+    .filter((r) => catalog.optimizers.has(r.optimizer))
+    .map((r) => catalog.run(r));
+  if (!state.runs.length) state.runs = [catalog.run({})];
+  return state;
+}
+
+function parseField(field, raw, catalog) {
+  if (raw == null) return field.default;
+  if (field.kind === "bool") return raw === "1" || raw === "true";
+  if (field.kind === "enum") return field.values.includes(raw) ? raw : field.default;
+  const n = Number(raw);
+  if (!Number.isFinite(n)) return field.default;
+  const max = field.key === "steps" ? catalog.maxSteps() : field.max;
+  return clamp(Math.round(n), field.min, max);
+}
+
+function encodeRun(run, catalog) {
+  const opt = catalog.optimizer(run.optimizer);
+  const parts = [run.optimizer];
+  for (const p of opt.params) parts.push(`${p.name}:${compact(run.params[p.name])}`);
+  if (run.schedule.name !== catalog.raw.schedules[0].name) {
+    parts.push(`lr:${run.schedule.name}`);
+    for (const p of catalog.schedule(run.schedule.name).params) {
+      parts.push(`lr.${p.name}:${compact(run.schedule[p.name])}`);
+    }
+  }
+  if (run.start) parts.push(`at:${compact(run.start[0])},${compact(run.start[1])}`);
+  return parts.join("~");
+}
+
+function decodeRun(text, catalog) {
+  const [name, ...parts] = text.split("~");
+  if (!catalog.optimizers.has(name)) return null;
+  const given = { optimizer: name, params: {}, schedule: {} };
+  for (const part of parts) {
+    const colon = part.indexOf(":");
+    if (colon < 0) continue;
+    const key = part.slice(0, colon);
+    const value = part.slice(colon + 1);
+    if (key === "lr") given.schedule.name = value;
+    else if (key.startsWith("lr.")) given.schedule[key.slice(3)] = value;
+    else if (key === "at") given.start = value.split(",").map(Number);
+    else given.params[key] = value;
+  }
+  return catalog.run(given);
+}
+
+/** The state a URL query describes; anything missing or invalid falls back to defaults. */
+export function fromURL(search, catalog) {
+  const query = new URLSearchParams(search);
+  if (![...query.keys()].length) return defaultState(catalog);
+  const state = { problem: catalog.problem(query.get("problem")).name };
+  for (const f of FIELDS) state[f.key] = parseField(f, query.get(f.key), catalog);
+  const given = {};
+  for (const spec of catalog.problem(state.problem).params) {
+    if (query.has(spec.name) && !RESERVED.has(spec.name)) given[spec.name] = query.get(spec.name);
+  }
+  state.problemParams = catalog.problemParams(state.problem, given);
+  state.runs = query
+    .getAll("run")
+    .map((text) => decodeRun(text, catalog))
+    .filter(Boolean)
+    .slice(0, catalog.maxRuns());
+  if (!state.runs.length) state.runs = defaultState(catalog).runs;
+  return state;
+}
+
+/** The URL query for a state: every control, in a stable order. */
+export function toURL(state, catalog) {
+  // Built by hand: URLSearchParams would escape the readable ~ : , separators.
+  const enc = (s) => encodeURIComponent(s).replace(/%3A/g, ":").replace(/%2C/g, ",");
+  const parts = [`problem=${enc(state.problem)}`];
+  for (const spec of catalog.problem(state.problem).params) {
+    parts.push(`${spec.name}=${compact(state.problemParams[spec.name])}`);
+  }
+  for (const f of FIELDS) {
+    const v = state[f.key];
+    parts.push(`${f.key}=${f.kind === "bool" ? (v ? 1 : 0) : enc(String(v))}`);
+  }
+  for (const run of state.runs) parts.push(`run=${enc(encodeRun(run, catalog))}`);
+  return "?" + parts.join("&");
+}
+
+/** The body of POST /api/runs (and of a stream's run message) for a state. */
+export function toRequest(state, catalog) {
+  const problem = catalog.problem(state.problem);
+  return {
+    problem: { name: problem.name, ...exportParams(problem.params, state.problemParams) },
+    steps: state.steps,
+    seed: state.seed,
+    runs: state.runs.map((run) => {
+      const opt = catalog.optimizer(run.optimizer);
+      const sched = catalog.schedule(run.schedule.name);
+      const body = {
+        optimizer: run.optimizer,
+        params: exportParams(opt.params, run.params),
+        schedule: { name: sched.name, ...exportParams(sched.params, run.schedule) },
+      };
+      if (run.start) body.start = run.start;
+      return body;
+    }),
+  };
+}
+
+function exportParams(specs, values) {
+  const out = {};
+  for (const spec of specs) {
+    const v = values[spec.name];
+    out[spec.name] = spec.kind === "bool" ? !!v : spec.kind === "int" ? Math.round(v) : v;
+  }
+  return out;
+}
+
+/** Where a run starts: its own point, or the problem's default start. */
+export function startOf(run, state, catalog) {
+  return run.start || catalog.problem(state.problem).start;
+}
+
+export function clone(state) {
+  return structuredClone(state);
+}
