@@ -73,7 +73,8 @@ ADAM = OptimizerSpec(
     update=adam_update,
     equations=(
         *_MOMENTS,
-        _CORRECTED + r" \quad (\text{without bias correction: } \hat v = v,\ \hat s = s)",
+        _CORRECTED,
+        r"\text{(bias correction off: } \hat v = v,\ \hat s = s \text{)}",
         r"x \leftarrow x - \frac{\alpha_t\, \hat v}{\sqrt{\hat s + \varepsilon}}",
     ),
     description="Momentum and RMSProp together: a moving average of gradients, divided "

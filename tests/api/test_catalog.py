@@ -87,3 +87,19 @@ def test_plotly_is_served_offline_and_cached(http: httpx.Client) -> None:
         "/static/vendor/plotly.min.js", headers={"if-none-match": response.headers["etag"]}
     )
     assert again.status_code == 304
+
+
+def test_plotly_travels_gzipped_and_decodes_to_the_bundle(http: httpx.Client) -> None:
+    plain = http.get("/static/vendor/plotly.min.js", headers={"accept-encoding": "identity"})
+    zipped = http.get("/static/vendor/plotly.min.js", headers={"accept-encoding": "gzip"})
+    assert "content-encoding" not in plain.headers
+    assert zipped.headers["content-encoding"] == "gzip"
+    assert int(zipped.headers["content-length"]) < len(plain.content) / 2
+    assert zipped.content == plain.content  # httpx decodes it
+
+
+def test_large_json_answers_are_gzipped(http: httpx.Client) -> None:
+    body = {"problem": {"name": "rosenbrock"}, "steps": 2000, "runs": [{"optimizer": "adam"}]}
+    response = http.post("/api/runs", json=body, headers={"accept-encoding": "gzip"})
+    assert response.headers["content-encoding"] == "gzip"
+    assert len(response.json()["runs"][0]["path"]) == 2001

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import importlib.util
 from functools import lru_cache
@@ -30,13 +31,28 @@ def plotly_js() -> tuple[Path, str] | None:
     return None
 
 
+@lru_cache(maxsize=1)
+def plotly_js_gzip() -> bytes:
+    """The bundle gzipped once per process: 4.8 MB becomes ~1.5 MB for a classroom's Wi-Fi,
+    and no request pays for compressing it."""
+    found = plotly_js()
+    assert found is not None
+    return gzip.compress(found[0].read_bytes(), compresslevel=9, mtime=0)
+
+
 @router.get(PLOTLY_URL)
 def plotly(request: Request) -> Response:
     found = plotly_js()
     if found is None:
         raise HTTPException(404, "plotly is not installed")
     path, etag = found
-    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag}
+    headers = {"Cache-Control": CACHE_CONTROL, "ETag": etag, "Vary": "Accept-Encoding"}
     if etag in request.headers.get("if-none-match", ""):
         return Response(status_code=304, headers=headers)
+    if "gzip" in request.headers.get("accept-encoding", ""):
+        return Response(
+            plotly_js_gzip(),
+            media_type="text/javascript",
+            headers={**headers, "Content-Encoding": "gzip"},
+        )
     return FileResponse(path, media_type="text/javascript", headers=headers)
