@@ -168,7 +168,10 @@ def _surface_value(problem, x, y):
     return six_hump_camel_value(x, y)
 
 
-@numba.njit(cache=True)
+# Inlined like everything the loops call: a real call passing arrays makes numba
+# manage their reference counts around it, and that alone tripled a surface
+# update's cost (25 ns instead of 8 per row·update) though the branch never runs.
+@numba.njit(inline="always", cache=True)
 def _regression_grad(problem, w, b, data_x, data_y, order, start, size):
     sum_w = 0.0
     sum_b = 0.0
@@ -184,7 +187,7 @@ def _regression_grad(problem, w, b, data_x, data_y, order, start, size):
     return sum_w / size, sum_b / size
 
 
-@numba.njit(cache=True)
+@numba.njit(inline="always", cache=True)
 def _regression_loss(problem, w, b, data_x, data_y):
     total = 0.0
     for i in range(data_x.shape[0]):

@@ -238,8 +238,14 @@ class Sweep:
     def chunks(self, updates_per_chunk: int = UPDATES_PER_CHUNK) -> Iterator[float]:
         """Advance the whole grid, yielding the fraction of updates done after each chunk."""
         steps = self.template.steps
+        width = min(updates_per_chunk, steps)
+        # A sweep keeps only each cell's end, so one scratch buffer serves every chunk:
+        # no fresh hundreds of MB (and their page faults) per chunk.
+        paths = np.empty((self.cells, width, 2))
+        losses = np.empty((self.cells, width))
         while self.execution.updates_done < steps:
-            self.execution.step(min(updates_per_chunk, steps - self.execution.updates_done))
+            count = min(width, steps - self.execution.updates_done)
+            self.execution.step_into(paths[:, :count], losses[:, :count])
             yield self.execution.updates_done / steps
 
     def result(self) -> SweepResult:
