@@ -3,8 +3,10 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
+# `make run HOST=0.0.0.0 PORT=9000`; left unset, DESCENTLAB_HOST / DESCENTLAB_PORT
+# (or 127.0.0.1:8000) apply.
+HOST ?=
+PORT ?=
 
 .PHONY: run test test-unit test-browser bench lint format clean
 
@@ -23,7 +25,7 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 	touch $(VENV)/.installed $@
 
 run: $(VENV)/.installed
-	DESCENTLAB_HOST=$(HOST) DESCENTLAB_PORT=$(PORT) $(BIN)/descentlab serve
+	$(BIN)/descentlab serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 # Browser tests run in their own pytest process: sync Playwright keeps an event
 # loop in the main thread, which would clash with the API tests' loops.
