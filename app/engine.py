@@ -47,6 +47,22 @@ STATE_SLOTS = 3
 HYPER_SLOTS = 4
 # Bound on samples held by one stretch of shuffled minibatch indices.
 MAX_ORDER_LENGTH = 1 << 20
+# A regression run evaluates the loss over every sample at every update, so a
+# request's cost grows with runs × steps × n_samples. This cap keeps the worst
+# request to a few seconds of one core (logistic loss ≈ 10 ns a sample here);
+# past it the answer is a 422 that says what to reduce, not a minute of compute.
+MAX_SAMPLE_WORK = 200_000_000
+
+
+def check_sample_work(rows: int, steps: int, problem: Mapping[str, Any], what: str) -> None:
+    """Raise InvalidSpec when ``rows × steps × n_samples`` exceeds MAX_SAMPLE_WORK."""
+    samples = int(problem.get("n_samples", 0))
+    if samples and rows * steps * samples > MAX_SAMPLE_WORK:
+        raise InvalidSpec(
+            ("steps",),
+            f"{what} × steps × n_samples must be at most {MAX_SAMPLE_WORK:,} (this request: "
+            f"{rows:,} × {steps:,} × {samples:,}); use fewer steps, {what} or samples",
+        )
 
 
 @dataclass(frozen=True)
@@ -178,6 +194,7 @@ def build_simulation(
                 batch_size=batch_size,
             )
         )
+    check_sample_work(len(configs), steps, problem, "runs")
     return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs))
 
 

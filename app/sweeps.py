@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.engine import HYPER_SLOTS, Execution, Rows, build_simulation
+from app.engine import HYPER_SLOTS, Execution, Rows, build_simulation, check_sample_work
 from app.errors import InvalidSpec
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
@@ -31,8 +31,6 @@ FloatArray = npt.NDArray[np.float64]
 START_AXES = ("start_x", "start_y")
 MAX_AXIS_CELLS = 256
 MAX_SWEEP_STEPS = 5_000
-# The biggest grid at the most steps: 256 × 256 cells × 5 000 updates.
-MAX_CELL_STEPS = MAX_AXIS_CELLS * MAX_AXIS_CELLS * MAX_SWEEP_STEPS
 # A final point this close to a known minimum (as a fraction of the plot's
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01
@@ -190,12 +188,7 @@ class Sweep:
         if self.x_axis.param == self.y_axis.param:
             raise InvalidSpec(("y_axis", "param"), "must differ from x_axis.param")
         cells = len(self.x_axis.values) * len(self.y_axis.values)
-        if cells * template.steps > MAX_CELL_STEPS:
-            raise InvalidSpec(
-                ("steps",),
-                f"cells × steps must be at most {MAX_CELL_STEPS:,} (this sweep: "
-                f"{cells:,} × {template.steps:,})",
-            )
+        check_sample_work(cells, template.steps, template.problem, "cells")
 
         self.template = template
         self.execution = Execution(template, rows=self._rows(template, cells))

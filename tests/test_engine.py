@@ -304,3 +304,16 @@ def test_loss_grid_is_the_loss_a_run_reports_at_that_point(problem):
     point = [float(xs[7]), float(ys[3])]
     result = run(spec, [{"optimizer": "sgd", "start": point}], steps=1, seed=4)
     assert result.losses[0][0] == pytest.approx(z[3, 7], rel=1e-12)
+
+
+def test_regression_requests_past_the_sample_budget_are_refused_with_the_figures():
+    request = {
+        "problem": {"name": "logistic_regression", "n_samples": 5000},
+        "steps": 10_000,
+        "runs": [{"optimizer": "sgd"}] * 5,
+    }
+    with pytest.raises(InvalidSpec) as caught:
+        build_simulation(request)
+    assert caught.value.loc == ("steps",)
+    assert "5 × 10,000 × 5,000" in caught.value.message
+    build_simulation({**request, "runs": [{"optimizer": "sgd"}] * 4})  # 2e8: allowed

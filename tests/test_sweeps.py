@@ -119,3 +119,16 @@ def test_bad_sweeps_name_the_field(change, loc, words):
         Sweep({**ALPHA_BETA, **change})
     assert caught.value.loc == loc
     assert words in caught.value.message
+
+
+def test_regression_sweeps_past_the_sample_budget_are_refused():
+    request = {
+        "problem": {"name": "logistic_regression"},
+        "optimizer": "momentum",
+        "steps": 1000,
+        "x_axis": {"param": "alpha", "count": 64},
+        "y_axis": {"param": "beta", "count": 64},
+    }
+    with pytest.raises(InvalidSpec) as caught:
+        Sweep(request)
+    assert caught.value.loc == ("steps",) and "cells × steps × n_samples" in caught.value.message

@@ -1,8 +1,10 @@
-"""``GET /``: the playground page, built from the catalog.
+"""``GET /`` and ``GET /lessons/<slug>``: the playground page, built from the catalog.
 
 The page needs the catalog before it can draw anything, so it travels inside
 the HTML as a JSON data block (allowed by the CSP: it is never executed), with
 each parameter's symbol rendered to inline MathML for the "α = 0.1" readouts.
+The lessons travel the same way; ``/lessons/<slug>`` is the same page opened
+on that lesson (an unknown slug is a 404 page that lists the lessons).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from markupsafe import Markup
 
 from app import __version__
 from app.api.routes.catalog import catalog_for
+from app.lessons import catalog as lesson_catalog
 
 router = APIRouter(include_in_schema=False)
 
@@ -54,13 +57,52 @@ def _page_catalog(base: dict[str, Any]) -> tuple[dict[str, Any], str]:
     return catalog, text
 
 
-@router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
+def _script_json(value: Any) -> Markup:
+    # Inside <script> only "</" could end the block early; "<\\/" is the same JSON string.
+    return Markup(
+        json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
+    )
+
+
+@lru_cache(maxsize=1)
+def _lessons() -> tuple[list[dict[str, Any]], Markup]:
+    lessons = lesson_catalog()
+    return lessons, _script_json(lessons)
+
+
+def _page(request: Request, lesson: str | None = None) -> HTMLResponse:
     settings = request.app.state.settings
     base = catalog_for(settings)
     catalog, text = _page_catalog(base)
+    lessons, lessons_json = _lessons()
     return _templates(settings.templates_dir).TemplateResponse(
         request,
         "index.html",
-        {"catalog": catalog, "catalog_json": Markup(text), "version": __version__},
+        {
+            "catalog": catalog,
+            "catalog_json": Markup(text),
+            "lessons": lessons,
+            "lessons_json": lessons_json,
+            "lesson": lesson,
+            "version": __version__,
+        },
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(request: Request) -> HTMLResponse:
+    return _page(request)
+
+
+@router.get("/lessons/{slug}", response_class=HTMLResponse)
+def lesson_page(request: Request, slug: str) -> HTMLResponse:
+    lessons, _ = _lessons()
+    if any(lesson["slug"] == slug for lesson in lessons):
+        return _page(request, lesson=slug)
+    settings = request.app.state.settings
+    return _templates(settings.templates_dir).TemplateResponse(
+        request,
+        "404.html",
+        {"lessons": lessons, "slug": slug, "version": __version__},
+        status_code=404,
     )
