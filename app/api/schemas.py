@@ -261,6 +261,9 @@ class Limits(BaseModel):
     max_coordinate: float
     max_seed: int
     max_speed: float
+    max_sample_work: int = Field(
+        description="regression: runs (or sweep cells) × steps × n_samples must not exceed it"
+    )
     surface_resolution: ResolutionLimits
 
 

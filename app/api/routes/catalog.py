@@ -17,7 +17,7 @@ from app.api.schemas import (
     MIN_RESOLUTION,
     Catalog,
 )
-from app.engine import MAX_COORDINATE, MAX_SEED
+from app.engine import MAX_COORDINATE, MAX_SAMPLE_WORK, MAX_SEED
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES
 from app.problems.registry import PROBLEMS
@@ -65,6 +65,7 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
         "max_coordinate": MAX_COORDINATE,
         "max_seed": MAX_SEED,
         "max_speed": MAX_SPEED,
+        "max_sample_work": MAX_SAMPLE_WORK,
         "surface_resolution": {
             "min": MIN_RESOLUTION,
             "max": MAX_RESOLUTION,
