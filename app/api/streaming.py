@@ -240,7 +240,9 @@ class StreamSession:
                 {"type": "sweep_started", "id": sweep_id, "cells": sweep.cells, **request}
             )
         )
-        updates = max(1, SWEEP_CHUNK_WORK // sweep.cells)
+        # A regression cell's update also costs a loss over every sample.
+        samples = max(1, int(sweep.template.problem.get("n_samples", 1)))
+        updates = max(1, SWEEP_CHUNK_WORK // (sweep.cells * samples))
         chunks = sweep.chunks(updates)
         while not self.closed:
             done = await to_thread.run_sync(next, chunks, None)
