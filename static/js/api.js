@@ -52,6 +52,10 @@ export function fetchRuns(request, signal) {
  * The run stream (SPEC §5). Latest request wins: `run()` gives the request a
  * new id, and messages of any older id are dropped here, so handlers only ever
  * see the run in flight. Reconnects by itself and re-sends an unfinished run.
+ *
+ * A sweep shares the one task in flight with runs (the server replaces either
+ * with the other): `sweep()` takes its own handlers, and a later `run()` or
+ * `stop()` cancels it, which its `onCancelled` hears.
  */
 export class RunStream {
   constructor({ onStarted, onChunk, onDone, onError, onStatus }) {
@@ -96,6 +100,7 @@ export class RunStream {
 
   /** Start a run; returns its id. Replaces whatever was in flight. */
   run(request, speed = 0) {
+    this.dropSweep();
     const id = ++this.currentId;
     this.pending = { type: "run", id, request, speed };
     this.finished = false;
@@ -103,7 +108,36 @@ export class RunStream {
     return id;
   }
 
+  /**
+   * Start a sweep (POST /api/sweeps body) over the socket; returns its id.
+   * handlers: onStarted(message), onProgress(done 0…1), onDone(result), onError(detail), onCancelled().
+   */
+  sweep(request, handlers = {}) {
+    this.dropSweep();
+    const id = ++this.currentId;
+    this.sweepHandlers = handlers;
+    this.sweepId = id;
+    this.pending = { type: "sweep", id, request };
+    this.finished = false;
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(this.pending));
+    return id;
+  }
+
+  /** Whether a sweep is in flight. */
+  get sweeping() {
+    return this.sweepId != null && this.sweepId === this.currentId && !this.finished;
+  }
+
+  dropSweep() {
+    const handlers = this.sweepHandlers;
+    const live = this.sweeping;
+    this.sweepHandlers = null;
+    this.sweepId = null;
+    if (live) handlers?.onCancelled?.();
+  }
+
   stop() {
+    this.dropSweep();
     this.finished = true;
     this.currentId++;
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send('{"type":"stop"}');
@@ -130,8 +164,27 @@ export class RunStream {
         break;
       case "error":
         this.finished = true;
-        this.handlers.onError?.(describeError(message.detail) || "the server refused the run");
+        if (this.sweepId === message.id) {
+          const handlers = this.sweepHandlers;
+          this.sweepHandlers = null;
+          this.sweepId = null;
+          handlers?.onError?.(describeError(message.detail) || "the server refused the sweep");
+        } else this.handlers.onError?.(describeError(message.detail) || "the server refused the run");
         break;
+      case "sweep_started":
+        this.sweepHandlers?.onStarted?.(message);
+        break;
+      case "progress":
+        this.sweepHandlers?.onProgress?.(message.done);
+        break;
+      case "sweep_done": {
+        this.finished = true;
+        const handlers = this.sweepHandlers;
+        this.sweepHandlers = null;
+        this.sweepId = null;
+        handlers?.onDone?.(message.result);
+        break;
+      }
     }
   }
 }

@@ -5,6 +5,7 @@
 import { fmtNumber, runColor } from "./plots.js";
 
 const ICON_COPY = '<svg viewBox="0 0 20 20" aria-hidden="true"><rect x="7" y="7" width="10" height="10" rx="2" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M13 4.5V4a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v8a1 1 0 0 0 1 1h.5" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>';
+const ICON_SWEEP = '<svg viewBox="0 0 20 20" aria-hidden="true"><path d="M3 3h4v4H3zM8 3h4v4H8zM13 3h4v4h-4zM3 8h4v4H3zM8 8h4v4H8zM13 8h4v4h-4zM3 13h4v4H3zM8 13h4v4H8zM13 13h4v4h-4z" fill="currentColor" opacity="0.8"/></svg>';
 const ICON_REMOVE = '<svg viewBox="0 0 20 20" aria-hidden="true"><path d="M5 5l10 10M15 5L5 15" stroke="currentColor" stroke-width="2" stroke-linecap="round"/></svg>';
 
 let uid = 0;
@@ -206,7 +207,8 @@ export function valuesLine(opt, params) {
 /**
  * The card for run `i`: `data-run=i`, coloured like its traces.
  * handlers: param(i, name, v, final), optimizer(i, name), schedule(i, name),
- * scheduleParam(i, name, v, final), start(i, point|null), duplicate(i), remove(i), select(i).
+ * scheduleParam(i, name, v, final), start(i, point|null), duplicate(i), remove(i), select(i),
+ * batch(i, v, final) (regressions: ctx.batch = {spec, value, max}), sweep(i).
  */
 export function runCard(run, i, ctx, on) {
   const { catalog, state, selected, canRemove, canAdd, perEpoch, defaultStart, status } = ctx;
@@ -229,6 +231,7 @@ export function runCard(run, i, ctx, on) {
     h("span", { class: "swatch", "aria-hidden": "true" }),
     h("span", { class: "run-index" }, `${i + 1}`),
     optSelect,
+    on.sweep ? h("button", { type: "button", class: "icon", title: "Sweep this run: its settings over a grid", "aria-label": `sweep run ${i + 1}`, "data-action": "sweep", onclick: () => on.sweep(i), html: ICON_SWEEP }) : null,
     h("button", { type: "button", class: "icon", title: "Duplicate this run", "aria-label": `duplicate run ${i + 1}`, "data-action": "duplicate", disabled: !canAdd, onclick: () => on.duplicate(i), html: ICON_COPY }),
     h("button", { type: "button", class: "icon", title: "Remove this run", "aria-label": `remove run ${i + 1}`, "data-action": "remove", disabled: !canRemove, onclick: () => on.remove(i), html: ICON_REMOVE }),
   );
@@ -263,6 +266,18 @@ export function runCard(run, i, ctx, on) {
   const chart = alphaChart(run.schedule, run.params.alpha ?? 1, state.steps, perEpoch, color);
   if (chart) schedBox.append(chart);
 
+  let batchRow = null;
+  if (ctx.batch) {
+    // Batch sizes from 1 to n read best on a log slider (1, 16, 200 evenly apart).
+    const spec = { ...ctx.batch.spec, scale: "log", description: "samples per gradient of this run: 1 = stochastic, n = full batch" };
+    batchRow = paramControl(spec, ctx.batch.value, {
+      input: (v) => on.batch(i, v, false),
+      commit: (v) => on.batch(i, v, true),
+    }, { max: ctx.batch.max });
+    batchRow.classList.add("batch-row");
+    if (ctx.batch.inherited) batchRow.classList.add("inherited");
+  }
+
   const start = run.start || defaultStart;
   const sx = h("input", { type: "number", class: "num", step: "any", value: Number(start[0].toPrecision(4)), "aria-label": `start ${catalog.problem(state.problem).axes[0]} of run ${i + 1}`, "data-start": 0 });
   const sy = h("input", { type: "number", class: "num", step: "any", value: Number(start[1].toPrecision(4)), "aria-label": `start ${catalog.problem(state.problem).axes[1]} of run ${i + 1}`, "data-start": 1 });
@@ -281,7 +296,7 @@ export function runCard(run, i, ctx, on) {
   );
 
   const foot = h("p", { class: "run-status", "aria-live": "polite" }, status || "");
-  card.append(head, h("div", { class: "run-body" }, equations, values, params, schedBox, startRow), foot);
+  card.append(head, h("div", { class: "run-body" }, equations, values, params, batchRow, schedBox, startRow), foot);
   card.rows = rows;
   card.refresh = (r) => {
     values.replaceWith(valuesLine(opt, r.params));

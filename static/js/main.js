@@ -7,13 +7,22 @@
 
 import * as S from "./state.js";
 import { RunStream, fetchRuns, fetchSurface } from "./api.js";
-import { DataView, LossView, Surface3DView, SurfaceView, fmtNumber, runColor, runDash } from "./plots.js";
+import { DataView, LossView, Surface3DView, SurfaceView, fmtNumber, runColor, runDash, setPresentation } from "./plots.js";
 import { h, problemControls, runCard, showValue } from "./controls.js";
+import { SweepPanel } from "./sweep.js";
 
 const $ = (sel) => document.querySelector(sel);
 const catalog = new S.Catalog(JSON.parse($("#catalog").textContent));
-let state = S.fromURL(location.search, catalog);
+const lessons = JSON.parse($("#lessons").textContent);
+let lesson = lessonFromPath();
+// /lessons/<slug> with no query opens on the lesson's own scene.
+let state = lesson && !location.search ? S.fromScene(lesson, catalog) : S.fromURL(location.search, catalog);
 let selected = 0;
+
+function lessonFromPath() {
+  const match = location.pathname.match(/^\/lessons\/([^/]+)\/?$/);
+  return match ? lessons.find((l) => l.slug === decodeURIComponent(match[1])) || null : null;
+}
 
 // What tests and benchmarks can watch: a counter of finished redraws and when.
 const hook = {
@@ -31,6 +40,11 @@ const hook = {
   get currentId() {
     return current?.id ?? 0;
   },
+  get lesson() {
+    return lesson?.slug ?? null;
+  },
+  sweep: null, // the last sweep: {request, result, seconds}
+  fair: null, // compare fairly's choices: [{run, alpha, …}]
 };
 window.__descentlab = hook;
 
@@ -79,7 +93,7 @@ function newRun(id, request) {
   current = {
     id,
     request,
-    buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null })),
+    buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null, converged: null })),
     received: 0,
     done: false,
     sentAt: performance.now(),
@@ -123,7 +137,10 @@ function done(message) {
   current.done = true;
   current.doneAt = performance.now();
   message.runs.forEach((run, i) => {
-    if (current.buffers[i]) current.buffers[i].diverged = run.diverged_at ?? null;
+    if (current.buffers[i]) {
+      current.buffers[i].diverged = run.diverged_at ?? null;
+      current.buffers[i].converged = run.converged_at ?? null;
+    }
   });
   schedule();
 }
@@ -159,9 +176,10 @@ function send() {
     fetchRuns(request, postAbort.signal)
       .then((result) => {
         if (current?.id !== id) return;
-        started({ id, data: result.data });
-        chunk({ id, from: 0, runs: result.runs.map((r) => ({ path: r.path, loss: r.loss })) });
-        done({ id, runs: result.runs.map((r) => ({ diverged_at: r.diverged_at })) });
+        const { runs, ...head } = result;
+        started({ id, ...head, runs: runs.map(({ path, loss, diverged_at, converged_at, ...run }) => run) });
+        chunk({ id, from: 0, runs: runs.map((r) => ({ path: r.path, loss: r.loss })) });
+        done({ id, runs: runs.map((r) => ({ diverged_at: r.diverged_at, converged_at: r.converged_at })) });
       })
       .catch((error) => {
         if (error.name !== "AbortError") failed(error.message);
@@ -202,6 +220,7 @@ function runMeta(i, buf, upto) {
     color: runColor(i),
     dash: runDash(i),
     start: run ? S.startOf(run, state, catalog) : [0, 0],
+    per: run ? S.batchesPerEpoch(run, state) : 1,
     path: { x: buf.x.slice(0, upto), y: buf.y.slice(0, upto), loss: buf.loss.slice(0, upto) },
     allLoss: buf.loss.slice(0, upto),
   };
@@ -308,12 +327,14 @@ function lastPoint(path) {
 /** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
 async function finish(cur) {
   const marks = [];
+  const converged = [];
   cur.buffers.forEach((buf, i) => {
     const n = buf.x.length;
     if (buf.diverged != null && n) marks.push({ i, t: buf.diverged, point: [buf.x[n - 1], buf.y[n - 1]], loss: buf.loss[n - 1] });
+    if (buf.converged != null && buf.converged < n) converged.push({ i, t: buf.converged, loss: buf.loss[buf.converged] });
   });
   const metas = cur.buffers.map((buf, i) => runMeta(i, buf, buf.x.length));
-  const jobs = [loss.finish(metas, marks)];
+  const jobs = [loss.finish(metas, marks, converged)];
   if (marks.length) jobs.push(surface.markDiverged(marks));
   await Promise.all(jobs);
   renderStatuses(cur);
@@ -391,6 +412,7 @@ function legendName(run) {
   const keys = opt.params.filter((p) => p.name === "alpha" || run.params[p.name] !== p.default);
   const parts = keys.map((p) => `${symbolText(p)}=${showValue(p, run.params[p.name])}`);
   if (run.schedule.name !== catalog.raw.schedules[0].name) parts.push(catalog.schedule(run.schedule.name).label.toLowerCase());
+  if (catalog.isRegression(state.problem) && state.runs.some((r) => S.batchOf(r, state) !== S.batchOf(run, state))) parts.push(`batch ${S.batchOf(run, state)}`);
   return `${opt.label} · ${parts.join(", ")}`;
 }
 
@@ -419,7 +441,9 @@ function renderLegend() {
 
 function statusBadge(i) {
   const buf = current?.buffers[i];
-  if (buf?.diverged != null && current?.done) return h("span", { class: "badge bad" }, `✕ t=${buf.diverged}`);
+  if (!current?.done || !buf || !view.finished) return null;
+  if (buf.diverged != null) return h("span", { class: "badge bad", title: `diverged at update ${buf.diverged}` }, `✕ t=${buf.diverged}`);
+  if (buf.converged != null) return h("span", { class: "badge good", title: `converged in ${buf.converged} updates` }, `✓ ${buf.converged}`);
   return null;
 }
 
@@ -428,7 +452,9 @@ function statusText(i) {
   if (!buf || !buf.x.length) return "";
   const n = buf.x.length;
   if (buf.diverged != null) return `✕ diverged at t=${buf.diverged} (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
-  return `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
+  const end = `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
+  if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} · ${end}`;
+  return end;
 }
 
 function renderStatuses() {
@@ -437,15 +463,11 @@ function renderStatuses() {
     const el = card.querySelector(".run-status");
     el.textContent = statusText(i);
     el.classList.toggle("bad", current?.buffers[i]?.diverged != null);
+    el.classList.toggle("good", current?.buffers[i]?.diverged == null && current?.buffers[i]?.converged != null);
   });
 }
 
 let cards = [];
-
-function perEpoch() {
-  const p = state.problemParams;
-  return p.n_samples && p.batch_size ? Math.ceil(p.n_samples / p.batch_size) : 1;
-}
 
 function renderRuns() {
   const problem = catalog.problem(state.problem);
@@ -473,6 +495,15 @@ function renderRuns() {
       state.runs[i].start = point;
       changed({ push: true, panel: true });
     },
+    batch: (i, value, final) => {
+      state.runs[i].batch_size = value;
+      view.stale = view.stale || (final && state.lossx === "epochs");
+      changed({ push: final, panel: final, rerun: final || state.instant });
+    },
+    sweep: (i) => {
+      select(i);
+      sweeps.show(i);
+    },
     duplicate: (i) => {
       if (state.runs.length >= catalog.maxRuns()) return;
       state.runs.splice(i + 1, 0, S.clone(state.runs[i]));
@@ -498,14 +529,17 @@ function renderRuns() {
         selected: i === selected,
         canRemove: state.runs.length > 1,
         canAdd: state.runs.length < catalog.maxRuns(),
-        perEpoch: perEpoch(),
+        perEpoch: S.batchesPerEpoch(run, state),
         defaultStart: problem.start,
         status: current && view.finished ? statusText(i) : "",
+        batch: batchControl(run, problem),
       },
       handlers,
     ),
   );
   $("#runs").replaceChildren(...cards);
+  renderStatuses();
+  highlight();
   $("#add-run").disabled = state.runs.length >= catalog.maxRuns();
   if (focusKey) {
     const card = $(`.run-card[data-run="${focusKey[0]}"]`);
@@ -513,6 +547,22 @@ function renderRuns() {
     el?.focus();
   }
   renderLegend();
+}
+
+/** A regression run's own batch size: a log slider from 1 to n_samples. */
+function batchControl(run, problem) {
+  if (problem.kind !== "regression") return null;
+  const spec = problem.params.find((p) => p.name === "batch_size");
+  if (!spec) return null;
+  return { spec, value: S.batchOf(run, state), max: state.problemParams.n_samples ?? spec.max, inherited: run.batch_size == null };
+}
+
+/** Mark the controls the lesson is about. */
+function highlight() {
+  document.querySelectorAll(".param.highlight").forEach((el) => el.classList.remove("highlight"));
+  for (const name of lesson?.highlights || []) {
+    document.querySelectorAll(`.param:has([data-param="${name}"]), .param:has([data-control="${name}"])`).forEach((el) => el.classList.add("highlight"));
+  }
 }
 
 /** Keep what carries over when switching optimiser (alpha, shared β's). */
@@ -529,6 +579,7 @@ function sharedParams(old, name) {
 function select(i, scroll = false) {
   if (i === selected) return;
   selected = i;
+  sweeps?.refresh();
   document.querySelectorAll(".run-card").forEach((card) => card.classList.toggle("selected", Number(card.dataset.run) === i));
   renderLegend();
   if (scroll) document.querySelector(`.run-card[data-run="${i}"]`)?.scrollIntoView({ block: "nearest", behavior: "smooth" });
@@ -540,10 +591,15 @@ function renderProblem() {
   $("#problem-desc").textContent = problem.description;
   $("#formula").innerHTML = problem.formula_mathml || "";
   $("#formula").title = problem.label;
+  const regression = problem.kind === "regression";
+  $("#lossx-wrap").hidden = !regression;
+  $("#loss-against").textContent = regression && state.lossx === "epochs" ? "against epoch" : "against update";
+  if (loss) loss.epochs = regression && state.lossx === "epochs";
   $("#problem-params").replaceChildren(
     problemControls(problem, state.problemParams, (name, value, final) => {
       state.problemParams[name] = value;
       state.problemParams = catalog.problemParams(state.problem, state.problemParams);
+      catalog.fitBatches(state);
       if (name === "n_samples" || (name === "batch_size" && final)) renderRuns(); // α(t) depends on epochs
       if (name === "n_samples" && final) renderProblem();
       changed({ push: final, ground: final || state.instant, rerun: final || state.instant });
@@ -559,6 +615,7 @@ function renderHeader() {
   $("#speed-out").textContent = `${state.speed}/s`;
   $("#instant").checked = state.instant;
   $("#scale").value = state.scale;
+  $("#lossx").value = state.lossx;
   document.querySelectorAll("[data-view]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === state.view)));
   $("#surface-3d").hidden = state.view !== "3d";
 }
@@ -605,19 +662,148 @@ function changed({ push = true, panel = false, ground: newGround = false, rerun:
   if (newGround) loadGround();
   if (run) rerun();
   else renderLegend();
+  if (push) sweeps?.refresh();
 }
 
-function applyState(next) {
+function applyState(next, { animate = false } = {}) {
   const problemChanged = next.problem !== state.problem;
   state = next;
   selected = Math.min(selected, state.runs.length - 1);
-  loss.mode = state.scale;
+  if (loss) loss.mode = state.scale;
   renderHeader();
   renderProblem();
   renderRuns();
-  if (problemChanged) view.stale = true;
+  view.stale = true;
+  if (problemChanged) ground.minimumKey = undefined;
   loadGround();
-  rerun({ animate: false });
+  rerun({ animate });
+  sweeps?.refresh();
+}
+
+// ---------------------------------------------------------------- lessons
+
+function lessonURL(l) {
+  return (l ? `/lessons/${encodeURIComponent(l.slug)}` : "/") + S.toURL(state, catalog);
+}
+
+/** Open a lesson (or free play, for null): its scene, its panel, its highlights. */
+function openLesson(next, { push = true } = {}) {
+  lesson = next;
+  if (lesson) {
+    const keep = { view: state.view, scale: state.scale, instant: state.instant };
+    selected = 0;
+    applyState(S.fromScene(lesson, catalog, keep), { animate: true });
+  }
+  const url = lessonURL(lesson);
+  if (push) history.pushState(null, "", url);
+  else history.replaceState(null, "", url);
+  renderLesson();
+}
+
+function stepLesson(delta) {
+  const at = lesson ? lessons.indexOf(lesson) : -1;
+  const next = at < 0 ? (delta > 0 ? 0 : lessons.length - 1) : at + delta;
+  if (next < 0 || next >= lessons.length) return;
+  openLesson(lessons[next]);
+}
+
+function renderLesson() {
+  const box = $("#lesson");
+  $("#lesson-pick").value = lesson?.slug ?? "";
+  document.body.classList.toggle("in-lesson", !!lesson);
+  box.hidden = !lesson;
+  if (lesson) {
+    $("#lesson-num").textContent = `Lesson ${lesson.number} of ${lessons.length}`;
+    $("#lesson-title").textContent = lesson.title;
+    $("#lesson-idea").textContent = lesson.idea;
+    $("#lesson-notice").textContent = lesson.notice;
+    $("#lesson-try").textContent = lesson.try;
+    const at = lessons.indexOf(lesson);
+    $("#lesson-prev").disabled = at <= 0;
+    $("#lesson-next").disabled = at >= lessons.length - 1;
+    $("#lesson-next").textContent = at >= lessons.length - 1 ? "The end" : "Next →";
+    document.title = `${lesson.title} · descentlab`;
+  } else document.title = "descentlab · optimiser playground";
+  highlight();
+}
+
+// ---------------------------------------------------------------- presenting
+
+function setPanel(hidden) {
+  document.body.classList.toggle("panel-hidden", hidden);
+  $("#panel-toggle").setAttribute("aria-pressed", String(hidden));
+  $("#panel-toggle .label").textContent = hidden ? "Show panel" : "Panel";
+}
+
+function setPresent(on) {
+  document.body.classList.toggle("present", on);
+  $("#present").setAttribute("aria-pressed", String(on));
+  setPresentation(on);
+  setPanel(on);
+  // Type and line widths are read when a view is laid out: lay them all out again.
+  if (surface?.problem) surface.layout = surface.baseLayout();
+  view.stale = true;
+  view.dataStale = true;
+  schedule();
+  if (sweeps?.open) sweeps.draw();
+}
+
+// ---------------------------------------------------------------- export
+
+function download(name, type, text) {
+  const url = URL.createObjectURL(new Blob([text], { type }));
+  const a = h("a", { href: url, download: name, hidden: true });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 2000);
+}
+
+function fileStem() {
+  return `descentlab-${lesson ? lesson.slug : state.problem}`;
+}
+
+/** The runs on screen as rows: run (1-based, as on the cards), optimizer, t, x, y, loss. */
+function exportCSV() {
+  if (!current) return;
+  const lines = ["run,optimizer,t,x,y,loss"];
+  current.buffers.forEach((buf, i) => {
+    const name = current.request.runs[i].optimizer;
+    for (let t = 0; t < buf.x.length; t++) lines.push(`${i + 1},${name},${t},${buf.x[t]},${buf.y[t]},${buf.loss[t]}`);
+  });
+  download(`${fileStem()}.csv`, "text/csv", lines.join("\n") + "\n");
+}
+
+/** The runs in the shape POST /api/runs answers. */
+function exportJSON() {
+  if (!current) return;
+  const head = current.started || {};
+  const body = {
+    problem: head.problem || current.request.problem,
+    steps: head.steps ?? current.request.steps,
+    seed: head.seed ?? current.request.seed,
+    runs: current.buffers.map((buf, i) => ({
+      ...(head.runs?.[i] || current.request.runs[i]),
+      path: buf.x.map((x, t) => [x, buf.y[t]]),
+      loss: buf.loss.slice(),
+      diverged_at: buf.diverged,
+      converged_at: buf.converged,
+    })),
+  };
+  if (head.data) body.data = head.data;
+  download(`${fileStem()}.json`, "application/json", JSON.stringify(body, null, 1));
+}
+
+function exportPNG() {
+  const el = state.view === "3d" ? $("#surface-3d") : $("#surface-plot");
+  if (window.Plotly && el.data) window.Plotly.downloadImage(el, { format: "png", scale: 2, filename: fileStem() });
+}
+
+// ---------------------------------------------------------------- help
+
+function openHelp() {
+  const dialog = $("#help");
+  if (!dialog.open) dialog.showModal();
 }
 
 function toast(text) {
@@ -642,11 +828,48 @@ function connection(status) {
 // ---------------------------------------------------------------- wiring
 
 function wire() {
+  $("#lesson-pick").addEventListener("change", (e) => {
+    openLesson(lessons.find((l) => l.slug === e.target.value) || null);
+    e.target.blur(); // so the keys (n, b, space) work at once
+  });
+  $("#lesson-prev").addEventListener("click", () => stepLesson(-1));
+  $("#lesson-next").addEventListener("click", () => stepLesson(1));
+  $("#lesson-replay").addEventListener("click", () => lesson && openLesson(lesson, { push: false }));
+  $("#lesson-fold").addEventListener("click", () => {
+    const folded = $("#lesson").classList.toggle("folded");
+    $("#lesson-fold").setAttribute("aria-expanded", String(!folded));
+  });
+  $("#present").addEventListener("click", () => setPresent(!document.body.classList.contains("present")));
+  $("#panel-toggle").addEventListener("click", () => setPanel(!document.body.classList.contains("panel-hidden")));
+  $("#sweep-toggle").addEventListener("click", () => sweeps.toggle(selected));
+  $("#help-open").addEventListener("click", openHelp);
+  $("#help-close").addEventListener("click", () => $("#help").close());
+  $("#help").addEventListener("click", (e) => {
+    if (e.target === e.currentTarget) e.currentTarget.close(); // a click on the backdrop
+  });
+  const menu = $("#export-menu");
+  menu.querySelectorAll("[data-export]").forEach((btn) =>
+    btn.addEventListener("click", () => {
+      menu.open = false;
+      ({ csv: exportCSV, json: exportJSON, png: exportPNG })[btn.dataset.export]();
+    }),
+  );
+  document.addEventListener("click", (e) => {
+    if (menu.open && !menu.contains(e.target)) menu.open = false;
+  });
+  $("#lossx").addEventListener("change", (e) => {
+    state.lossx = e.target.value;
+    renderProblem();
+    view.stale = true;
+    writeURL(true);
+    schedule();
+  });
   $("#problem").addEventListener("change", (e) => {
     const name = e.target.value;
     state.problem = name;
     state.problemParams = catalog.problemParams(name);
     state.runs.forEach((run) => (run.start = null));
+    catalog.fitBatches(state);
     renderProblem();
     view.stale = true;
     changed({ push: true, panel: true, ground: true });
@@ -722,19 +945,41 @@ function wire() {
     history.replaceState(null, "", S.toURL(state, catalog));
     try {
       await navigator.clipboard.writeText(location.href);
-      btn.textContent = "Copied ✓";
+      btn.classList.add("done");
+      toast("Link copied: it reopens exactly this view.");
     } catch {
       window.prompt("Copy this link:", location.href);
     }
-    setTimeout(() => (btn.textContent = "Copy link"), 1600);
+    setTimeout(() => btn.classList.remove("done"), 1600);
   });
-  window.addEventListener("popstate", () => applyState(S.fromURL(location.search, catalog)));
-  document.addEventListener("keydown", (e) => {
-    if (e.key !== " " || e.target.closest("input, select, textarea, button")) return;
-    e.preventDefault();
-    togglePlay();
+  window.addEventListener("popstate", () => {
+    lesson = lessonFromPath();
+    renderLesson();
+    applyState(lesson && !location.search ? S.fromScene(lesson, catalog, state) : S.fromURL(location.search, catalog));
   });
+  document.addEventListener("keydown", keys);
+}
 
+/** Keyboard: space play/pause, n/→ b/← lessons, p present, h side panel, ? help. */
+function keys(e) {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  if (e.target.closest?.("input, select, textarea, [contenteditable]")) return;
+  if ($("#help").open) return; // the dialog handles its own keys (Esc closes it)
+  const onButton = !!e.target.closest?.("button, summary");
+  const actions = {
+    " ": onButton ? null : togglePlay,
+    n: () => stepLesson(1),
+    ArrowRight: () => stepLesson(1),
+    b: () => stepLesson(-1),
+    ArrowLeft: () => stepLesson(-1),
+    p: () => setPresent(!document.body.classList.contains("present")),
+    h: () => setPanel(!document.body.classList.contains("panel-hidden")),
+    "?": openHelp,
+  };
+  const action = actions[e.key.length === 1 ? e.key.toLowerCase() : e.key];
+  if (!action) return;
+  e.preventDefault();
+  action();
 }
 
 function togglePlay() {
@@ -771,11 +1016,50 @@ function hover(info) {
   el.textContent = `${axes[0]} = ${fmtNumber(x)}, ${axes[1]} = ${fmtNumber(y)}${info.loss != null ? `  ·  loss ${fmtNumber(info.loss)}` : ""}`;
 }
 
+// ---------------------------------------------------------------- sweeps
+
+const sweeps = new SweepPanel({
+  catalog,
+  stream,
+  hook,
+  state: () => state,
+  selected: () => selected,
+  toast,
+  /** A clicked cell: settings into run `i` (hyper-parameters, or start_x / start_y). */
+  load(i, patch) {
+    const run = state.runs[i];
+    if (!run) return;
+    for (const [name, value] of Object.entries(patch)) {
+      if (name === "start_x" || name === "start_y") {
+        const at = [...S.startOf(run, state, catalog)];
+        at[name === "start_x" ? 0 : 1] = value;
+        run.start = at;
+      } else run.params[name] = value;
+    }
+    state.runs[i] = catalog.run(run); // clamped and rounded like any other value
+    selected = i;
+    changed({ push: true, panel: true });
+  },
+  /** Compare fairly chose an α per run: set them and run again. */
+  tuned(choices) {
+    for (const c of choices) if (c.alpha != null && state.runs[c.run]) state.runs[c.run].params.alpha = c.alpha;
+    view.stale = true;
+    changed({ push: true, panel: true });
+  },
+  /** A sweep ended: a run it cut short is sent again. */
+  idle() {
+    // Only when the sweep replaced it: a run that replaced the sweep is on its way.
+    if (current && !current.done && hook.transport === "ws" && stream.currentId !== current.id) rerun({ animate: false });
+  },
+});
+
 async function main() {
   renderHeader();
   renderProblem();
   renderRuns();
+  renderLesson();
   wire();
+  if (lesson) history.replaceState(null, "", lessonURL(lesson));
   loadGround();
   rerun({ animate: false }); // the data starts flowing while Plotly loads
   await loadPlotly();
@@ -783,6 +1067,7 @@ async function main() {
   surface3d = new Surface3DView($("#surface-3d"));
   loss = new LossView($("#loss-plot"));
   loss.mode = state.scale;
+  loss.epochs = catalog.isRegression(state.problem) && state.lossx === "epochs";
   dataView = new DataView($("#data-plot"));
   plotsReady = true;
   document.body.classList.add("ready");

@@ -33,12 +33,28 @@ const FONT = {
   size: typeof window !== "undefined" && window.innerWidth >= 1800 ? 17 : 15,
   color: "#1f2733",
 };
+// Presentation mode scales lines, markers and type for a projector.
+export const STYLE = { line: 1, marker: 1 };
+const BASE_FONT = FONT.size;
+
+/** Presentation mode on or off: the next reset of every view uses the new sizes. */
+export function setPresentation(on) {
+  STYLE.line = on ? 1.7 : 1;
+  STYLE.marker = on ? 1.5 : 1;
+  FONT.size = on ? BASE_FONT + 5 : BASE_FONT;
+}
+const MODEBAR = { bgcolor: "rgba(255,255,255,0.85)", color: "#8a94a6", activecolor: "#1f2733" };
+const lw = (w) => w * STYLE.line;
+const ms = (m) => m * STYLE.marker;
+
 const CONFIG = {
   displaylogo: false,
+  displayModeBar: true, // always visible: its camera button downloads the chart as a PNG
+  modeBarButtons: [["toImage", "zoom2d", "pan2d", "resetScale2d"]],
   responsive: false, // followSize() resizes on any change of the box, not just the window
   scrollZoom: false,
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
-  toImageButtonOptions: { scale: 2 },
+  toImageButtonOptions: { scale: 2, filename: "descentlab" },
 };
 
 /** Keep a Plotly graph the size of its box (layout changes, window resizes). */
@@ -278,7 +294,7 @@ export class SurfaceView {
     const [x0, x1] = p.bounds.x;
     const [y0, y1] = p.bounds.y;
     const axis = (title, range) => ({
-      title: { text: title, standoff: 6, font: { size: 17 } },
+      title: { text: title, standoff: 6, font: { size: FONT.size + 2 } },
       range,
       showgrid: false,
       zeroline: false,
@@ -291,14 +307,15 @@ export class SurfaceView {
     });
     return {
       font: FONT,
-      margin: { l: 56, r: 10, t: 8, b: 48 },
+      modebar: MODEBAR,
+      margin: { l: 56, r: 10, t: 8, b: Math.round(FONT.size * 3.1) },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#fdfcf8",
       xaxis: axis(p.axes[0], [x0, x1]),
       yaxis: { ...axis(p.axes[1], [y0, y1]), scaleanchor: "x", scaleratio: 1 },
       showlegend: false,
       hovermode: "closest",
-      hoverlabel: { font: { size: 15, family: FONT.family } },
+      hoverlabel: { font: { size: FONT.size, family: FONT.family } },
       dragmode: "zoom",
       images: [],
       uirevision: p.name,
@@ -347,13 +364,15 @@ export class SurfaceView {
         colorscale: PLOTLY_SCALE,
         showscale: true,
         colorbar: {
-          title: { text: sc.title, side: "top", font: { size: 14 } },
+          title: { text: sc.title, side: "top", font: { size: FONT.size - 1 } },
           tickvals: sc.tickvals,
           ticktext: sc.ticktext,
           thickness: 14,
-          len: 0.9,
+          len: 0.8,
+          y: 0.4,
+          yanchor: "middle",
           outlinewidth: 0,
-          tickfont: { size: 13 },
+          tickfont: { size: FONT.size - 2 },
         },
       },
       meta: { role: "colorbar" },
@@ -363,7 +382,7 @@ export class SurfaceView {
       mode: "markers",
       x: this.minima.map((m) => m[0]),
       y: this.minima.map((m) => m[1]),
-      marker: { symbol: "star", size: 17, color: "#ffffff", line: { color: "#1f2733", width: 2 } },
+      marker: { symbol: "star", size: ms(17), color: "#ffffff", line: { color: "#1f2733", width: 2 } },
       hovertemplate: "minimum<br>(%{x:.3f}, %{y:.3f})<extra></extra>",
       showlegend: false,
       meta: { role: "minima" },
@@ -394,8 +413,8 @@ export class SurfaceView {
         x: run.path.x.slice(),
         y: run.path.y.slice(),
         customdata: run.path.loss.slice(),
-        line: { color: run.color, width: 3.5, dash: run.dash },
-        marker: { size: 5, color: run.color },
+        line: { color: run.color, width: lw(3.5), dash: run.dash },
+        marker: { size: ms(5), color: run.color },
         hovertemplate: `<b>${run.name}</b><br>t = %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<br>loss %{customdata:.4g}<extra></extra>`,
         meta: { run: i },
       });
@@ -408,7 +427,7 @@ export class SurfaceView {
         x: n ? [run.path.x[n - 1]] : [],
         y: n ? [run.path.y[n - 1]] : [],
         customdata: n ? [0] : [],
-        marker: { size: 15, color: run.color, line: { color: "#ffffff", width: 2.5 } },
+        marker: { size: ms(15), color: run.color, line: { color: "#ffffff", width: 2.5 } },
         hoverinfo: "skip",
         showlegend: false,
         meta: { head: i },
@@ -419,7 +438,7 @@ export class SurfaceView {
       mode: "markers",
       x: [...starts.values()].map((s) => s[0]),
       y: [...starts.values()].map((s) => s[1]),
-      marker: { symbol: "circle-open", size: 13, color: "#1f2733", line: { width: 2.5 } },
+      marker: { symbol: "circle-open", size: ms(13), color: "#1f2733", line: { width: lw(2.5) } },
       hovertemplate: "start (%{x:.3g}, %{y:.3g})<br>click to move, shift-click: selected run only<extra></extra>",
       showlegend: false,
       meta: { role: "start" },
@@ -474,7 +493,7 @@ export class SurfaceView {
       text: `✕ diverged at t=${t}`,
       showarrow: false,
       yshift: 16,
-      font: { color: this.runs[i]?.color || "#b00", size: 15 },
+      font: { color: this.runs[i]?.color || "#b00", size: FONT.size },
       bgcolor: "rgba(255,255,255,0.85)",
     }));
     const heads = marks.map(({ i }) => this.offset + this.runs.length + i);
@@ -551,7 +570,7 @@ export class Surface3DView {
         mode: "lines",
         name: run.name,
         ...lifted,
-        line: { color: run.color, width: 7 },
+        line: { color: run.color, width: lw(7) },
         hovertemplate: `<b>${run.name}</b><br>t = %{pointNumber}<extra></extra>`,
         meta: { run3d: i },
       });
@@ -563,7 +582,7 @@ export class Surface3DView {
         type: "scatter3d",
         mode: "markers",
         ...last,
-        marker: { size: 6, color: run.color, line: { color: "#fff", width: 2 } },
+        marker: { size: ms(6), color: run.color, line: { color: "#fff", width: 2 } },
         hoverinfo: "skip",
         meta: { head3d: i },
       });
@@ -572,6 +591,7 @@ export class Surface3DView {
     const pad = (sc.tmax - sc.tmin) * 0.05;
     const layout = {
       font: FONT,
+      modebar: MODEBAR,
       margin: { l: 0, r: 0, t: 0, b: 0 },
       paper_bgcolor: "rgba(0,0,0,0)",
       showlegend: false,
@@ -587,7 +607,7 @@ export class Surface3DView {
     };
     const draw = this.ready ? Plotly.react : Plotly.newPlot;
     this.ready = true;
-    return draw(this.el, traces, layout, CONFIG);
+    return draw(this.el, traces, layout, { ...CONFIG, modeBarButtons: [["toImage", "resetCameraDefault3d"]] });
   }
 
   add(slices) {
@@ -616,29 +636,42 @@ export class Surface3DView {
 
 // ---------------------------------------------------------------- loss against update
 
-/** #loss-plot: one trace per run (meta.run = i), log y when the losses span decades. */
+/**
+ * #loss-plot: one trace per run (meta.run = i), log y when the losses span decades.
+ * On a regression the x-axis may count epochs (run.per = updates per epoch) so
+ * batch sizes compare at equal work; ◆ marks where a run converged.
+ */
 export class LossView {
   constructor(el) {
     this.el = el;
     this.ready = false;
     this.type = "linear";
     this.mode = "auto";
+    this.epochs = false;
     followSize(this);
   }
 
-  layout(steps) {
+  xRange(runs, steps) {
+    if (!this.epochs) return [0, steps];
+    // The epochs every run covers: where the comparison is fair.
+    const ends = runs.map((run) => steps / (run.per || 1));
+    return [0, Math.max(1e-9, Math.min(...ends))];
+  }
+
+  layout(runs, steps) {
     return {
       font: FONT,
-      margin: { l: 58, r: 16, t: 8, b: 44 },
+      modebar: MODEBAR,
+      margin: { l: 58, r: 16, t: 8, b: Math.round(FONT.size * 2.9) },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#ffffff",
-      xaxis: { title: { text: "update t", standoff: 4 }, range: [0, steps], showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside" },
+      xaxis: { title: { text: this.epochs ? "epoch (passes over the data)" : "update t", standoff: 4 }, range: this.xRange(runs, steps), showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside" },
       yaxis: { type: this.type, automargin: true, exponentformat: "power", showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside", autorange: true },
       showlegend: false,
       hovermode: "x unified",
-      hoverlabel: { font: { size: 14, family: FONT.family }, bgcolor: "rgba(255,255,255,0.95)" },
+      hoverlabel: { font: { size: FONT.size - 1, family: FONT.family }, bgcolor: "rgba(255,255,255,0.95)" },
       annotations: [],
-      uirevision: "loss",
+      uirevision: `loss-${this.epochs}`,
     };
   }
 
@@ -657,6 +690,11 @@ export class LossView {
     return hi / lo > 300 ? "log" : "linear";
   }
 
+  xOf(i, t) {
+    const per = this.epochs ? this.runs[i]?.per || 1 : 1;
+    return per === 1 ? t : t / per;
+  }
+
   reset(runs, steps) {
     this.runs = runs;
     this.steps = steps;
@@ -665,16 +703,16 @@ export class LossView {
       type: "scatter",
       mode: "lines",
       name: run.short,
-      x: run.path.x.map((_, t) => t),
+      x: run.path.x.map((_, t) => this.xOf(i, t)),
       y: run.path.loss.slice(),
-      customdata: run.path.x.map((x, t) => [x, run.path.y[t]]),
-      line: { color: run.color, width: 3.5, dash: run.dash },
-      hovertemplate: `%{y:.4g} at (%{customdata[0]:.3g}, %{customdata[1]:.3g})`,
+      customdata: run.path.x.map((x, t) => [x, run.path.y[t], t]),
+      line: { color: run.color, width: lw(3.5), dash: run.dash },
+      hovertemplate: `%{y:.4g} at (%{customdata[0]:.3g}, %{customdata[1]:.3g}), t = %{customdata[2]}`,
       meta: { run: i },
     }));
     const draw = this.ready ? Plotly.react : Plotly.newPlot;
     this.ready = true;
-    return draw(this.el, traces, this.layout(steps), CONFIG);
+    return draw(this.el, traces, this.layout(runs, steps), { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] });
   }
 
   add(slices, firstIndex) {
@@ -684,31 +722,50 @@ export class LossView {
       if (!slice.x.length) return;
       indices.push(i);
       const from = firstIndex[i];
-      update.x.push(slice.x.map((_, k) => from + k));
+      update.x.push(slice.x.map((_, k) => this.xOf(i, from + k)));
       update.y.push(slice.loss);
-      update.customdata.push(slice.x.map((x, k) => [x, slice.y[k]]));
+      update.customdata.push(slice.x.map((x, k) => [x, slice.y[k], from + k]));
     });
     if (!indices.length) return Promise.resolve();
     return Plotly.extendTraces(this.el, update, indices);
   }
 
-  /** Re-check the axis type once the data is in; mark diverged runs. */
-  finish(runs, marks) {
+  /**
+   * Re-check the axis type once the data is in; mark diverged runs (✕ note) and
+   * converged ones (◆ at the update they converged, meta.converged = i).
+   */
+  async finish(runs, marks, converged = []) {
     const type = this.chooseType(runs);
     const annotations = marks.map(({ i, t, loss }) => ({
-      x: t - 1,
+      x: this.xOf(i, t - 1),
       y: type === "log" ? Math.log10(Math.max(loss, 1e-300)) : loss,
       text: `✕ diverged at t=${t}`,
       showarrow: false,
       xanchor: "left",
       xshift: 6,
-      font: { color: runs[i].color, size: 14 },
+      font: { color: runs[i].color, size: FONT.size - 1 },
       bgcolor: "rgba(255,255,255,0.85)",
     }));
-    const shapes = [];
-    if (type === this.type && !annotations.length && !(this.el.layout.annotations || []).length) return Promise.resolve();
+    const old = this.el.data.map((d, k) => (d.meta && Number.isInteger(d.meta.converged) ? k : -1)).filter((k) => k >= 0);
+    if (old.length) await Plotly.deleteTraces(this.el, old);
+    if (converged.length) {
+      await Plotly.addTraces(
+        this.el,
+        converged.map(({ i, t, loss }) => ({
+          type: "scatter",
+          mode: "markers",
+          x: [this.xOf(i, t)],
+          y: [loss],
+          marker: { symbol: "diamond", size: ms(13), color: runs[i].color, line: { color: "#ffffff", width: 2 } },
+          hovertemplate: `converged at t = ${t}<extra></extra>`,
+          showlegend: false,
+          meta: { converged: i },
+        })),
+      );
+    }
+    if (type === this.type && !annotations.length && !(this.el.layout.annotations || []).length) return;
     this.type = type;
-    return Plotly.relayout(this.el, { "yaxis.type": type, "yaxis.autorange": true, annotations, shapes });
+    await Plotly.relayout(this.el, { "yaxis.type": type, "yaxis.autorange": true, annotations });
   }
 
   resize() {
@@ -754,7 +811,7 @@ export class DataView {
         mode: "markers",
         x: sx,
         y: sy,
-        marker: { size: 6, color: "rgba(60,72,96,0.38)" },
+        marker: { size: ms(6), color: "rgba(60,72,96,0.38)" },
         hovertemplate: "(%{x:.3g}, %{y:.3g})<extra>sample</extra>",
         meta: { role: "data" },
       },
@@ -779,7 +836,7 @@ export class DataView {
         mode: "lines",
         x: this.xs,
         y: n ? this.model(run.path.x[n - 1], run.path.y[n - 1]) : [],
-        line: { color: run.color, width: 3.5, dash: run.dash },
+        line: { color: run.color, width: lw(3.5), dash: run.dash },
         name: run.short,
         hovertemplate: `${run.short}<extra></extra>`,
         meta: { model: i },
@@ -787,7 +844,8 @@ export class DataView {
     });
     const layout = {
       font: FONT,
-      margin: { l: 52, r: 12, t: 10, b: 46 },
+      modebar: MODEBAR,
+      margin: { l: 52, r: 12, t: 10, b: Math.round(FONT.size * 3) },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#ffffff",
       xaxis: { title: { text: "x", standoff: 4 }, range: [lo, hi], showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false },
@@ -798,7 +856,7 @@ export class DataView {
     };
     const draw = this.ready ? Plotly.react : Plotly.newPlot;
     this.ready = true;
-    return draw(this.el, traces, layout, CONFIG);
+    return draw(this.el, traces, layout, { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] });
   }
 
   /** Move each run's model to its current point. */
@@ -812,6 +870,297 @@ export class DataView {
     });
     if (!indices.length) return Promise.resolve();
     return Plotly.restyle(this.el, { y: ys }, indices);
+  }
+
+  resize() {
+    if (this.ready) return Plotly.Plots.resize(this.el);
+  }
+}
+
+// ---------------------------------------------------------------- sweeps
+
+// Cells that have no value in the chosen colouring: diverged (vermillion, the
+// one warm colour next to viridis) or never converged / at no known minimum (grey).
+export const SWEEP_DIVERGED = "#D55E00";
+export const SWEEP_NONE = "#cfd5de";
+const VIRIDIS_R = [
+  [0, "#fde725"], [0.125, "#a8db34"], [0.25, "#5ec962"], [0.375, "#28ae80"], [0.5, "#21918c"],
+  [0.625, "#2c728e"], [0.75, "#3b528b"], [0.875, "#472d7b"], [1, "#440154"],
+];
+// Basins: one colour per known minimum (Okabe & Ito, without vermillion).
+const BASIN_COLORS = ["#56B4E9", "#E69F00", "#009E73", "#CC79A7", "#0072B2", "#F0E442", "#000000"];
+const LOSS_FLOOR = 1e-10; // gaps below this read as "at the minimum"
+
+function decadeTicks(lo, hi, fmt = (k) => fmtNumber(10 ** k, 2)) {
+  const tickvals = [];
+  const ticktext = [];
+  const step = Math.max(1, Math.ceil((hi - lo) / 8));
+  for (let k = Math.ceil(lo); k <= Math.floor(hi); k += step) {
+    tickvals.push(k);
+    ticktext.push(fmt(k));
+  }
+  return { tickvals, ticktext };
+}
+
+/**
+ * #sweep-plot: a sweep's grid as a heatmap (meta.role = "sweep", z[j][i] for
+ * x_axis.values[i], y_axis.values[j]), coloured by final loss (log), by when
+ * each cell converged, or by which minimum it reached; a second heatmap under it
+ * paints the cells without a value (diverged, never converged); a ring marks the
+ * selected run's own setting.
+ */
+export class SweepView {
+  constructor(el, { onPick } = {}) {
+    this.el = el;
+    this.onPick = onPick;
+    this.ready = false;
+    followSize(this);
+  }
+
+  /** Axis coordinates: log10 of the values on a log axis (ticks say the real values). */
+  coords(axis) {
+    return axis.scale === "log" ? axis.values.map((v) => Math.log10(v)) : axis.values.slice();
+  }
+
+  axisLayout(axis, label) {
+    const c = this.coords(axis);
+    const pad = c.length > 1 ? (c[1] - c[0]) / 2 : 0.5;
+    const out = {
+      title: { text: label, standoff: 6 },
+      automargin: true,
+      range: [c[0] - pad, c[c.length - 1] + pad],
+      showgrid: false,
+      zeroline: false,
+      ticks: "outside",
+      showline: true,
+      linecolor: "#8a94a6",
+      mirror: true,
+    };
+    if (axis.scale === "log") Object.assign(out, decadeTicks(c[0] - pad, c[c.length - 1] + pad));
+    return out;
+  }
+
+  /** The value grid and colour bar for a colouring; null where a cell has no value. */
+  colouring(result, mode, problem) {
+    const { final_loss: loss, diverged_at: div, converged_at: conv, minimum_index: basin } = result;
+    const ny = loss.length;
+    const nx = loss[0]?.length || 0;
+    const z = [];
+    const other = [];
+    const text = [];
+    const min = result.min_loss ?? problem?.min_value ?? null;
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let j = 0; j < ny; j++) {
+      const row = [];
+      const orow = [];
+      const trow = [];
+      for (let i = 0; i < nx; i++) {
+        let v = null;
+        if (div[j][i] != null) {
+          orow.push(0);
+          trow.push(`diverged at t = ${div[j][i]}`);
+          row.push(null);
+          continue;
+        }
+        if (mode === "converged") v = conv[j][i];
+        else if (mode === "basin") v = basin[j][i];
+        else if (loss[j][i] != null) {
+          const gap = min != null ? loss[j][i] - min : loss[j][i];
+          v = Math.log10(Math.max(gap, LOSS_FLOOR));
+        }
+        const describe = `final loss ${fmtNumber(loss[j][i] ?? NaN, 4)}<br>${conv[j][i] != null ? `converged at t = ${conv[j][i]}` : "did not converge"}`;
+        trow.push(describe);
+        orow.push(v == null ? 1 : null);
+        row.push(v);
+        if (v != null) {
+          lo = Math.min(lo, v);
+          hi = Math.max(hi, v);
+        }
+      }
+      z.push(row);
+      other.push(orow);
+      text.push(trow);
+    }
+    if (!Number.isFinite(lo)) {
+      lo = 0;
+      hi = 1;
+    }
+    if (hi - lo < 1e-9) hi = lo + 1;
+    const bar = { thickness: 14, len: 0.92, outlinewidth: 0, tickfont: { size: FONT.size - 2 }, title: { side: "top", font: { size: FONT.size - 2 } } };
+    if (mode === "basin") {
+      const minima = result.minima || [];
+      const n = Math.max(1, minima.length);
+      const scale = [];
+      for (let k = 0; k < n; k++) {
+        const c = BASIN_COLORS[k % BASIN_COLORS.length];
+        scale.push([k / n, c], [(k + 1) / n, c]);
+      }
+      return {
+        z, other, text, zmin: -0.5, zmax: n - 0.5, colorscale: scale,
+        colorbar: { ...bar, title: { ...bar.title, text: "minimum<br>reached" }, tickvals: minima.map((_, k) => k), ticktext: minima.map((m) => `(${fmtNumber(m[0], 2)}, ${fmtNumber(m[1], 2)})`) },
+      };
+    }
+    if (mode === "converged") {
+      return { z, other, text, zmin: lo, zmax: hi, colorscale: VIRIDIS_R, colorbar: { ...bar, title: { ...bar.title, text: "converged<br>at update" } } };
+    }
+    const ticks = decadeTicks(lo, hi, (k) => (k <= Math.log10(LOSS_FLOOR) ? "≤" : "") + fmtNumber(10 ** k, 2));
+    return {
+      z, other, text, zmin: lo, zmax: hi, colorscale: VIRIDIS_R,
+      colorbar: { ...bar, title: { ...bar.title, text: min != null ? "final<br>f − f*" : "final<br>loss" }, ...ticks },
+    };
+  }
+
+  /**
+   * Draw a result. opts: {mode, labels: [x, y], mark: [x, y] | null, problem, minima: [[x, y]] (start grids)}.
+   */
+  show(result, { mode = "loss", labels = ["", ""], mark = null, problem = null } = {}) {
+    this.result = result;
+    const xs = this.coords(result.x_axis);
+    const ys = this.coords(result.y_axis);
+    const c = this.colouring(result, mode, problem);
+    const traces = [
+      {
+        type: "heatmap",
+        x: xs,
+        y: ys,
+        z: c.other,
+        zmin: 0,
+        zmax: 1,
+        colorscale: [[0, SWEEP_DIVERGED], [0.5, SWEEP_DIVERGED], [0.5, SWEEP_NONE], [1, SWEEP_NONE]],
+        showscale: false,
+        text: c.text,
+        hovertemplate: "%{text}<extra></extra>",
+        hoverongaps: false,
+        meta: { role: "sweep-other" },
+      },
+      {
+        type: "heatmap",
+        x: xs,
+        y: ys,
+        z: c.z,
+        zmin: c.zmin,
+        zmax: c.zmax,
+        colorscale: c.colorscale,
+        colorbar: c.colorbar,
+        text: c.text,
+        hovertemplate: "%{text}<extra></extra>",
+        hoverongaps: false,
+        meta: { role: "sweep", mode },
+      },
+    ];
+    const starts = result.x_axis.param === "start_x" && result.y_axis.param === "start_y";
+    if (starts && result.minima?.length) {
+      traces.push({
+        type: "scatter",
+        mode: "markers",
+        x: result.minima.map((m) => m[0]),
+        y: result.minima.map((m) => m[1]),
+        marker: { symbol: "star", size: ms(15), color: "#ffffff", line: { color: "#1f2733", width: 1.5 } },
+        hovertemplate: "minimum (%{x:.3g}, %{y:.3g})<extra></extra>",
+        meta: { role: "minima" },
+      });
+    }
+    if (mark) {
+      const at = [result.x_axis.scale === "log" ? Math.log10(mark[0]) : mark[0], result.y_axis.scale === "log" ? Math.log10(mark[1]) : mark[1]];
+      traces.push(
+        { type: "scatter", mode: "markers", x: [at[0]], y: [at[1]], marker: { symbol: "circle-open", size: ms(22), color: "#1f2733", line: { width: 2 } }, hoverinfo: "skip", meta: { role: "current" } },
+        { type: "scatter", mode: "markers", x: [at[0]], y: [at[1]], marker: { symbol: "circle-open", size: ms(17), color: "#ffffff", line: { width: 3 } }, hovertemplate: "this run<extra></extra>", meta: { role: "current" } },
+      );
+    }
+    const layout = {
+      font: FONT,
+      modebar: MODEBAR,
+      margin: { l: 60, r: 8, t: 6, b: 46 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      xaxis: this.axisLayout(result.x_axis, labels[0]),
+      yaxis: this.axisLayout(result.y_axis, labels[1]),
+      showlegend: false,
+      hovermode: "closest",
+      hoverlabel: { font: { size: FONT.size - 1, family: FONT.family } },
+      dragmode: false,
+      uirevision: JSON.stringify([result.x_axis.param, result.y_axis.param]),
+    };
+    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    const first = !this.ready;
+    this.ready = true;
+    return draw(this.el, traces, layout, { ...CONFIG, modeBarButtons: [["toImage"]] }).then(() => {
+      if (first) this.el.on("plotly_click", (event) => this.click(event));
+    });
+  }
+
+  /**
+   * Compare fairly's answer: final loss against α, one line per run (gaps where
+   * it diverged), the chosen α ringed. curves: [{run, alpha, loss, best, color, label}].
+   */
+  showCurves(curves, problem) {
+    this.result = null;
+    const min = problem?.min_value ?? null;
+    const gap = (v) => (v == null ? null : Math.max(min != null ? v - min : v, LOSS_FLOOR));
+    const traces = [];
+    for (const c of curves) {
+      traces.push({
+        type: "scatter",
+        mode: "lines",
+        x: c.alpha,
+        y: c.loss.map(gap),
+        line: { color: c.color, width: lw(3) },
+        name: c.label,
+        hovertemplate: `${c.label}: α = %{x:.3g}, final loss %{y:.3g}<extra></extra>`,
+        meta: { fair: c.run },
+      });
+      if (c.best >= 0) {
+        traces.push({
+          type: "scatter",
+          mode: "markers",
+          x: [c.alpha[c.best]],
+          y: [gap(c.loss[c.best])],
+          marker: { size: ms(15), color: c.color, line: { color: "#1f2733", width: 2 } },
+          hovertemplate: `${c.label}: chosen α = %{x:.3g}<extra></extra>`,
+          meta: { chosen: c.run },
+        });
+      }
+    }
+    const layout = {
+      font: FONT,
+      modebar: MODEBAR,
+      margin: { l: 64, r: 12, t: 6, b: 46 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#ffffff",
+      xaxis: { type: "log", title: { text: "α (learning rate)", standoff: 4 }, exponentformat: "power", showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", ticks: "outside" },
+      yaxis: { type: "log", automargin: true, title: { text: min != null ? "final f − f*" : "final loss", standoff: 6 }, exponentformat: "power", showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", ticks: "outside" },
+      showlegend: false,
+      hovermode: "closest",
+      uirevision: "fair",
+    };
+    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    const first = !this.ready;
+    this.ready = true;
+    return draw(this.el, traces, layout, { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] }).then(() => {
+      if (first) this.el.on("plotly_click", (event) => this.click(event));
+    });
+  }
+
+  /** The cell under a click: nearest grid value on each axis. */
+  click(event) {
+    const point = event?.points?.[0];
+    if (!point || !this.result) return;
+    const nearest = (axis, v) => {
+      const c = this.coords(axis);
+      let best = 0;
+      for (let k = 1; k < c.length; k++) if (Math.abs(c[k] - v) < Math.abs(c[best] - v)) best = k;
+      return best;
+    };
+    const i = nearest(this.result.x_axis, point.x);
+    const j = nearest(this.result.y_axis, point.y);
+    this.onPick?.(i, j, this.result);
+  }
+
+  clear() {
+    if (this.ready) Plotly.purge(this.el);
+    this.ready = false;
+    this.result = null;
   }
 
   resize() {

@@ -7,6 +7,9 @@
 //
 //   ?problem=steep_valley&noise=0&steps=120&seed=0
 //   &run=sgd~alpha:0.45&run=adam~alpha:0.2~beta1:0.9~lr:step~lr.every:10~at:-4,1.5
+//   (a regression run may carry its own batch size: run=sgd~alpha:0.05~bs:16)
+//
+// The lesson, if any, is the path (/lessons/<slug>), not the query.
 
 export const FIELDS = [
   { key: "steps", kind: "int", default: 120, min: 1, max: 10000 },
@@ -15,6 +18,7 @@ export const FIELDS = [
   { key: "instant", kind: "bool", default: true },
   { key: "view", kind: "enum", values: ["2d", "3d"], default: "2d" },
   { key: "scale", kind: "enum", values: ["auto", "log", "linear"], default: "auto" },
+  { key: "lossx", kind: "enum", values: ["updates", "epochs"], default: "updates" }, // loss chart's x-axis (regressions)
 ];
 
 // What a first visit shows: a valley where plain gradient descent zig-zags,
@@ -88,12 +92,28 @@ export class Catalog {
     const opt = this.optimizer(given.optimizer);
     const sched = this.schedule(given.schedule?.name);
     const start = Array.isArray(given.start) && given.start.every(Number.isFinite) ? given.start : null;
+    const bs = Number(given.batch_size);
     return {
       optimizer: opt.name,
       params: paramsFrom(opt.params, given.params),
       schedule: { name: sched.name, ...paramsFrom(sched.params, given.schedule) },
       start,
+      // Regression only: this run's own batch size (null = the problem's).
+      batch_size: given.batch_size != null && Number.isFinite(bs) ? Math.max(1, Math.round(bs)) : null,
     };
+  }
+  isRegression(name) {
+    return this.problem(name).kind === "regression";
+  }
+  /** Per-run batch sizes valid for the problem: dropped on a surface, at most n_samples. */
+  fitBatches(state) {
+    const regression = this.isRegression(state.problem);
+    const n = state.problemParams.n_samples;
+    for (const run of state.runs) {
+      if (!regression) run.batch_size = null;
+      else if (run.batch_size != null && n) run.batch_size = Math.min(run.batch_size, n);
+    }
+    return state;
   }
   maxRuns() {
     return this.limits.max_runs || 64;
@@ -139,6 +159,7 @@ function encodeRun(run, catalog) {
     }
   }
   if (run.start) parts.push(`at:${compact(run.start[0])},${compact(run.start[1])}`);
+  if (run.batch_size != null) parts.push(`bs:${run.batch_size}`);
   return parts.join("~");
 }
 
@@ -154,6 +175,7 @@ function decodeRun(text, catalog) {
     if (key === "lr") given.schedule.name = value;
     else if (key.startsWith("lr.")) given.schedule[key.slice(3)] = value;
     else if (key === "at") given.start = value.split(",").map(Number);
+    else if (key === "bs") given.batch_size = value;
     else given.params[key] = value;
   }
   return catalog.run(given);
@@ -176,7 +198,25 @@ export function fromURL(search, catalog) {
     .filter(Boolean)
     .slice(0, catalog.maxRuns());
   if (!state.runs.length) state.runs = defaultState(catalog).runs;
-  return state;
+  return catalog.fitBatches(state);
+}
+
+/** The state a lesson's scene describes (a body of POST /api/runs plus its speed). */
+export function fromScene(lesson, catalog, base = {}) {
+  const scene = lesson.scene;
+  const { name, ...given } = scene.problem || {};
+  const state = { problem: catalog.problem(name).name };
+  for (const f of FIELDS) state[f.key] = base[f.key] ?? f.default;
+  state.steps = Math.max(1, Math.min(catalog.maxSteps(), scene.steps ?? 200));
+  state.seed = scene.seed ?? 0;
+  state.speed = Math.max(1, Math.min(2000, Math.round(lesson.speed || 60)));
+  state.problemParams = catalog.problemParams(state.problem, given);
+  state.runs = (scene.runs || []).filter((r) => catalog.optimizers.has(r.optimizer)).map((r) => catalog.run(r));
+  if (!state.runs.length) state.runs = [catalog.run({})];
+  // Batch sizes are compared at equal work: one pass over the data.
+  const batches = new Set(state.runs.map((r) => r.batch_size));
+  state.lossx = catalog.isRegression(state.problem) && batches.size > 1 ? "epochs" : "updates";
+  return catalog.fitBatches(state);
 }
 
 /** The URL query for a state: every control, in a stable order. */
@@ -211,6 +251,7 @@ export function toRequest(state, catalog) {
         schedule: { name: sched.name, ...exportParams(sched.params, run.schedule) },
       };
       if (run.start) body.start = run.start;
+      if (run.batch_size != null && problem.kind === "regression") body.batch_size = run.batch_size;
       return body;
     }),
   };
@@ -223,6 +264,18 @@ function exportParams(specs, values) {
     out[spec.name] = spec.kind === "bool" ? !!v : spec.kind === "int" ? Math.round(v) : v;
   }
   return out;
+}
+
+/** A run's batch size on a regression: its own, or the problem's. */
+export function batchOf(run, state) {
+  return run.batch_size ?? state.problemParams.batch_size ?? null;
+}
+
+/** Updates per pass over the data for a run (1 on a surface). */
+export function batchesPerEpoch(run, state) {
+  const n = state.problemParams.n_samples;
+  const b = batchOf(run, state);
+  return n && b ? Math.ceil(n / Math.min(b, n)) : 1;
 }
 
 /** Where a run starts: its own point, or the problem's default start. */
