@@ -59,4 +59,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('DESCENTLAB_PORT', '8000') + '/healthz', timeout=4)"]
 
 # exec: uvicorn replaces the shell and is PID 1, so `docker stop` reaches it.
-CMD ["sh", "-c", "exec python -m uvicorn app.main:app --host \"${DESCENTLAB_HOST:-0.0.0.0}\" --port \"${DESCENTLAB_PORT:-8000}\" --workers \"${DESCENTLAB_WORKERS:-1}\" --ws-max-size 1048576 --timeout-graceful-shutdown 10 --no-server-header"]
+CMD ["sh", "-c", "exec python -m uvicorn app.main:app --host \"${DESCENTLAB_HOST:-0.0.0.0}\" --port \"${DESCENTLAB_PORT:-8000}\" --workers \"${DESCENTLAB_WORKERS:-1}\" --ws-max-size 1048576 --ws-per-message-deflate \"${DESCENTLAB_WS_DEFLATE:-false}\" --timeout-graceful-shutdown 10 --no-server-header"]

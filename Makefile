@@ -39,6 +39,7 @@ test-browser: $(VENV)/.installed-test
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/engine.py
+	$(BIN)/python benchmarks/load.py
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check app tests benchmarks

@@ -126,6 +126,7 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port or settings.port,
         reload=args.reload,
         ws_max_size=1 << 20,
+        ws_per_message_deflate=settings.ws_deflate,
     )
     return 0
 

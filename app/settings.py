@@ -48,6 +48,11 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(256 * 1024, ge=1024)
     ws_rate: float = Field(30.0, gt=0)
     ws_burst: int = Field(60, ge=1)
+    # permessage-deflate on /api/stream. Off: compressing the stream's JSON (≈ 0.84 MB a
+    # classroom run, only 2.2× smaller deflated) costs ~20 ms of event-loop CPU per
+    # stream, 4–5× the engine and encoding together (docs/PERFORMANCE.md). Turn it on
+    # where bandwidth is scarcer than CPU.
+    ws_deflate: bool = False
     # Streaming: compute budget of one chunk at speed 0, the frame interval of a
     # paced stream, and the most points (updates × runs) in one chunk message.
     stream_chunk_seconds: float = Field(0.03, gt=0)
