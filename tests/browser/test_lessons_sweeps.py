@@ -104,7 +104,7 @@ def test_lesson_panel_at_laptop_size(open_page, artifacts):
     sizes = [
         page.evaluate(
             f"() => Math.round(10 ** Number(document.querySelector("
-            f"'[data-run=\"{i}\"] input[type=range][data-param=\"batch_size\"]').value))"
+            f'\'[data-run="{i}"] input[type=range][data-param="batch_size"]\').value))'
         )
         for i in range(3)
     ]
@@ -293,7 +293,11 @@ def test_a_sweep_draws_a_heatmap_and_a_click_loads_a_cell(open_page, artifacts):
     page.fill("[data-sweep='x-max']", "0.01")
     sweep = run_sweep(page)
     assert sweep["request"]["x_axis"] == {
-        "param": "alpha", "min": 0.0001, "max": 0.01, "count": 32, "scale": "log"
+        "param": "alpha",
+        "min": 0.0001,
+        "max": 0.01,
+        "count": 32,
+        "scale": "log",
     }
     heat = page.evaluate(
         "() => document.querySelector('#sweep-plot').data"
@@ -339,7 +343,7 @@ def test_a_sweep_draws_a_heatmap_and_a_click_loads_a_cell(open_page, artifacts):
     assert state["runs"][0]["params"]["alpha"] == pytest.approx(alpha, rel=1e-5)
     assert state["runs"][0]["params"]["beta"] == pytest.approx(beta, rel=1e-5)
     slider = page.evaluate(
-        "() => Number(document.querySelector('[data-run=\"0\"] input[type=range][data-param=\"alpha\"]').value)"
+        '() => Number(document.querySelector(\'[data-run="0"] input[type=range][data-param="alpha"]\').value)'
     )
     assert slider == pytest.approx(math.log10(alpha), abs=0.01)
     assert float(page.input_value("[data-run='0'] input[data-number='beta']")) == pytest.approx(
