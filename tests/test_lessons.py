@@ -70,7 +70,7 @@ def test_3_momentum_rolls_where_sgd_zig_zags():
     sgd_path = result.paths[0]
     signs = np.sign(sgd_path[1:11, 1])
     assert np.all(signs[1:] != signs[:-1])  # SGD crosses the valley floor every update
-    reach = [first_below(loss, 1e-3) for loss in result.losses]
+    reach = result.converged_at
     assert reach[1] < reach[0] / 2  # β = 0.5 rolls down the valley
     assert reach[2] > reach[0]  # β = 0.9 overshoots and spirals
     assert result.paths[2][:, 0].max() > 0.5  # ... past the bottom at x = 0
@@ -86,6 +86,8 @@ def test_4_nesterov_brakes_before_it_overshoots():
     swing = [np.abs(path[2:, 1]).max() for path in result.paths]
     assert swing[1] < swing[0] / 2
     quoted("nesterov", momentum, nesterov, round(swing[0], 1), round(swing[1], 2))
+    assert result.converged_at[1] < result.converged_at[0]
+    quoted("nesterov", *result.converged_at)
 
 
 def test_4_try_a_larger_beta_both_swing_more_and_nesterov_stays_calmer():
