@@ -17,6 +17,7 @@ from app import __version__
 from app.api import errors
 from app.api.middleware import BodySizeLimit, SecurityHeaders
 from app.api.routes import api_router
+from app.api.routes import docs as docs_route
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("uvicorn.error")  # shown by uvicorn's default logging
@@ -70,10 +71,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         redoc_url=None,
+        docs_url=None,  # app/api/routes/docs.py serves it without a CDN
     )
     app.state.settings = settings
     errors.install(app)
     app.include_router(api_router)
+    # Before /static: the more specific mount must match first.
+    app.mount(docs_route.ASSETS_URL, StaticFiles(directory=docs_route.ASSETS_DIR), name="swagger")
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
     # Run and surface responses are hundreds of kB of digits; gzip shrinks them ~3x.

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.api.routes import (
     catalog,
+    docs,
     health,
     lessons,
     pages,
@@ -17,5 +18,5 @@ from app.api.routes import (
 )
 
 api_router = APIRouter()
-for module in (health, catalog, runs, surface, sweeps, lessons, stream, vendor, pages):
+for module in (health, catalog, runs, surface, sweeps, lessons, stream, vendor, docs, pages):
     api_router.include_router(module.router)
