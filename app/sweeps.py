@@ -35,6 +35,9 @@ MAX_SWEEP_STEPS = 5_000
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01
 UPDATES_PER_CHUNK = 250
+# Cell·updates one chunk's scratch buffer holds (24 bytes each: x, y, loss), so a
+# 256 × 256 sweep steps in chunks of ~60 updates within ~100 MB, not 400 MB.
+MAX_SCRATCH = 4_000_000
 
 
 @dataclass(frozen=True)
@@ -231,7 +234,7 @@ class Sweep:
     def chunks(self, updates_per_chunk: int = UPDATES_PER_CHUNK) -> Iterator[float]:
         """Advance the whole grid, yielding the fraction of updates done after each chunk."""
         steps = self.template.steps
-        width = min(updates_per_chunk, steps)
+        width = max(1, min(updates_per_chunk, steps, MAX_SCRATCH // self.cells))
         # A sweep keeps only each cell's end, so one scratch buffer serves every chunk:
         # no fresh hundreds of MB (and their page faults) per chunk.
         paths = np.empty((self.cells, width, 2))
