@@ -36,8 +36,9 @@ MAX_SWEEP_STEPS = 5_000
 REACHED_FRACTION = 0.01
 UPDATES_PER_CHUNK = 250
 # Cell·updates one chunk's scratch buffer holds (24 bytes each: x, y, loss), so a
-# 256 × 256 sweep steps in chunks of ~60 updates within ~100 MB, not 400 MB.
-MAX_SCRATCH = 4_000_000
+# 256 × 256 sweep steps in chunks of 15 updates within ~25 MB, not 400 MB: a few
+# concurrent sweeps fit a 512 MB container.
+MAX_SCRATCH = 1_000_000
 
 
 @dataclass(frozen=True)
