@@ -4,8 +4,11 @@
     .venv/bin/python benchmarks/page.py --url http://127.0.0.1:8000 --moves 40
 
 Slider-to-redraw is the time from the slider's ``input`` event to the moment the
-page reports (``window.__descentlab.lastCompleted``) that the run it sent for
-that value is completely on screen — the approach of
+page reports (``window.__descentlab.lastCompleted.at``) that the run it sent for
+that value is completely in its traces and painted (the page stamps it in a task
+after the next animation frame); "noticed" is when this script saw it (the
+page's ``descentlab:complete`` event, or the next animation frame for pages
+without it) — the approach of
 tests/browser/test_playground.py::test_slider_to_redraw_latency. Two scenes:
 the default first visit (3 runs × 120 steps on steep_valley) and ten runs (every
 optimiser) × 5 000 steps on Rosenbrock, whose URL is built in the page's own URL
@@ -42,7 +45,11 @@ WAIT_COMPLETE = """after => window.__descentlab && window.__descentlab.lastCompl
     && window.__descentlab.lastCompleted.id === window.__descentlab.currentId"""
 
 # Moves one run's alpha slider `values.length` times; after each `input`, waits until the
-# run sent for it is fully drawn, then pauses `gap` ms (a student reading the picture).
+# run sent for it is fully drawn and painted, then pauses `gap` ms (a student reading the
+# picture). The page stamps `lastCompleted.at` after the frame that shows the run has been
+# painted (a requestAnimationFrame, then a task), so `at - t0` is the latency; the time at
+# which this script notices (a `descentlab:complete` event, else the next animation frame)
+# is reported beside it.
 MOVES = """async ([run, values, gap]) => {
     const el = document.querySelector(`[data-run="${run}"] input[data-param="alpha"]`);
     const gd = document.querySelector('#surface-plot');
@@ -53,17 +60,24 @@ MOVES = """async ([run, values, gap]) => {
         el.value = el.dataset.scale === 'log' ? Math.log10(alpha) : alpha;
         el.dispatchEvent(new Event('input', {bubbles: true}));
         await new Promise((resolve) => {
+            let settled = false;
             const check = () => {
+                if (settled) return;
                 const h = window.__descentlab;
-                if (h.lastCompleted.id !== before && h.lastCompleted.id === h.currentId) resolve();
-                else requestAnimationFrame(check);
+                if (h.lastCompleted.id !== before && h.lastCompleted.id === h.currentId) {
+                    settled = true;
+                    window.removeEventListener('descentlab:complete', check);
+                    resolve();
+                } else requestAnimationFrame(check);
             };
+            window.addEventListener('descentlab:complete', check);
             check();
         });
+        const seen = performance.now() - t0;
         const trace = gd.data.find(d => d.meta && d.meta.run === run);
         if (!trace || trace.x.length < 2) throw new Error('empty path');
         const done = window.__descentlab.lastCompleted;
-        times.push([performance.now() - t0, done.received - t0, done.at - done.received]);
+        times.push([done.at - t0, done.received - t0, done.at - done.received, seen]);
         await new Promise(r => setTimeout(r, gap));
     }
     return times;
@@ -118,6 +132,9 @@ def measure(browser, base: str, query: str, run: int, values: list[float], gap: 
             "network_median_ms": statistics.median(t[1] for t in triples),
             "draw_median_ms": statistics.median(t[2] for t in triples),
             "p95_ms": percentile(samples, 95),
+            # when the script noticed (event or next animation frame)
+            "seen_median_ms": statistics.median(t[3] for t in triples),
+            "seen_p95_ms": percentile([t[3] for t in triples], 95),
             "errors": errors,
         }
     finally:
@@ -176,9 +193,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\nload average {results['loadavg_before']} before, {results['loadavg_after']} after")
     print(
         "\n| scene | slider→redraw median | p95 | of which input→done received | "
-        "done→drawn | first load | transferred | decoded |"
+        "done→drawn | noticed median / p95 | first load | transferred | decoded |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     ok = True
     for name in scenes:
         runs = results[name]
@@ -191,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {median:.0f} ms | {p95:.0f} ms "
             f"| {statistics.median(r['network_median_ms'] for r in runs):.0f} ms "
             f"| {statistics.median(r['draw_median_ms'] for r in runs):.0f} ms "
+            f"| {statistics.median(r['seen_median_ms'] for r in runs):.0f} / "
+            f"{statistics.median(r['seen_p95_ms'] for r in runs):.0f} ms "
             f"| {load * 1e3:.0f} ms "
             f"| {transfer / 1e6:.2f} MB | {decoded / 1e6:.2f} MB |"
         )

@@ -195,12 +195,24 @@ export function alphaChart(schedule, alpha, steps, perEpoch, color) {
 
 // ---------------------------------------------------------------- a run's card
 
-/** Current hyper-parameter values beside the equations, as "α = 0.1  β = 0.9". */
-export function valuesLine(opt, params) {
+/**
+ * Current hyper-parameter values beside the equations, as "α = 0.1  β = 0.9";
+ * the ones in `differs` (where another run of this optimiser has another value)
+ * are marked, so two runs of one optimiser read apart at a glance.
+ */
+export function valuesLine(opt, params, differs = new Set()) {
   return h(
     "p",
     { class: "values" },
-    opt.params.map((spec) => h("span", { class: "value" }, symbolOf(spec), " = ", h("b", {}, showValue(spec, params[spec.name])))),
+    opt.params.map((spec) =>
+      h(
+        "span",
+        { class: `value${differs.has(spec.name) ? " differs" : ""}`, "data-value": spec.name, title: differs.has(spec.name) ? `another ${opt.label} run has a different ${spec.name.replace(/_/g, " ")}` : null },
+        symbolOf(spec),
+        " = ",
+        h("b", {}, showValue(spec, params[spec.name])),
+      ),
+    ),
   );
 }
 
@@ -237,7 +249,7 @@ export function runCard(run, i, ctx, on) {
   );
 
   const equations = h("div", { class: "equations", title: opt.description }, (opt.equations_mathml || []).map((m) => h("div", { class: "eq", html: m })));
-  const values = valuesLine(opt, run.params);
+  let values = valuesLine(opt, run.params, ctx.differs?.());
 
   const params = h("div", { class: "params" });
   const rows = {};
@@ -299,8 +311,12 @@ export function runCard(run, i, ctx, on) {
   card.append(head, h("div", { class: "run-body" }, equations, values, params, batchRow, schedBox, startRow), foot);
   card.rows = rows;
   card.refresh = (r) => {
-    values.replaceWith(valuesLine(opt, r.params));
+    const next = valuesLine(opt, r.params, ctx.differs?.());
+    values.replaceWith(next);
+    values = next;
+    if (ctx.name) card.setAttribute("aria-label", `Run ${i + 1}: ${ctx.name()}`);
   };
+  if (ctx.name) card.setAttribute("aria-label", `Run ${i + 1}: ${ctx.name()}`);
   return card;
 }
 

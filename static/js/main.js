@@ -142,7 +142,7 @@ function done(message) {
       current.buffers[i].converged = run.converged_at ?? null;
     }
   });
-  schedule();
+  drawNow();
 }
 
 function failed(detail) {
@@ -204,11 +204,36 @@ function send() {
 
 let frameRequested = false;
 let drawing = false;
+let drewThisFrame = false; // a draw ran since the last animation frame began
 
 function schedule() {
   if (frameRequested) return;
   frameRequested = true;
-  requestAnimationFrame(frame);
+  requestAnimationFrame(() => {
+    drewThisFrame = false;
+    frame();
+  });
+}
+
+/**
+ * A run just became complete: draw it now rather than at the next frame (up to
+ * 16 ms later), unless this frame has drawn already; still one redraw per frame.
+ */
+function drawNow() {
+  if (drewThisFrame || drawing || !plotsReady) {
+    schedule();
+    return;
+  }
+  frame();
+}
+
+/** Run `fn` once the current changes are painted: after the next frame's paint. */
+function afterPaint(fn) {
+  requestAnimationFrame(() => {
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => fn();
+    channel.port2.postMessage(null);
+  });
 }
 
 function runMeta(i, buf, upto) {
@@ -232,6 +257,10 @@ async function frame() {
   if (drawing) {
     view.redrawAfter = true;
     return;
+  }
+  if (!drewThisFrame) {
+    drewThisFrame = true;
+    requestAnimationFrame(() => (drewThisFrame = false));
   }
   drawing = true;
   try {
@@ -270,9 +299,12 @@ async function draw() {
     return;
   }
   const backwards = view.shown.some((s) => s > points);
+  // Every point of a finished run fits on screen: draw its marks (✕, ◆) in the same update.
+  const whole = cur.done && cur.buffers.every((buf) => points >= buf.x.length);
   if (newRun || view.stale || backwards || view.shown.length !== n) {
     const metas = cur.buffers.map((buf, i) => runMeta(i, buf, points));
-    const jobs = [surface.reset(metas, steps, { draft: view.drafting }), loss.reset(metas, steps)];
+    const final = whole ? marksOf(cur) : null;
+    const jobs = [surface.reset(metas, steps, { draft: view.drafting, marks: final?.marks }), loss.reset(metas, steps, final)];
     if (is3d) jobs.push(surface3d.reset(metas));
     if (cur.data && (view.dataStale || newRun || !dataView.ready)) {
       jobs.push(dataView.reset(catalog.problem(state.problem), cur.data, metas));
@@ -283,6 +315,7 @@ async function draw() {
     view.drawnId = cur.id;
     view.stale = false;
     view.finished = false;
+    view.marked = !!final;
     renderLegend();
   } else {
     const slices = [];
@@ -314,8 +347,12 @@ async function draw() {
   if (complete && !view.finished) {
     view.finished = true;
     await finish(cur);
-    hook.completed++;
-    hook.lastCompleted = { id: cur.id, at: performance.now(), sent: cur.sentAt, received: cur.doneAt };
+    // The hook reports a run complete once its every point is painted.
+    afterPaint(() => {
+      hook.completed++;
+      hook.lastCompleted = { id: cur.id, at: performance.now(), sent: cur.sentAt, received: cur.doneAt };
+      window.dispatchEvent(new CustomEvent("descentlab:complete", { detail: hook.lastCompleted }));
+    });
   }
 }
 
@@ -324,8 +361,8 @@ function lastPoint(path) {
   return n ? [path.x[n - 1], path.y[n - 1]] : null;
 }
 
-/** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
-async function finish(cur) {
+/** Where runs diverged (✕) and converged (◆). */
+function marksOf(cur) {
   const marks = [];
   const converged = [];
   cur.buffers.forEach((buf, i) => {
@@ -333,10 +370,18 @@ async function finish(cur) {
     if (buf.diverged != null && n) marks.push({ i, t: buf.diverged, point: [buf.x[n - 1], buf.y[n - 1]], loss: buf.loss[n - 1] });
     if (buf.converged != null && buf.converged < n) converged.push({ i, t: buf.converged, loss: buf.loss[buf.converged] });
   });
-  const metas = cur.buffers.map((buf, i) => runMeta(i, buf, buf.x.length));
-  const jobs = [loss.finish(metas, marks, converged)];
-  if (marks.length) jobs.push(surface.markDiverged(marks));
-  await Promise.all(jobs);
+  return { marks, converged };
+}
+
+/** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
+async function finish(cur) {
+  if (!view.marked) {
+    // The run came in pieces (animation, a slow run): its marks were not drawn yet.
+    const { marks, converged } = marksOf(cur);
+    const metas = cur.buffers.map((buf, i) => runMeta(i, buf, buf.x.length));
+    await Promise.all([loss.finish(metas, marks, converged), surface.markDiverged(marks)]);
+    view.marked = true;
+  }
   renderStatuses(cur);
   renderLegend();
 }
@@ -406,14 +451,49 @@ function setStageShape(problem) {
 
 // ---------------------------------------------------------------- panel and header
 
+/**
+ * A run's name in the legend and on hover: the optimiser and its key settings —
+ * α, whatever is off its default, and every setting on which it differs from
+ * another run of the same optimiser (so two Momentum runs with β 0.5 and 0.9 both
+ * show β, even when 0.9 is the default).
+ */
 function legendName(run) {
   if (!run) return "";
+  return `${catalog.optimizer(run.optimizer).label} · ${distinguishing(run).join(", ")}`;
+}
+
+/** The hyper-parameters on which run `i` differs from another run of its optimiser. */
+function differingParams(i) {
+  const run = state.runs[i];
+  const names = new Set();
+  if (!run) return names;
+  for (const other of state.runs) {
+    if (other === run || other.optimizer !== run.optimizer) continue;
+    for (const [name, v] of Object.entries(run.params)) if (String(Number(other.params[name])) !== String(Number(v))) names.add(name);
+  }
+  return names;
+}
+
+/** "α=0.1", "β=0.9", "step", "T=20", "batch 16", "from (1, 2)": what tells this run apart. */
+function distinguishing(run) {
   const opt = catalog.optimizer(run.optimizer);
-  const keys = opt.params.filter((p) => p.name === "alpha" || run.params[p.name] !== p.default);
-  const parts = keys.map((p) => `${symbolText(p)}=${showValue(p, run.params[p.name])}`);
-  if (run.schedule.name !== catalog.raw.schedules[0].name) parts.push(catalog.schedule(run.schedule.name).label.toLowerCase());
+  const twins = state.runs.filter((r) => r !== run && r.optimizer === run.optimizer);
+  const differs = (get) => twins.some((r) => String(get(r)) !== String(get(run)));
+  const value = (v) => (typeof v === "boolean" ? Number(v) : v);
+  const parts = opt.params
+    .filter((p) => p.name === "alpha" || value(run.params[p.name]) !== value(p.default) || differs((r) => value(r.params[p.name])))
+    .map((p) => `${symbolText(p)}=${showValue(p, run.params[p.name])}`);
+  const sched = catalog.schedule(run.schedule.name);
+  if (run.schedule.name !== catalog.raw.schedules[0].name || differs((r) => r.schedule.name)) parts.push(sched.label.toLowerCase());
+  for (const p of sched.params) {
+    const mine = run.schedule[p.name];
+    const alike = twins.filter((r) => r.schedule.name === run.schedule.name);
+    if (alike.some((r) => String(r.schedule[p.name]) !== String(mine))) parts.push(`${symbolText(p)}=${showValue(p, mine)}`);
+  }
   if (catalog.isRegression(state.problem) && state.runs.some((r) => S.batchOf(r, state) !== S.batchOf(run, state))) parts.push(`batch ${S.batchOf(run, state)}`);
-  return `${opt.label} · ${parts.join(", ")}`;
+  const at = S.startOf(run, state, catalog);
+  if (differs((r) => S.startOf(r, state, catalog).join(","))) parts.push(`from (${fmtNumber(at[0])}, ${fmtNumber(at[1])})`);
+  return parts;
 }
 
 const GREEK = { alpha: "α", beta: "β", gamma: "γ", rho: "ρ", varepsilon: "ε", epsilon: "ε", sigma: "σ", kappa: "κ" };
@@ -424,8 +504,14 @@ function symbolText(spec) {
   return s.replace(/[{}]/g, "");
 }
 
+let legendKey = "";
+
 function renderLegend() {
   const box = $("#legend");
+  // Rebuilt only when a name, a badge or the selection changed (not on every redraw).
+  const key = JSON.stringify([selected, state.runs.map((run, i) => [legendName(run), statusBadge(i)?.textContent ?? ""])]);
+  if (key === legendKey && box.childElementCount === state.runs.length) return;
+  legendKey = key;
   box.replaceChildren(
     ...state.runs.map((run, i) =>
       h(
@@ -457,11 +543,32 @@ function statusText(i) {
   return end;
 }
 
+let findingAlpha = null; // the run whose α "Find a working α" is searching
+
 function renderStatuses() {
   document.querySelectorAll(".run-card").forEach((card) => {
     const i = Number(card.dataset.run);
     const el = card.querySelector(".run-status");
     el.textContent = statusText(i);
+    // A diverged run offers a way out: sweep its α alone and take the best.
+    const run = state.runs[i];
+    const hasAlpha = run && catalog.optimizer(run.optimizer).params.some((p) => p.name === "alpha");
+    if (current?.buffers[i]?.diverged != null && view.finished && hasAlpha) {
+      el.append(
+        h(
+          "button",
+          {
+            type: "button",
+            class: "btn soft find-alpha",
+            "data-action": "find-alpha",
+            disabled: findingAlpha != null,
+            title: "Sweep α for this run alone (as Compare fairly does) and give it the α with the lowest final loss",
+            onclick: () => findAlpha(i),
+          },
+          findingAlpha === i ? "Looking for a working α…" : "Find a working α",
+        ),
+      );
+    }
     el.classList.toggle("bad", current?.buffers[i]?.diverged != null);
     el.classList.toggle("good", current?.buffers[i]?.diverged == null && current?.buffers[i]?.converged != null);
   });
@@ -480,7 +587,8 @@ function renderRuns() {
     },
     param: (i, name, value, final) => {
       state.runs[i].params[name] = value;
-      cards[i]?.refresh(state.runs[i]);
+      // Its card and the cards of its twins mark the values that tell them apart.
+      cards.forEach((card, k) => (k === i || state.runs[k]?.optimizer === state.runs[i].optimizer) && card.refresh(state.runs[k]));
       changed({ push: final, rerun: final || state.instant });
     },
     schedule: (i, name) => {
@@ -532,6 +640,8 @@ function renderRuns() {
         perEpoch: S.batchesPerEpoch(run, state),
         defaultStart: problem.start,
         status: current && view.finished ? statusText(i) : "",
+        differs: () => differingParams(i),
+        name: () => legendName(state.runs[i]),
         batch: batchControl(run, problem),
       },
       handlers,
@@ -547,6 +657,27 @@ function renderRuns() {
     el?.focus();
   }
   renderLegend();
+}
+
+/** "Find a working α": compare fairly's α sweep for run i alone; the best α goes into the run. */
+async function findAlpha(i) {
+  if (findingAlpha != null) return;
+  if (sweeps.busy) {
+    toast("A sweep is running: wait for it, or cancel it in the sweep panel.");
+    return;
+  }
+  select(i);
+  sweeps.show(i); // the panel shows the progress, then final loss against α
+  findingAlpha = i;
+  renderStatuses();
+  let choices = null;
+  try {
+    choices = await sweeps.compareFairly(i);
+  } finally {
+    findingAlpha = null;
+    renderStatuses();
+  }
+  if (choices && choices[0]?.alpha == null) toast(`Run ${i + 1} diverges for every α in the catalog's range: try another start or optimiser.`);
 }
 
 /** A regression run's own batch size: a log slider from 1 to n_samples. */
@@ -710,6 +841,9 @@ function stepLesson(delta) {
 function renderLesson() {
   const box = $("#lesson");
   $("#lesson-pick").value = lesson?.slug ?? "";
+  // Closed, the picker says which lesson, short; the open list and the panel give the titles.
+  $("#lesson-face").textContent = lesson ? `Lesson ${lesson.number} of ${lessons.length}` : "Free play";
+  $(".lesson-pick").title = lesson ? `Lesson ${lesson.number}: ${lesson.title} (n / b: next / previous)` : "Lessons: preset scenes from SGD to Adam (n / b: next / previous)";
   document.body.classList.toggle("in-lesson", !!lesson);
   box.hidden = !lesson;
   if (lesson) {

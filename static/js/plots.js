@@ -57,6 +57,8 @@ const CONFIG = {
   toImageButtonOptions: { scale: 2, filename: "descentlab" },
 };
 
+const LOSS_CONFIG = { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] };
+
 /** Keep a Plotly graph the size of its box (layout changes, window resizes). */
 function followSize(view) {
   let pending = false;
@@ -69,10 +71,49 @@ function followSize(view) {
     pending = true;
     requestAnimationFrame(() => {
       pending = false;
-      if (view.ready && view.el.offsetParent !== null) Promise.resolve(view.resize()).catch(() => {});
+      fit(3);
     });
   });
+  // A redraw racing the resize (a problem switch reshapes the stage while runs
+  // arrive) could leave the graph at its old size: check, and resize again.
+  const fit = (tries) => {
+    if (!view.ready || view.el.offsetParent === null) return;
+    Promise.resolve(view.resize())
+      .then(() => {
+        const full = view.el._fullLayout;
+        const off = full && (Math.abs(full.width - view.el.clientWidth) > 2 || Math.abs(full.height - view.el.clientHeight) > 2);
+        if (off && tries > 1) requestAnimationFrame(() => fit(tries - 1));
+      })
+      .catch(() => {});
+  };
   observer.observe(view.el);
+}
+
+/**
+ * Replace the data of some traces in place and redraw only them: a Plotly.animate
+ * frame without a transition (axes, images and the other traces are not touched).
+ * gd.data[k] holds the new arrays afterwards, as after a restyle.
+ *
+ * Plotly applies such a frame at once (in this task), but settles animate()'s own
+ * promise only a frame or two later; the promise returned here resolves as soon
+ * as the traces are redrawn, so the caller can wait for the paint itself.
+ */
+const NOW = { mode: "immediate", transition: { duration: 0 }, frame: { duration: 0, redraw: false } };
+export function replaceInPlace(el, data, traces, layout) {
+  const frame = { data, traces };
+  if (layout) frame.layout = layout;
+  return new Promise((resolve) => {
+    const drawn = () => {
+      el.removeListener?.("plotly_transitioning", drawn);
+      queueMicrotask(resolve); // the traces are redrawn right after this event, synchronously
+    };
+    el.on("plotly_transitioning", drawn);
+    const settled = () => {
+      el.removeListener?.("plotly_transitioning", drawn);
+      resolve();
+    };
+    Plotly.animate(el, frame, NOW).then(settled, settled); // rejected when a newer frame replaces it
+  });
 }
 
 // ---------------------------------------------------------------- numbers
@@ -391,43 +432,54 @@ export class SurfaceView {
   }
 
   /**
-   * Start afresh with these runs: [{name, color, dash, start, path: {x, y, loss}}].
-   * One Plotly call, so an instant re-run swaps old paths for new in one frame.
+   * Show these runs: [{name, color, dash, start, path: {x, y, loss}}]; `marks` are
+   * the diverged runs' ✕ ({i, t, point}) once a run is complete.
+   *
+   * When only the numbers changed (a slider moved: same runs, steps, style and
+   * marks), the paths, heads and start markers are replaced in place by one
+   * Plotly.animate without a transition: Plotly recomputes those traces and
+   * redraws only them; the axes (fixed ranges), the ground image and the colour
+   * bar are left alone. Anything else is one Plotly.react of the whole graph.
    */
-  reset(runs, steps, { draft = false } = {}) {
+  reset(runs, steps, { draft = false, marks = [] } = {}) {
     this.runs = runs;
     this.offset = 2;
     this.steps = steps;
     // A dot per iterate shows the step sizes; while a slider is dragged the
     // paths are drawn as bare lines (half the cost), dots follow when it rests.
     const dots = steps <= 400 && !draft;
+    const shape = JSON.stringify([runs.map((r) => [r.color, r.dash]), steps, dots, STYLE.line, STYLE.marker]);
+    const marked = JSON.stringify(marks.map(({ i, t, point }) => [i, t, point]));
+    if (this.ready && this.drawn && this.drawn.layout === this.layout && this.drawn.shape === shape && this.drawn.marks === marked) {
+      return this.update(runs);
+    }
     this.dots = dots;
+    const diverged = new Map(marks.map((m) => [m.i, m]));
     const traces = this.staticTraces();
-    const starts = new Map();
-    runs.forEach((run) => starts.set(run.start.join(","), run.start));
     runs.forEach((run, i) => {
       traces.push({
         type: "scatter",
         mode: dots ? "lines+markers" : "lines",
         name: run.name,
-        x: run.path.x.slice(),
-        y: run.path.y.slice(),
-        customdata: run.path.loss.slice(),
+        x: run.path.x,
+        y: run.path.y,
+        customdata: run.path.loss,
         line: { color: run.color, width: lw(3.5), dash: run.dash },
         marker: { size: ms(5), color: run.color },
-        hovertemplate: `<b>${run.name}</b><br>t = %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<br>loss %{customdata:.4g}<extra></extra>`,
+        hovertemplate: this.hoverTemplate(run),
         meta: { run: i },
       });
     });
     runs.forEach((run, i) => {
-      const n = run.path.x.length;
+      const head = this.head(run);
+      const cross = diverged.has(i);
       traces.push({
         type: "scatter",
         mode: "markers",
-        x: n ? [run.path.x[n - 1]] : [],
-        y: n ? [run.path.y[n - 1]] : [],
-        customdata: n ? [0] : [],
-        marker: { size: ms(15), color: run.color, line: { color: "#ffffff", width: 2.5 } },
+        ...head,
+        marker: cross
+          ? { symbol: "x-thin-open", size: 20, color: run.color, line: { color: run.color, width: 4 } }
+          : { size: ms(15), color: run.color, line: { color: "#ffffff", width: 2.5 } },
         hoverinfo: "skip",
         showlegend: false,
         meta: { head: i },
@@ -436,24 +488,70 @@ export class SurfaceView {
     traces.push({
       type: "scatter",
       mode: "markers",
-      x: [...starts.values()].map((s) => s[0]),
-      y: [...starts.values()].map((s) => s[1]),
+      ...this.starts(runs),
       marker: { symbol: "circle-open", size: ms(13), color: "#1f2733", line: { width: lw(2.5) } },
       hovertemplate: "start (%{x:.3g}, %{y:.3g})<br>click to move, shift-click: selected run only<extra></extra>",
       showlegend: false,
       meta: { role: "start" },
     });
     this.layout.images = this.grid ? [this.groundImage()] : [];
-    this.layout.annotations = [];
-    const draw = this.ready ? Plotly.react : Plotly.newPlot;
+    this.layout.annotations = marks.map(({ i, t, point }) => ({
+      x: point[0],
+      y: point[1],
+      text: `✕ diverged at t=${t}`,
+      showarrow: false,
+      yshift: 16,
+      font: { color: runs[i]?.color || "#b00", size: FONT.size },
+      bgcolor: "rgba(255,255,255,0.85)",
+    }));
+    // A new problem (or presentation mode) gets a fresh plot: Plotly.react kept the
+    // old x range under scaleanchor when the bounds changed (Rosenbrock drawn at x ∈ [−5, 5]).
+    const draw = this.ready && this.drawn?.layout === this.layout ? Plotly.react : Plotly.newPlot;
     this.ready = true;
+    this.drawn = { layout: this.layout, shape, marks: marked };
     return draw(this.el, traces, this.layout, CONFIG).then(() => this.fitGround());
+  }
+
+  hoverTemplate(run) {
+    return `<b>${run.name}</b><br>t = %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<br>loss %{customdata:.4g}<extra></extra>`;
+  }
+
+  /** The current point of a run, as trace data. */
+  head(run) {
+    const n = run.path.x.length;
+    return { x: n ? [run.path.x[n - 1]] : [], y: n ? [run.path.y[n - 1]] : [], customdata: n ? [0] : [] };
+  }
+
+  /** The start markers (one per distinct start). */
+  starts(runs) {
+    const starts = new Map();
+    runs.forEach((run) => starts.set(run.start.join(","), run.start));
+    return { x: [...starts.values()].map((s) => s[0]), y: [...starts.values()].map((s) => s[1]) };
+  }
+
+  /** New numbers for the same traces: replaced in place, only these traces redrawn. */
+  update(runs) {
+    const n = runs.length;
+    const traces = [];
+    const data = [];
+    runs.forEach((run, i) => {
+      traces.push(this.offset + i);
+      data.push({ x: run.path.x, y: run.path.y, customdata: run.path.loss, name: run.name, hovertemplate: this.hoverTemplate(run) });
+    });
+    runs.forEach((run, i) => {
+      traces.push(this.offset + n + i);
+      data.push(this.head(run));
+    });
+    traces.push(this.offset + 2 * n);
+    data.push(this.starts(runs));
+    return replaceInPlace(this.el, data, traces);
   }
 
   /** Put the dots back after a drag. */
   undraft() {
     if (!this.ready || this.dots || this.steps > 400) return Promise.resolve();
     this.dots = true;
+    if (this.drawn) this.drawn.shape = null; // the next reset lays the graph out again
     const indices = this.runs.map((_, i) => this.offset + i);
     return Plotly.restyle(this.el, { mode: "lines+markers" }, indices);
   }
@@ -485,8 +583,11 @@ export class SurfaceView {
     return Plotly.extendTraces(this.el, update, indices, maxPoints);
   }
 
-  /** Mark a run that diverged: a ✕ at its last finite point. */
+  /** Mark the runs that diverged (a ✕ at the last finite point and a note), if not marked yet. */
   markDiverged(marks) {
+    const marked = JSON.stringify(marks.map(({ i, t, point }) => [i, t, point]));
+    if (!this.ready || this.drawn?.marks === marked) return Promise.resolve();
+    if (this.drawn) this.drawn.marks = marked;
     const annotations = marks.map(({ i, t, point }) => ({
       x: point[0],
       y: point[1],
@@ -662,10 +763,11 @@ export class LossView {
     return {
       font: FONT,
       modebar: MODEBAR,
-      margin: { l: 58, r: 16, t: 8, b: Math.round(FONT.size * 2.9) },
+      // Room under the tick labels for the axis title (Plotly keeps a title inside the margin).
+      margin: { l: 58, r: 16, t: 8, b: Math.round(FONT.size * 3.7) },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#ffffff",
-      xaxis: { title: { text: this.epochs ? "epoch (passes over the data)" : "update t", standoff: 4 }, range: this.xRange(runs, steps), showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside" },
+      xaxis: { title: { text: this.epochs ? "epoch (passes over the data)" : "update t", standoff: 10 }, range: this.xRange(runs, steps), showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside" },
       yaxis: { type: this.type, automargin: true, exponentformat: "power", showline: true, linecolor: "#8a94a6", gridcolor: "#eef0f4", zeroline: false, ticks: "outside", autorange: true },
       showlegend: false,
       hovermode: "x unified",
@@ -695,7 +797,7 @@ export class LossView {
     return per === 1 ? t : t / per;
   }
 
-  reset(runs, steps) {
+  reset(runs, steps, final = null) {
     this.runs = runs;
     this.steps = steps;
     this.type = this.chooseType(runs);
@@ -703,16 +805,73 @@ export class LossView {
       type: "scatter",
       mode: "lines",
       name: run.short,
-      x: run.path.x.map((_, t) => this.xOf(i, t)),
-      y: run.path.loss.slice(),
+      x: this.xs(i, run.path.loss.length),
+      y: run.path.loss,
       customdata: run.path.x.map((x, t) => [x, run.path.y[t], t]),
       line: { color: run.color, width: lw(3.5), dash: run.dash },
       hovertemplate: `%{y:.4g} at (%{customdata[0]:.3g}, %{customdata[1]:.3g}), t = %{customdata[2]}`,
       meta: { run: i },
     }));
+    if (final) traces.push(...this.diamonds(runs, final.converged || []));
+    // The layout object stays the same while nothing in it changes, so Plotly.react
+    // only recomputes the traces and the y range (no relayout).
+    const key = JSON.stringify([FONT.size, this.epochs, this.xRange(runs, steps), this.type]);
+    if (!this.lay || this.layKey !== key) {
+      this.lay = this.layout(runs, steps);
+      this.layKey = key;
+      this.notesKey = "[]";
+    }
+    const notes = final ? this.notes(runs, final.marks || []) : [];
+    const notesKey = JSON.stringify(notes.map((a) => [a.x, a.y, a.text]));
+    if (notesKey !== this.notesKey) {
+      this.lay.annotations = notes;
+      this.notesKey = notesKey;
+    }
+    this.final = !!final;
     const draw = this.ready ? Plotly.react : Plotly.newPlot;
     this.ready = true;
-    return draw(this.el, traces, this.layout(runs, steps), { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] });
+    return draw(this.el, traces, this.lay, LOSS_CONFIG);
+  }
+
+  /** The x values of run i's first n points (updates, or epochs), reused while unchanged. */
+  xs(i, n) {
+    const per = this.epochs ? this.runs[i]?.per || 1 : 1;
+    this.xCache = this.xCache || [];
+    const hit = this.xCache[i];
+    if (hit && hit.n === n && hit.per === per) return hit.x;
+    const x = new Array(n);
+    for (let t = 0; t < n; t++) x[t] = per === 1 ? t : t / per;
+    this.xCache[i] = { n, per, x };
+    return x;
+  }
+
+  /** ◆ where each converged run converged (meta.converged = i). */
+  diamonds(runs, converged) {
+    return converged.map(({ i, t, loss }) => ({
+      type: "scatter",
+      mode: "markers",
+      x: [this.xOf(i, t)],
+      y: [loss],
+      marker: { symbol: "diamond", size: ms(13), color: runs[i].color, line: { color: "#ffffff", width: 2 } },
+      hovertemplate: `converged at t = ${t}<extra></extra>`,
+      showlegend: false,
+      meta: { converged: i },
+    }));
+  }
+
+  /** "✕ diverged at t" beside each diverged run's last point. */
+  notes(runs, marks) {
+    const type = this.type;
+    return marks.map(({ i, t, loss }) => ({
+      x: this.xOf(i, t - 1),
+      y: type === "log" ? Math.log10(Math.max(loss, 1e-300)) : loss,
+      text: `✕ diverged at t=${t}`,
+      showarrow: false,
+      xanchor: "left",
+      xshift: 6,
+      font: { color: runs[i].color, size: FONT.size - 1 },
+      bgcolor: "rgba(255,255,255,0.85)",
+    }));
   }
 
   add(slices, firstIndex) {
@@ -731,41 +890,12 @@ export class LossView {
   }
 
   /**
-   * Re-check the axis type once the data is in; mark diverged runs (✕ note) and
-   * converged ones (◆ at the update they converged, meta.converged = i).
+   * Every point is in: re-check the axis type, mark diverged runs (✕ note) and
+   * converged ones (◆ at the update they converged, meta.converged = i), in one
+   * Plotly.react. Nothing to do when reset() already drew them.
    */
-  async finish(runs, marks, converged = []) {
-    const type = this.chooseType(runs);
-    const annotations = marks.map(({ i, t, loss }) => ({
-      x: this.xOf(i, t - 1),
-      y: type === "log" ? Math.log10(Math.max(loss, 1e-300)) : loss,
-      text: `✕ diverged at t=${t}`,
-      showarrow: false,
-      xanchor: "left",
-      xshift: 6,
-      font: { color: runs[i].color, size: FONT.size - 1 },
-      bgcolor: "rgba(255,255,255,0.85)",
-    }));
-    const old = this.el.data.map((d, k) => (d.meta && Number.isInteger(d.meta.converged) ? k : -1)).filter((k) => k >= 0);
-    if (old.length) await Plotly.deleteTraces(this.el, old);
-    if (converged.length) {
-      await Plotly.addTraces(
-        this.el,
-        converged.map(({ i, t, loss }) => ({
-          type: "scatter",
-          mode: "markers",
-          x: [this.xOf(i, t)],
-          y: [loss],
-          marker: { symbol: "diamond", size: ms(13), color: runs[i].color, line: { color: "#ffffff", width: 2 } },
-          hovertemplate: `converged at t = ${t}<extra></extra>`,
-          showlegend: false,
-          meta: { converged: i },
-        })),
-      );
-    }
-    if (type === this.type && !annotations.length && !(this.el.layout.annotations || []).length) return;
-    this.type = type;
-    await Plotly.relayout(this.el, { "yaxis.type": type, "yaxis.autorange": true, annotations });
+  finish(runs, marks, converged = []) {
+    return this.reset(runs, this.steps, { marks, converged });
   }
 
   resize() {

@@ -339,18 +339,22 @@ export class SweepPanel {
    * Compare fairly: for every run, sweep α alone (the other axis pinned at the
    * run's own value) and give each run the α with the lowest final loss (ties:
    * the earliest to converge). Then the runs are re-run with their best α.
+   * With `only` (a run index) just that run is tuned: "Find a working α" on a
+   * diverged run's card. Resolves to the choices, or null when it did not finish.
    */
-  async compareFairly() {
-    if (this.busy) return;
+  async compareFairly(only = null) {
+    if (this.busy) return null;
     const { catalog } = this.page;
     const state = this.page.state();
     const steps = Math.min(state.steps, stepCap(state, catalog, 61 * 2));
     const choices = [];
     const curves = [];
+    const which = only == null ? state.runs.map((_, r) => r) : [only].filter((r) => state.runs[r]);
+    const was = only == null ? null : state.runs[only]?.params.alpha;
     this.setBusy("fair");
-    this.note("Tuning α for every run…");
+    this.note(only == null ? "Tuning α for every run…" : `Looking for a working α for run ${only + 1}…`);
     try {
-      for (let r = 0; r < state.runs.length; r++) {
+      for (const r of which) {
         const run = state.runs[r];
         const opt = catalog.optimizer(run.optimizer);
         const alpha = opt.params.find((p) => p.name === "alpha");
@@ -364,7 +368,7 @@ export class SweepPanel {
           x_axis: { param: "alpha", min: alpha.min, max: alpha.max, count: 61, scale: "log" },
           y_axis: pinned,
         };
-        const result = await this.sweepOnce(request, `run ${r + 1} of ${state.runs.length} (${opt.label})`);
+        const result = await this.sweepOnce(request, only == null ? `run ${r + 1} of ${state.runs.length} (${opt.label})` : `run ${r + 1} (${opt.label}): α from ${fmtNumber(alpha.min)} to ${fmtNumber(alpha.max)}`);
         const best = bestAlpha(result, row);
         const values = result.x_axis.values;
         curves.push({ run: r, alpha: values, loss: result.final_loss[row], best });
@@ -381,10 +385,11 @@ export class SweepPanel {
         });
       }
     } catch (error) {
-      this.note(error.cancelled ? "Compare fairly was cancelled: no run was changed." : `<b class="bad">The server refused a sweep:</b> ${error.message}`);
+      const what = only == null ? "Compare fairly" : "The search for a working α";
+      this.note(error.cancelled ? `${what} was cancelled: no run was changed.` : `<b class="bad">The server refused a sweep:</b> ${error.message}`);
       this.setBusy(null);
       this.page.idle();
-      return;
+      return null;
     }
     this.setBusy(null);
     this.page.hook.fair = choices;
@@ -397,11 +402,18 @@ export class SweepPanel {
         return `<li>${dot} ${c.label}: <b>α = ${fmtNumber(c.alpha)}</b> <span class="muted">(${when})</span></li>`;
       })
       .join("");
-    this.note(`<b>Compared fairly</b>: each run now has the α with the lowest final loss after ${steps} updates.<ul class="fair-list">${rows}</ul>`);
+    const lead =
+      only == null
+        ? `<b>Compared fairly</b>: each run now has the α with the lowest final loss after ${steps} updates.`
+        : choices[0]?.alpha != null
+          ? `<b>Found a working α</b> for run ${only + 1}: the one with the lowest final loss after ${steps} updates (was ${fmtNumber(was)}).`
+          : `<b>No working α</b> for run ${only + 1}: it diverges for every α in the catalog's range. Try another start or optimiser.`;
+    this.note(`${lead}<ul class="fair-list">${rows}</ul>`);
     this.result = null;
     this.view.showCurves(curves.map((c) => ({ ...c, color: runColor(c.run), label: catalog.optimizer(state.runs[c.run].optimizer).label })), state.problem ? catalog.problem(state.problem) : null);
     $("#sweep-colour").hidden = true;
     this.card.classList.remove("stale");
+    return choices;
   }
 }
 

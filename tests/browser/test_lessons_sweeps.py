@@ -418,3 +418,39 @@ def test_a_regression_sweep_keeps_the_runs_batch_size(open_page):
     assert sweep["request"]["batch_size"] == 16
     assert sweep["request"]["steps"] * 32 * 32 * 200 <= 2e8  # within the server's budget
     assert len(sweep["result"]["final_loss"]) == 32
+
+
+def test_a_diverged_run_finds_a_working_alpha(open_page, artifacts):
+    """Rosenbrock with SGD at α 0.45 diverges; one click tunes that run's α alone."""
+    page = open_page().page  # the default scene: run 1 is SGD at α 0.45
+    state = hook(page, "state")
+    assert state["runs"][0]["optimizer"] == "sgd" and state["runs"][0]["params"]["alpha"] == 0.45
+    others = [run["params"]["alpha"] for run in state["runs"][1:]]
+    before = hook(page, "currentId")
+    page.select_option("select[data-control='problem']", "rosenbrock")
+    wait_complete(page, before)
+    status = page.locator("[data-run='0'] .run-status")
+    assert "diverged at t=" in status.inner_text()
+    button = page.locator("[data-run='0'] [data-action='find-alpha']")
+    assert button.is_visible() and button.inner_text() == "Find a working α"
+    before = hook(page, "currentId")
+    button.click()
+    page.wait_for_function("() => window.__descentlab.fair", timeout=60_000)
+    wait_complete(page, before)
+    fair = hook(page, "fair")
+    assert [c["run"] for c in fair] == [0]  # that run only
+    alpha = fair[0]["alpha"]
+    assert alpha is not None and alpha < 0.45
+    # The sweep was compare fairly's: α alone over the catalog's log range, for SGD.
+    request = page.evaluate("() => window.__descentlab.state")
+    assert request["runs"][0]["params"]["alpha"] == pytest.approx(alpha)
+    assert [run["params"]["alpha"] for run in request["runs"][1:]] == others
+    assert float(page.input_value("[data-run='0'] input[data-number='alpha']")) == pytest.approx(
+        alpha, rel=0.01
+    )
+    assert f"alpha:{alpha:g}" in page.evaluate("location.search").replace("%3A", ":")
+    # The run no longer diverges, and its card no longer offers the way out.
+    assert "diverged" not in status.inner_text()
+    assert page.locator("[data-run='0'] [data-action='find-alpha']").count() == 0
+    assert "Found a working α" in page.locator("#sweep-note").inner_text()
+    page.screenshot(path=str(artifacts / "find-working-alpha.png"))

@@ -299,3 +299,45 @@ def test_the_page_reconnects_after_a_server_restart(browser, artifacts):
     finally:
         context.close()
         stop_server(server)
+
+
+def test_legend_and_cards_tell_runs_of_one_optimiser_apart(open_page, artifacts):
+    """Two Momentum runs that differ only in β both name β, though 0.9 is the default."""
+    query = (
+        "?problem=steep_valley&steps=120"
+        "&run=momentum~alpha:0.1~beta:0.5&run=momentum~alpha:0.1~beta:0.9&run=sgd~alpha:0.3"
+    )
+    page = open_page(query).page
+    legend = page.locator(".legend-item")
+    first, second, third = (legend.nth(k).inner_text() for k in range(3))
+    assert "β=0.5" in first and "β=0.9" in second
+    assert first != second
+    assert "β" not in third and "α=0.3" in third
+    # The surface's hover names carry the same keys.
+    names = page.evaluate(
+        "document.querySelector('#surface-plot').data"
+        ".filter(d => d.meta && Number.isInteger(d.meta.run)).map(d => d.name)"
+    )
+    assert "β=0.9" in names[1]
+    # The cards mark the value that tells the two Momentum runs apart, and only that one.
+    def marked(run):
+        return page.eval_on_selector_all(
+            f"[data-run='{run}'] .values .value.differs", "els => els.map(e => e.dataset.value)"
+        )
+
+    assert marked(0) == marked(1) == ["beta"]
+    assert marked(2) == []
+    # Moving run 1's α makes α tell them apart too, in the legend and on both cards.
+    previous = current_id(page)
+    set_slider(page, 1, "alpha", 0.05)
+    wait_complete(page, previous)
+    assert "α=0.05" in legend.nth(1).inner_text() and "β=0.9" in legend.nth(1).inner_text()
+    assert marked(0) == marked(1) == ["alpha", "beta"]
+    page.screenshot(path=str(artifacts / "legend-twins.png"))
+
+
+def test_a_default_setting_stays_out_of_the_legend_without_a_twin(open_page):
+    page = open_page("?problem=steep_valley&run=adam~alpha:0.2&run=sgd~alpha:0.1").page
+    text = page.locator(".legend-item").nth(0).inner_text()
+    assert text.startswith("Adam · α=0.2")
+    assert "β" not in text and "bc" not in text  # every other Adam setting is its default
