@@ -37,12 +37,9 @@ import multiprocessing
 import os
 import queue as queue_module
 import random
-import socket
 import statistics
-import subprocess
 import sys
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +49,11 @@ import orjson
 from websockets.asyncio.client import ClientConnection, connect
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from tests.serving import free_port, start_server, stop_server  # noqa: E402
+
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 HARD_LIMIT = 40.0  # seconds for the idle and drag phases
 STARTED = time.monotonic()
@@ -89,23 +91,10 @@ def loadavg() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(port: int, deflate: bool) -> subprocess.Popen:
+def start_uvicorn(port: int, deflate: bool):
     """uvicorn with one worker, as the Dockerfile runs it; returns once /readyz is 200."""
-    command = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "app.main:app",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
+    return start_server(
+        port,
         "--workers",
         "1",
         "--ws-max-size",
@@ -113,30 +102,7 @@ def start_server(port: int, deflate: bool) -> subprocess.Popen:
         "--no-access-log",
         "--ws-per-message-deflate",
         "true" if deflate else "false",
-    ]
-    process = subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
-    deadline = time.monotonic() + 40
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"uvicorn exited with {process.returncode}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
-                if r.status == 200:
-                    return process
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError("the server was not ready within 40 s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 class CountingConnection(ClientConnection):
@@ -906,7 +872,7 @@ def main(argv: list[str] | None = None) -> int:
         base = args.url.rstrip("/")
     else:
         port = args.port or free_port()
-        process = start_server(port, deflate=not args.no_deflate)
+        process = start_uvicorn(port, deflate=not args.no_deflate)
         pid = process.pid
         base = f"http://127.0.0.1:{port}"
     try:

@@ -7,8 +7,9 @@ import math
 import statistics
 
 import pytest
-from conftest import free_port, start_server, stop_server
 from pagekit import wait_complete
+
+from tests.serving import free_port, start_server, stop_server
 
 TRACES = """sel => Array.from(document.querySelector(sel).data || [])
     .filter(d => d.meta && Number.isInteger(d.meta.run))
@@ -319,6 +320,7 @@ def test_legend_and_cards_tell_runs_of_one_optimiser_apart(open_page, artifacts)
         ".filter(d => d.meta && Number.isInteger(d.meta.run)).map(d => d.name)"
     )
     assert "β=0.9" in names[1]
+
     # The cards mark the value that tells the two Momentum runs apart, and only that one.
     def marked(run):
         return page.eval_on_selector_all(
