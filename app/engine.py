@@ -285,9 +285,13 @@ class Execution:
             self.data_x = self.data_y = np.zeros(0)
             self.per_epoch = [1]
             self.sigma = float(simulation.problem["noise"])
-            # ξ_1 … ξ_steps, drawn once from the seed and shared by every run.
-            self.noise = np.random.default_rng(simulation.seed).standard_normal(
-                (simulation.steps, 2)
+            # ξ_1 … ξ_steps, drawn once from the seed and shared by every run. With
+            # σ = 0 they would only ever be multiplied by zero: skip the draw (a
+            # third of a small request's set-up).
+            self.noise = (
+                np.random.default_rng(simulation.seed).standard_normal((simulation.steps, 2))
+                if self.sigma > 0
+                else np.zeros((simulation.steps, 2))
             )
             self.min_loss = self.problem.min_value
             noisy = np.full(count, self.sigma > 0)
