@@ -47,6 +47,8 @@ STATE_SLOTS = 3
 HYPER_SLOTS = 4
 # Bound on samples held by one stretch of shuffled minibatch indices.
 MAX_ORDER_LENGTH = 1 << 20
+# Points × samples in one block of a regression loss evaluated with numpy.
+LOSS_BLOCK = 1 << 20
 # A regression run evaluates the loss over every sample at every update, so a
 # request's cost grows with runs × steps × n_samples. This cap keeps the worst
 # request to a few seconds of one core (logistic loss ≈ 10 ns a sample here);
@@ -57,7 +59,8 @@ MAX_SAMPLE_WORK = 200_000_000
 def check_sample_work(rows: int, steps: int, problem: Mapping[str, Any], what: str) -> None:
     """Raise InvalidSpec when ``rows × steps × n_samples`` exceeds MAX_SAMPLE_WORK."""
     samples = int(problem.get("n_samples", 0))
-    if samples and rows * steps * samples > MAX_SAMPLE_WORK:
+    # steps + 1 losses a row: every update's and the start's.
+    if samples and rows * (steps + 1) * samples > MAX_SAMPLE_WORK:
         raise InvalidSpec(
             ("steps",),
             f"{what} × steps × n_samples must be at most {MAX_SAMPLE_WORK:,} (this request: "
@@ -117,7 +120,9 @@ class Result:
 
 
 def _whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | float) or value != int(value):
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidSpec(loc, "must be a whole number")
+    if not math.isfinite(value) or value != int(value):
         raise InvalidSpec(loc, "must be a whole number")
     if not low <= value <= high:
         raise InvalidSpec(loc, f"must be between {low} and {high}")
@@ -168,10 +173,11 @@ def build_simulation(
         if not isinstance(run, Mapping):
             raise InvalidSpec(loc, "must be an object")
         spec = get_optimizer(run.get("optimizer"), loc + ("optimizer",))
-        params = run.get("params") or {}
+        params = {} if run.get("params") is None else run["params"]
         if not isinstance(params, Mapping):
             raise InvalidSpec(loc + ("params",), "must be an object")
-        schedule = run.get("schedule") or {"name": "constant"}
+        schedule = run.get("schedule")
+        schedule = {"name": "constant"} if schedule is None else schedule
         if not isinstance(schedule, Mapping):
             raise InvalidSpec(loc + ("schedule",), "must be an object with a name")
         batch_size = run.get("batch_size")
@@ -305,8 +311,17 @@ class Execution:
         w, b = points[..., 0], points[..., 1]
         if isinstance(self.problem, Surface):
             return self.problem.value(w, b)
-        z = w[..., None] * self.data_x + b[..., None]
-        return self.problem.sample_loss(z, self.data_y).mean(axis=-1)
+        # A regression loss is a mean over every sample: take the points a block
+        # at a time, so a sweep's 65 536 cells × 5 000 samples never become one
+        # (cells, samples) temporary of gigabytes.
+        flat_w, flat_b = w.reshape(-1), b.reshape(-1)
+        losses = np.empty(flat_w.shape)
+        block = max(1, LOSS_BLOCK // len(self.data_x))
+        for start in range(0, len(flat_w), block):
+            part = slice(start, start + block)
+            z = flat_w[part, None] * self.data_x + flat_b[part, None]
+            losses[part] = self.problem.sample_loss(z, self.data_y).mean(axis=-1)
+        return losses.reshape(w.shape)
 
     def data(self) -> dict[str, Any] | None:
         if not isinstance(self.problem, Regression):

@@ -31,6 +31,9 @@ FloatArray = npt.NDArray[np.float64]
 START_AXES = ("start_x", "start_y")
 MAX_AXIS_CELLS = 256
 MAX_SWEEP_STEPS = 5_000
+# Cell·updates of one sweep: 256 × 256 cells × 1 500 updates, or 128 × 128 × 5 000
+# — a few seconds of one core at the slowest rule (AMSGrad on Rastrigin ≈ 70 ns).
+MAX_CELL_UPDATES = 100_000_000
 # A final point this close to a known minimum (as a fraction of the plot's
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01
@@ -192,6 +195,12 @@ class Sweep:
         if self.x_axis.param == self.y_axis.param:
             raise InvalidSpec(("y_axis", "param"), "must differ from x_axis.param")
         cells = len(self.x_axis.values) * len(self.y_axis.values)
+        if cells * template.steps > MAX_CELL_UPDATES:
+            raise InvalidSpec(
+                ("steps",),
+                f"cells × steps must be at most {MAX_CELL_UPDATES:,} (this sweep: "
+                f"{cells:,} × {template.steps:,}); use fewer steps or cells",
+            )
         check_sample_work(cells, template.steps, template.problem, "cells")
 
         self.template = template

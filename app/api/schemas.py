@@ -59,7 +59,15 @@ Coordinate = Annotated[
     float, Field(strict=True, allow_inf_nan=False, ge=-MAX_COORDINATE, le=MAX_COORDINATE)
 ]
 Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
-MessageId = int | str | None
+# Ids are echoed on every message, so they must survive JSON both ways: integers
+# a JavaScript number holds exactly, and short strings.
+MAX_ID_INTEGER = 2**53
+MAX_ID_LENGTH = 64
+MessageId = (
+    Annotated[int, Field(strict=True, ge=-MAX_ID_INTEGER, le=MAX_ID_INTEGER)]
+    | Annotated[str, Field(max_length=MAX_ID_LENGTH)]
+    | None
+)
 
 
 def _name(names: object) -> object:

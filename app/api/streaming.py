@@ -27,8 +27,15 @@ from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
+from app.api.compute import heavy_limiter
 from app.api.errors import describe, error_items, spec_items
-from app.api.schemas import RunMessage, StopMessage, SweepMessage
+from app.api.schemas import (
+    MAX_ID_INTEGER,
+    MAX_ID_LENGTH,
+    RunMessage,
+    StopMessage,
+    SweepMessage,
+)
 from app.engine import Execution, Simulation, build_simulation
 from app.errors import InvalidSpec
 from app.settings import Settings
@@ -74,9 +81,14 @@ class TokenBucket:
 
 
 def _message_id(message: Any) -> Any:
+    """The message's ``id`` if it is one the server may echo (see MessageId), else None."""
     if isinstance(message, dict):
         value = message.get("id")
-        if isinstance(value, str | int) and not isinstance(value, bool):
+        if isinstance(value, bool):
+            return None
+        if isinstance(value, int) and abs(value) <= MAX_ID_INTEGER:
+            return value
+        if isinstance(value, str) and len(value) <= MAX_ID_LENGTH:
             return value
     return None
 
@@ -124,14 +136,6 @@ class StreamSession:
                     await self.websocket.close()
 
     async def handle(self, message: dict[str, Any]) -> None:
-        if not self.bucket.take():
-            await self.error(
-                None,
-                f"too many messages: at most {self.settings.ws_rate:g} per second "
-                f"(bursts of {self.settings.ws_burst}); this one was dropped",
-                code="rate_limited",
-            )
-            return
         text = message.get("text")
         if text is None:
             await self.error(
@@ -153,6 +157,16 @@ class StreamSession:
             await self.error(None, f"not valid JSON: {exc}", code="invalid_json")
             return
         message_id = _message_id(data)
+        # Checked after parsing (the size is already bounded) so the error names the
+        # dropped message's id: a client can tell its last slider value was lost.
+        if not self.bucket.take():
+            await self.error(
+                message_id,
+                f"too many messages: at most {self.settings.ws_rate:g} per second "
+                f"(bursts of {self.settings.ws_burst}); this one was dropped",
+                code="rate_limited",
+            )
+            return
         kind = data.get("type") if isinstance(data, dict) else None
         if kind not in MESSAGE_TYPES:
             detail = (
@@ -174,7 +188,9 @@ class StreamSession:
             return
         if isinstance(parsed, SweepMessage):
             try:
-                sweep = Sweep(parsed.request.model_dump(exclude_unset=True))
+                sweep = await to_thread.run_sync(
+                    Sweep, parsed.request.model_dump(exclude_unset=True), limiter=heavy_limiter()
+                )
             except InvalidSpec as exc:
                 items = spec_items(exc, ("request",))
                 await self.error(message_id, describe(items), code="invalid_message", errors=items)
@@ -245,11 +261,13 @@ class StreamSession:
         updates = max(1, SWEEP_CHUNK_WORK // (sweep.cells * samples))
         chunks = sweep.chunks(updates)
         while not self.closed:
-            done = await to_thread.run_sync(next, chunks, None)
+            done = await to_thread.run_sync(next, chunks, None, limiter=heavy_limiter())
             if done is None:
                 break
             await self.send(encoding.dumps({"type": "progress", "id": sweep_id, "done": done}))
-        result = await to_thread.run_sync(lambda: result_as_json(sweep.result()))
+        result = await to_thread.run_sync(
+            lambda: result_as_json(sweep.result()), limiter=heavy_limiter()
+        )
         await self.send(encoding.dumps({"type": "sweep_done", "id": sweep_id, "result": result}))
 
     async def _run(self, run_id: Any, simulation: Simulation, speed: float) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import InvalidSpec
-from app.optim.base import HyperParam, resolve
+from app.optim.base import HyperParam, export_value, resolve
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -113,11 +113,7 @@ def resolve_schedule(given: Mapping[str, Any] | None, loc: tuple[str | int, ...]
         )
     spec = SCHEDULES[name]
     values = resolve(spec.params, given, loc, f"schedule {name!r}")
-    return {"name": name, **{p.name: _export(p, values[p.name]) for p in spec.params}}
-
-
-def _export(param: HyperParam, value: float) -> Any:
-    return int(value) if param.kind == "int" else value
+    return {"name": name, **{p.name: export_value(p, values[p.name]) for p in spec.params}}
 
 
 def learning_rates(

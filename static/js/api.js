@@ -1,5 +1,8 @@
 // Talking to the server: one WebSocket for runs, fetch for the rest. No DOM here.
 
+// A request the server refused for arriving too fast is re-sent after this pause.
+const RATE_LIMIT_RETRY_MS = 100;
+
 /** POST a JSON body and return the parsed answer, or throw an Error with the server's detail. */
 async function postJSON(path, body, signal) {
   const response = await fetch(path, {
@@ -163,6 +166,15 @@ export class RunStream {
         this.handlers.onDone?.(message);
         break;
       case "error":
+        if (message.code === "rate_limited" && this.pending?.id === message.id) {
+          // The server dropped this very request: send it again once the bucket refills.
+          setTimeout(() => {
+            if (this.pending?.id === message.id && this.socket?.readyState === WebSocket.OPEN) {
+              this.socket.send(JSON.stringify(this.pending));
+            }
+          }, RATE_LIMIT_RETRY_MS);
+          break;
+        }
         this.finished = true;
         if (this.sweepId === message.id) {
           const handlers = this.sweepHandlers;

@@ -207,8 +207,8 @@ def test_an_invalid_run_does_not_cancel_the_one_in_flight(live_server: str) -> N
 def test_message_flood_is_rate_limited_not_closed(live_server: str) -> None:
     async def scenario() -> tuple[list, list]:
         async with open_stream(live_server) as ws:
-            for _ in range(150):
-                await send(ws, {"type": "stop"})
+            for number in range(150):
+                await send(ws, {"type": "stop", "id": number})
             flood = await _quiet(ws, 0.5)
             await asyncio.sleep(1.0)  # the bucket refills
             await send(ws, {"type": "run", "id": 1, "request": SPEC_EXAMPLE})
@@ -217,6 +217,8 @@ def test_message_flood_is_rate_limited_not_closed(live_server: str) -> None:
     flood, run = asyncio.run(scenario())
     limited = [m for m in flood if m.get("code") == "rate_limited"]
     assert limited and all(m["type"] == "error" for m in limited)
+    # Each refusal names the message it dropped: the burst passed, later ones did not.
+    assert all(m["id"] >= 60 for m in limited)
     assert run[-1]["type"] == "done"
 
 
@@ -329,3 +331,19 @@ def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
         time.sleep(0.3)
         assert len(calls) == settled  # paced at 1000/s, it would have gone on for 10 s
         assert client.get("/healthz").status_code == 200
+
+
+def test_an_id_json_cannot_echo_is_an_error_and_the_socket_stays_open(live_server: str) -> None:
+    async def scenario() -> tuple[dict, dict, list]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 10**30, "request": SPEC_EXAMPLE})
+            huge = await receive(ws)
+            await send(ws, {"type": "run", "id": "x" * 65, "request": SPEC_EXAMPLE})
+            long = await receive(ws)
+            await send(ws, {"type": "run", "id": 2**53, "request": SPEC_EXAMPLE})
+            return huge, long, await until(ws, "done", 2**53)
+
+    huge, long, valid = asyncio.run(scenario())
+    assert huge["type"] == "error" and huge["id"] is None and "id" in huge["detail"]
+    assert long["type"] == "error" and long["id"] is None
+    assert valid[-1]["type"] == "done"

@@ -44,3 +44,14 @@ def test_bad_surface_requests(http: httpx.Client, body: dict, loc: list) -> None
     response = http.post("/api/surface", json=body)
     assert response.status_code == 422
     assert any(item["loc"] == loc for item in response.json()["detail"])
+
+
+def test_noise_and_batch_size_do_not_change_the_grid_but_are_echoed(http: httpx.Client) -> None:
+    base = {"name": "linear_regression", "n_samples": 50, "noise": 0.3}
+    one = http.post("/api/surface", json={"problem": {**base, "batch_size": 1}, "resolution": 12})
+    all_ = http.post("/api/surface", json={"problem": {**base, "batch_size": 50}, "resolution": 12})
+    assert one.json()["z"] == all_.json()["z"]
+    assert one.json()["problem"]["batch_size"] == 1 and all_.json()["problem"]["batch_size"] == 50
+    quiet = http.post("/api/surface", json={"problem": {"name": "noisy_bowl", "noise": 0.0}})
+    loud = http.post("/api/surface", json={"problem": {"name": "noisy_bowl", "noise": 2.0}})
+    assert quiet.json()["z"] == loud.json()["z"] and loud.json()["problem"]["noise"] == 2.0

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Body
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
+from app.api.compute import heavy_limiter
 from app.api.encoding import JSONBytesResponse, dumps
 from app.api.routes.responses import BAD_INPUT
 from app.api.schemas import SurfaceRequest, SurfaceResponse
@@ -37,10 +38,13 @@ EXAMPLES: dict[str, Example] = {
 
 
 @lru_cache(maxsize=64)
-def _surface(problem_key: bytes, seed: int, resolution: int) -> bytes:
-    """The encoded grid; the same problem, seed and resolution always give the same bytes."""
-    problem = orjson.loads(problem_key)
-    xs, ys, z = loss_grid(problem, seed, resolution)
+def _grid(shaping_key: bytes, seed: int, resolution: int):
+    """The grid for the fields that shape it; cached, since it is all the cost."""
+    return loss_grid(orjson.loads(shaping_key), seed, resolution)
+
+
+def _surface(problem: dict[str, Any], shaping_key: bytes, seed: int, resolution: int) -> bytes:
+    xs, ys, z = _grid(shaping_key, seed, resolution)
     spec = PROBLEMS[problem["name"]]
     (x_min, x_max), (y_min, y_max) = spec.bounds
     return dumps(
@@ -56,7 +60,8 @@ def _surface(problem_key: bytes, seed: int, resolution: int) -> bytes:
 
 
 def _response_example() -> dict[str, Any]:
-    return orjson.loads(_surface(dumps(resolve_problem({"name": "himmelblau"})), 0, 10))
+    problem = resolve_problem({"name": "himmelblau"})
+    return orjson.loads(_surface(problem, dumps({"name": "himmelblau"}), 0, 10))
 
 
 @router.post(
@@ -79,8 +84,16 @@ async def surface(body: Annotated[SurfaceRequest, Body(openapi_examples=EXAMPLES
     same dataset a run with that seed fits.
     """
     problem = resolve_problem(body.problem.model_dump(exclude_unset=True))
-    # A surface's grid does not depend on the seed: share one cache entry.
-    seed = body.seed if PROBLEMS[problem["name"]].kind == "regression" else 0
-    key = orjson.dumps(problem, option=orjson.OPT_SORT_KEYS)
-    content = await to_thread.run_sync(_surface, key, seed, body.resolution)
+    # The grid is the noiseless loss: gradient noise and batch size do not change
+    # it, so they stay out of the cache key (a noise or batch-size slider move
+    # reuses the grid), and a surface's grid does not depend on the seed either.
+    is_regression = PROBLEMS[problem["name"]].kind == "regression"
+    seed = body.seed if is_regression else 0
+    shaping = {"name": problem["name"]}
+    if is_regression:
+        shaping.update(n_samples=problem["n_samples"], noise=problem["noise"])
+    key = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)
+    content = await to_thread.run_sync(
+        _surface, problem, key, seed, body.resolution, limiter=heavy_limiter()
+    )
     return Response(content, media_type="application/json")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Body
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
+from app.api.compute import heavy_limiter
 from app.api.encoding import dumps
 from app.api.routes.responses import BAD_INPUT
 from app.api.schemas import ALPHA_BETA_EXAMPLE, START_EXAMPLE, SweepRequest
@@ -47,6 +48,8 @@ async def sweeps(
     and `minimum_index`, the known minimum (index into `minima`) its final point
     reached, or null.
     """
-    sweep = Sweep(body.model_dump(exclude_unset=True))  # InvalidSpec: 422 before any work
-    content = await to_thread.run_sync(_compute, sweep)
+    limiter = heavy_limiter()
+    # Building a sweep evaluates every cell's start loss: off the event loop too.
+    sweep = await to_thread.run_sync(Sweep, body.model_dump(exclude_unset=True), limiter=limiter)
+    content = await to_thread.run_sync(_compute, sweep, limiter=limiter)
     return Response(content, media_type="application/json")
