@@ -27,6 +27,19 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/descentlab serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
+# The browser tests drive Debian's Chromium (Playwright cannot download its own
+# browser offline). Install it where we can: as root with apt-get, as on CI and
+# a fresh Debian machine; anywhere else, say what is missing.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-dejavu-core >/dev/null; \
+	else \
+		echo "The browser tests need Chromium at $(CHROMIUM): sudo apt-get install -y chromium" >&2; \
+		exit 1; \
+	fi
+
 # Browser tests run in their own pytest process: sync Playwright keeps an event
 # loop in the main thread, which would clash with the API tests' loops.
 test: test-unit test-browser
@@ -34,8 +47,8 @@ test: test-unit test-browser
 test-unit: $(VENV)/.installed-test
 	$(BIN)/python -m pytest tests --ignore=tests/browser -q
 
-test-browser: $(VENV)/.installed-test
-	$(BIN)/python -m pytest tests/browser -q
+test-browser: $(VENV)/.installed-test $(CHROMIUM)
+	DESCENTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser -q
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/engine.py
