@@ -123,8 +123,9 @@ def _serve(args: argparse.Namespace) -> int:
     uvicorn.run(
         "app.main:app",
         host=args.host or settings.host,
-        port=args.port or settings.port,
+        port=settings.port if args.port is None else args.port,
         reload=args.reload,
+        workers=None if args.reload else settings.workers,
         ws_max_size=1 << 20,
         ws_per_message_deflate=settings.ws_deflate,
     )

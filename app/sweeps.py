@@ -211,6 +211,8 @@ class Sweep:
             "seed": template.seed,
             **run.as_json(),
         }
+        if {self.x_axis.param, self.y_axis.param} == set(START_AXES):
+            del self.request["start"]  # every cell has its own start
 
     def _rows(self, template, cells: int) -> Rows:
         run = template.runs[0]
