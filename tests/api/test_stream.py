@@ -121,7 +121,7 @@ def test_paced_stream_arrives_incrementally(live_server: str) -> None:
     chunks = [(t, m) for t, m in timed if m["type"] == "chunk"]
     total = timed[-1][0]
     assert 0.3 <= total < 5.0  # 50 updates at 100 per second: about 0.5 s
-    assert chunks[0][0] < 0.25  # point 0 at once
+    assert len(chunks[0][1]["runs"][0]["path"]) == 1  # point 0 first, on its own
     assert len(chunks) >= 5
     sizes = [len(m["runs"][0]["path"]) for _, m in chunks[1:]]
     assert max(sizes) <= 20 and sum(sizes) == 50
@@ -254,11 +254,9 @@ def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_
 
     asyncio.run(drop())
     assert http.get("/healthz").json()["status"] == "ok"
-    began = time.perf_counter()
+    # That the abandoned work stops is test_disconnect_stops_the_work's (it counts
+    # engine calls); here: the server goes on serving after a rude disconnect.
     assert asyncio.run(fresh())[-1]["type"] == "done"
-    # Had the abandoned 16 × 6 000 × 2 000 run kept computing, it would compete for
-    # the CPU and the GIL for seconds.
-    assert time.perf_counter() - began < 2.0
 
 
 def test_a_long_run_does_not_stall_another_client(live_server: str) -> None:
@@ -268,25 +266,20 @@ def test_a_long_run_does_not_stall_another_client(live_server: str) -> None:
     )  # fmt: skip
     light = request("himmelblau", {"optimizer": "sgd"}, steps=100)
 
-    async def scenario() -> tuple[float, float, bool]:
+    async def scenario() -> bool:
         async with open_stream(live_server) as first, open_stream(live_server) as second:
             await send(first, {"type": "run", "id": "heavy", "request": heavy})
             await until(first, "chunk", "heavy")
             await until(first, "chunk", "heavy")  # it is computing now
-            began = time.perf_counter()
             await send(second, {"type": "run", "id": "light", "request": light})
-            await until(second, "chunk", "light")
-            first_chunk = time.perf_counter() - began
             await until(second, "done", "light")
-            done = time.perf_counter() - began
             still_running = not any(m["type"] == "done" for m in await _quiet(first, 0.05))
             await send(first, {"type": "stop"})
-            return first_chunk, done, still_running
+            return still_running
 
-    first_chunk, done, still_running = asyncio.run(scenario())
-    assert still_running  # the heavy run was in flight the whole time
-    assert first_chunk < 0.5
-    assert done < 1.0
+    # The light run is served whole while the heavy one (seconds of compute) is
+    # still in flight: it did not queue behind it. No wall-clock bound: shared CI.
+    assert asyncio.run(scenario())
 
 
 def test_connection_closed_by_client_mid_stream_is_clean(live_server: str) -> None:
