@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
-import statistics
 
 import pytest
 from pagekit import wait_complete
@@ -206,21 +204,23 @@ def test_animation_plays_and_pauses(open_page):
     assert len(traces(page)[0]["x"]) == paused
 
 
-def test_slider_to_redraw_latency(open_page, artifacts):
-    """Median and p95 from `input` to the trajectory holding the new final point."""
+def test_every_move_of_a_dragged_slider_redraws_the_run(open_page):
+    """24 quick moves over each transport: each one ends with its own path drawn.
+
+    (How fast is benchmarks/page.py's business: timing has no place in a test on a
+    shared machine.)
+    """
     page = open_page().page
-    results = {}
     for transport in ("ws", "post"):
         page.evaluate("t => { window.__descentlab.transport = t }", transport)
-        samples = page.evaluate(
+        first_steps = page.evaluate(
             """async () => {
                 const el = document.querySelector('[data-run="0"] input[data-param="alpha"]');
                 const gd = document.querySelector('#surface-plot');
-                const times = [];
+                const seen = [];
                 for (let k = 0; k < 24; k++) {
                     const alpha = 0.05 + 0.015 * k;
                     const before = window.__descentlab.lastCompleted.id;
-                    const t0 = performance.now();
                     el.value = Math.log10(alpha);
                     el.dispatchEvent(new Event('input', {bubbles: true}));
                     await new Promise((resolve) => {
@@ -233,22 +233,18 @@ def test_slider_to_redraw_latency(open_page, artifacts):
                         check();
                     });
                     const trace = gd.data.find(d => d.meta && d.meta.run === 0);
-                    if (trace.x.length < 2) throw new Error('empty path');
-                    times.push(performance.now() - t0);
-                    await new Promise(r => setTimeout(r, 60));
+                    seen.push([alpha, trace.x[0], trace.x[1]]);
+                    await new Promise(r => setTimeout(r, 20));
                 }
-                return times;
+                return seen;
             }"""
         )
-        samples.sort()
-        results[transport] = {
-            "median_ms": statistics.median(samples),
-            "p95_ms": samples[math.ceil(0.95 * len(samples)) - 1],
-            "samples": len(samples),
-        }
-    (artifacts / "latency.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results))
-    assert results["ws"]["median_ms"] < 400
+        # Run 0 is SGD on the steep valley: x1 = x0 - alpha * 0.2 * x0, with alpha as
+        # the log slider's step rounds it; every move drew its own, larger, step.
+        for alpha, x0, x1 in first_steps:
+            assert x1 == pytest.approx(x0 - alpha * 0.2 * x0, rel=2e-3), transport
+        steps = [x1 - x0 for _, x0, x1 in first_steps]
+        assert all(b > a for a, b in zip(steps, steps[1:], strict=False)), transport
 
 
 def test_three_d_view(open_page, artifacts):
