@@ -22,7 +22,7 @@ from latex2mathml.converter import convert
 from markupsafe import Markup
 
 from app import __version__
-from app.api.routes.catalog import catalog_for
+from app.api.routes.catalog import build_catalog
 from app.lessons import catalog as lesson_catalog
 
 router = APIRouter(include_in_schema=False)
@@ -39,29 +39,20 @@ def _with_symbols(entries: list[dict[str, Any]]) -> None:
             param["symbol_mathml"] = convert(param["symbol"], display="inline")
 
 
-_PAGE_CATALOGS: dict[int, tuple[dict[str, Any], dict[str, Any], str]] = {}
-
-
-def _page_catalog(base: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """The catalog with symbols in MathML, and its JSON text (built once per catalog)."""
-    cached = _PAGE_CATALOGS.get(id(base))
-    if cached is not None and cached[0] is base:
-        return cached[1], cached[2]
-    catalog = copy.deepcopy(base)
-    for section in ("optimizers", "schedules", "problems"):
-        _with_symbols(catalog.get(section, []))
-    text = json.dumps(catalog, separators=(",", ":"), ensure_ascii=False)
-    # Inside <script> only "</" could end the block early; "<\/" is the same JSON string.
-    text = text.replace("</", "<\\/")
-    _PAGE_CATALOGS[id(base)] = (base, catalog, text)
-    return catalog, text
-
-
 def _script_json(value: Any) -> Markup:
     # Inside <script> only "</" could end the block early; "<\\/" is the same JSON string.
     return Markup(
         json.dumps(value, separators=(",", ":"), ensure_ascii=False).replace("</", "<\\/")
     )
+
+
+@lru_cache(maxsize=4)
+def _page_catalog(max_steps: int, max_runs: int) -> tuple[dict[str, Any], Markup]:
+    """The catalog with symbols in MathML, and its JSON text (built once per limits)."""
+    catalog = copy.deepcopy(build_catalog(max_steps, max_runs))
+    for section in ("optimizers", "schedules", "problems"):
+        _with_symbols(catalog.get(section, []))
+    return catalog, _script_json(catalog)
 
 
 @lru_cache(maxsize=1)
@@ -72,15 +63,14 @@ def _lessons() -> tuple[list[dict[str, Any]], Markup]:
 
 def _page(request: Request, lesson: str | None = None) -> HTMLResponse:
     settings = request.app.state.settings
-    base = catalog_for(settings)
-    catalog, text = _page_catalog(base)
+    catalog, catalog_json = _page_catalog(settings.max_steps, settings.max_runs)
     lessons, lessons_json = _lessons()
     return _templates(settings.templates_dir).TemplateResponse(
         request,
         "index.html",
         {
             "catalog": catalog,
-            "catalog_json": Markup(text),
+            "catalog_json": catalog_json,
             "lessons": lessons,
             "lessons_json": lessons_json,
             "lesson": lesson,
