@@ -25,10 +25,6 @@ function describeError(detail) {
   return JSON.stringify(detail);
 }
 
-export function fetchCatalog() {
-  return fetch("/api/catalog").then((r) => r.json());
-}
-
 const surfaceCache = new Map();
 
 /** The loss on a grid for drawing contours; cached by request. */

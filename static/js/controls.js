@@ -3,6 +3,7 @@
 // handlers it is given: `input` while dragging, `commit` when a value is settled.
 
 import { fmtNumber, runColor } from "./plots.js";
+import { alphaChart } from "./alphachart.js";
 
 const ICON_COPY = '<svg viewBox="0 0 20 20" aria-hidden="true"><rect x="7" y="7" width="10" height="10" rx="2" fill="none" stroke="currentColor" stroke-width="1.8"/><path d="M13 4.5V4a1 1 0 0 0-1-1H4a1 1 0 0 0-1 1v8a1 1 0 0 0 1 1h.5" fill="none" stroke="currentColor" stroke-width="1.8"/></svg>';
 const ICON_SWEEP = '<svg viewBox="0 0 20 20" aria-hidden="true"><path d="M3 3h4v4H3zM8 3h4v4H8zM13 3h4v4h-4zM3 8h4v4H3zM8 8h4v4H8zM13 8h4v4h-4zM3 13h4v4H3zM8 13h4v4H8zM13 13h4v4h-4z" fill="currentColor" opacity="0.8"/></svg>';
@@ -152,45 +153,6 @@ export function pick(entries, value, attrs, onChange) {
   const select = h("select", attrs, entries.map((e) => h("option", { value: e.name, selected: e.name === value }, e.label)));
   select.addEventListener("change", () => onChange(select.value));
   return select;
-}
-
-// ---------------------------------------------------------------- α(t)
-
-// The schedules' d(e) for the little α(t) chart; a schedule without an entry
-// here simply shows no chart (the server stays the one source of the maths).
-const DECAY = {
-  constant: () => 1,
-  step: (e, p) => p.factor ** Math.floor(e / p.every),
-  exponential: (e, p) => Math.exp(-p.k * e),
-  inverse_time: (e, p) => 1 / (1 + p.k * e),
-};
-
-export function alphaChart(schedule, alpha, steps, perEpoch, color) {
-  const decay = DECAY[schedule.name];
-  if (!decay || schedule.name === "constant") return null;
-  const W = 240;
-  const H = 46;
-  const n = Math.min(steps, 240);
-  const points = [];
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let k = 0; k <= n; k++) {
-    const t = 1 + Math.round((k / n) * (steps - 1));
-    const v = alpha * decay(Math.floor((t - 1) / perEpoch), schedule);
-    points.push([t, v]);
-    lo = Math.min(lo, v);
-    hi = Math.max(hi, v);
-  }
-  const top = hi || 1;
-  const d = points.map(([t, v], k) => `${k ? "L" : "M"}${((t - 1) / Math.max(1, steps - 1)) * (W - 2) + 1},${H - 12 - (v / top) * (H - 18)}`).join(" ");
-  const svg = `<svg viewBox="0 0 ${W} ${H}" width="100%" height="${H}" role="img" aria-label="learning rate over updates: from ${fmtNumber(hi)} to ${fmtNumber(lo)}">
-    <line x1="1" y1="${H - 12}" x2="${W - 1}" y2="${H - 12}" stroke="#c9d0da" />
-    <path d="${d}" fill="none" stroke="${color}" stroke-width="2.5" />
-    <text x="2" y="${H - 1}" font-size="10" fill="#5b6577">t = 1</text>
-    <text x="${W - 2}" y="${H - 1}" font-size="10" fill="#5b6577" text-anchor="end">${steps}</text>
-    <text x="${W - 2}" y="9" font-size="10" fill="#5b6577" text-anchor="end">α from ${fmtNumber(hi)} to ${fmtNumber(lo)}</text>
-  </svg>`;
-  return h("div", { class: "alpha-chart", html: svg });
 }
 
 // ---------------------------------------------------------------- a run's card

@@ -4,7 +4,8 @@
 // `page.load()` (a clicked cell) and `page.tuned()` (compare fairly).
 
 import * as S from "./state.js";
-import { SweepView, fmtNumber, runColor } from "./plots.js";
+import { fmtNumber, runColor } from "./plots.js";
+import { SweepView } from "./sweepplot.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
 const MAX_SWEEP_STEPS = 5000;

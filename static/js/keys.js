@@ -1,0 +1,41 @@
+// Keyboard shortcuts (ignored while typing in a field) and the help overlay
+// (dialog#help: ?, the help button; Esc or a click outside closes it).
+
+const $ = (sel) => document.querySelector(sel);
+
+function openHelp() {
+  const dialog = $("#help");
+  if (!dialog.open) dialog.showModal();
+}
+
+/** actions: {play, next, previous, present, panel}: what space, n/→, b/←, p and h do. */
+export function wireKeys(actions) {
+  $("#help-open").addEventListener("click", openHelp);
+  $("#help-close").addEventListener("click", () => $("#help").close());
+  $("#help").addEventListener("click", (e) => {
+    if (e.target === e.currentTarget) e.currentTarget.close(); // a click on the backdrop
+  });
+  document.addEventListener("keydown", (e) => keys(e, actions));
+}
+
+/** Keyboard: space play/pause, n/→ b/← lessons, p present, h side panel, ? help. */
+function keys(e, { play, next, previous, present, panel }) {
+  if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+  if (e.target.closest?.("input, select, textarea, [contenteditable]")) return;
+  if ($("#help").open) return; // the dialog handles its own keys (Esc closes it)
+  const onButton = !!e.target.closest?.("button, summary");
+  const map = {
+    " ": onButton ? null : play,
+    n: next,
+    ArrowRight: next,
+    b: previous,
+    ArrowLeft: previous,
+    p: present,
+    h: panel,
+    "?": openHelp,
+  };
+  const action = map[e.key.length === 1 ? e.key.toLowerCase() : e.key];
+  if (!action) return;
+  e.preventDefault();
+  action();
+}

@@ -1,0 +1,494 @@
+// #surface-plot: the 2-D view of the loss surface. Its colour is painted once per
+// problem onto a canvas and laid under the plot as an image (the ground), so
+// streaming a path redraws only lines.
+/* global Plotly */
+
+import { CONFIG, FONT, MODEBAR, STYLE, fmtNumber, followSize, lw, ms, replaceInPlace } from "./plots.js";
+
+// ---------------------------------------------------------------- the ground
+
+// Light, neutral ground so the coloured paths carry the eye: paper white in the
+// valleys, slate on the heights.
+const GROUND = [
+  [0.0, [253, 252, 248]],
+  [0.25, [236, 239, 242]],
+  [0.5, [214, 222, 232]],
+  [0.75, [182, 196, 214]],
+  [1.0, [140, 158, 184]],
+];
+export const PLOTLY_SCALE = GROUND.map(([p, c]) => [p, `rgb(${c.join(",")})`]);
+
+function niceStep(range, count) {
+  const raw = range / count;
+  const mag = 10 ** Math.floor(Math.log10(raw));
+  const norm = raw / mag;
+  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
+}
+
+/**
+ * How loss maps to colour: a log scale of f − f* when the problem asks for it
+ * (heights spanning decades), else a square-root scale, which spaces the
+ * contours of a quadratic evenly. Both are labelled with real loss values.
+ */
+export function groundScale(problem, grid, minLoss) {
+  let zmin = Infinity;
+  let zmax = -Infinity;
+  for (const row of grid.z) {
+    for (const v of row) {
+      if (v < zmin) zmin = v;
+      if (v > zmax) zmax = v;
+    }
+  }
+  let base = Math.min(zmin, problem.min_value ?? Infinity, minLoss ?? Infinity);
+  const range = Math.max(zmax - base, 1e-12);
+  const log = !!problem.log_color;
+  const delta = Math.max(range * 1e-7, 1e-12);
+  const fwd = log ? (f) => Math.log10(Math.max(f - base, 0) + delta) : (f) => Math.sqrt(Math.max(f - base, 0));
+  const inv = log ? (t) => base + 10 ** t - delta : (t) => base + t * t;
+  const tmin = fwd(zmin);
+  const tmax = fwd(zmax);
+  const bands = log ? Math.max(8, Math.min(24, Math.round((tmax - tmin) * 2))) : 14;
+  const relative = problem.min_value != null || minLoss != null;
+  let tickvals = [];
+  let ticktext = [];
+  if (log) {
+    for (let k = Math.ceil(tmin); k <= Math.floor(tmax); k++) {
+      tickvals.push(k);
+      ticktext.push(fmtNumber(10 ** k, 2));
+    }
+  } else {
+    const step = niceStep(zmax - zmin, 5);
+    for (let f = Math.ceil(zmin / step) * step; f <= zmax + 1e-12; f += step) {
+      tickvals.push(fwd(f));
+      ticktext.push(fmtNumber(f, 3));
+    }
+  }
+  const title = log
+    ? relative
+      ? "f − f*<br><span style='font-size:12px'>log scale</span>"
+      : "f − min<br><span style='font-size:12px'>log scale</span>"
+    : "loss f<br><span style='font-size:12px'>√ scale</span>";
+  return { log, base, fwd, inv, tmin, tmax, bands, tickvals, ticktext, title, zmin, zmax };
+}
+
+function groundColor(s) {
+  for (let k = 1; k < GROUND.length; k++) {
+    const [p1, c1] = GROUND[k];
+    if (s <= p1 || k === GROUND.length - 1) {
+      const [p0, c0] = GROUND[k - 1];
+      const u = Math.min(1, Math.max(0, (s - p0) / (p1 - p0)));
+      return [c0[0] + u * (c1[0] - c0[0]), c0[1] + u * (c1[1] - c0[1]), c0[2] + u * (c1[2] - c0[2])];
+    }
+  }
+  return GROUND[0][1];
+}
+
+/**
+ * Paint filled contour bands with anti-aliased level lines onto a canvas and
+ * return it as a PNG data URL. `width` × `height` pixels cover the grid's box.
+ */
+export function paintGround(grid, scale, width, height) {
+  const nx = grid.x.length;
+  const ny = grid.y.length;
+  const span = scale.tmax - scale.tmin || 1;
+  const norm = new Float32Array(nx * ny);
+  for (let j = 0; j < ny; j++) {
+    for (let i = 0; i < nx; i++) norm[j * nx + i] = (scale.fwd(grid.z[j][i]) - scale.tmin) / span;
+  }
+  const s = new Float32Array(width * height);
+  for (let py = 0; py < height; py++) {
+    const v = (1 - py / (height - 1)) * (ny - 1);
+    const j0 = Math.min(ny - 2, Math.floor(v));
+    const fv = v - j0;
+    for (let px = 0; px < width; px++) {
+      const u = (px / (width - 1)) * (nx - 1);
+      const i0 = Math.min(nx - 2, Math.floor(u));
+      const fu = u - i0;
+      const a = norm[j0 * nx + i0];
+      const b = norm[j0 * nx + i0 + 1];
+      const c = norm[(j0 + 1) * nx + i0];
+      const d = norm[(j0 + 1) * nx + i0 + 1];
+      s[py * width + px] = (a * (1 - fu) + b * fu) * (1 - fv) + (c * (1 - fu) + d * fu) * fv;
+    }
+  }
+  const canvas = document.createElement("canvas");
+  canvas.width = width;
+  canvas.height = height;
+  const ctx = canvas.getContext("2d");
+  const image = ctx.createImageData(width, height);
+  const px = image.data;
+  const bands = scale.bands;
+  const palette = [];
+  for (let k = 0; k < bands; k++) palette.push(groundColor((k + 0.5) / bands));
+  const lineWidth = Math.max(1, Math.round(width / 900));
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const at = y * width + x;
+      const q = s[at] * bands;
+      const band = Math.min(bands - 1, Math.max(0, Math.floor(q)));
+      const [r, g, b] = palette[band];
+      // Distance to the nearest level in pixels, from the local slope of q.
+      const gx = (x + 1 < width ? s[at + 1] : s[at]) - (x > 0 ? s[at - 1] : s[at]);
+      const gy = (y + 1 < height ? s[at + width] : s[at]) - (y > 0 ? s[at - width] : s[at]);
+      const slope = (Math.hypot(gx, gy) * bands) / 2 + 1e-9;
+      const dist = Math.abs(q - Math.round(q)) / slope;
+      const ink = Math.max(0, Math.min(1, lineWidth - dist)) * 0.32;
+      const o = at * 4;
+      px[o] = r * (1 - ink) + 60 * ink;
+      px[o + 1] = g * (1 - ink) + 72 * ink;
+      px[o + 2] = b * (1 - ink) + 96 * ink;
+      px[o + 3] = 255;
+    }
+  }
+  ctx.putImageData(image, 0, 0);
+  return canvas.toDataURL("image/png");
+}
+
+/** Bilinear loss at (x, y) from the grid, or null outside it. */
+export function lossAt(grid, x, y) {
+  const nx = grid.x.length;
+  const ny = grid.y.length;
+  const u = ((x - grid.x[0]) / (grid.x[nx - 1] - grid.x[0])) * (nx - 1);
+  const v = ((y - grid.y[0]) / (grid.y[ny - 1] - grid.y[0])) * (ny - 1);
+  if (!(u >= 0 && u <= nx - 1 && v >= 0 && v <= ny - 1)) return null;
+  const i0 = Math.min(nx - 2, Math.floor(u));
+  const j0 = Math.min(ny - 2, Math.floor(v));
+  const fu = u - i0;
+  const fv = v - j0;
+  const z = grid.z;
+  return (
+    (z[j0][i0] * (1 - fu) + z[j0][i0 + 1] * fu) * (1 - fv) + (z[j0 + 1][i0] * (1 - fu) + z[j0 + 1][i0 + 1] * fu) * fv
+  );
+}
+
+// ---------------------------------------------------------------- the surface (2-D)
+
+/**
+ * #surface-plot: the ground as an image, then per run a trajectory (meta.run = i,
+ * x/y = the path), a marker at its current point and, if it diverged, a ✕.
+ */
+export class SurfaceView {
+  constructor(el, { onPick, onHover }) {
+    this.el = el;
+    this.onPick = onPick;
+    this.onHover = onHover;
+    this.runs = [];
+    this.ready = false;
+    this.groundKey = null;
+    followSize(this);
+    el.addEventListener("click", (event) => this.click(event));
+    el.addEventListener("mousemove", (event) => this.hover(event));
+    el.addEventListener("mouseleave", () => this.onHover?.(null));
+  }
+
+  /** Data coordinates under a mouse event, or null outside the plot area. */
+  toData(event) {
+    const full = this.el._fullLayout;
+    if (!full?.xaxis) return null;
+    const box = this.el.getBoundingClientRect();
+    const px = event.clientX - box.left - full.xaxis._offset;
+    const py = event.clientY - box.top - full.yaxis._offset;
+    if (px < 0 || py < 0 || px > full.xaxis._length || py > full.yaxis._length) return null;
+    return [full.xaxis.p2d(px), full.yaxis.p2d(py)];
+  }
+
+  click(event) {
+    if (event.target.closest?.(".modebar, .legend")) return;
+    const point = this.toData(event);
+    if (point) this.onPick?.(point, event.shiftKey);
+  }
+
+  hover(event) {
+    if (!this.grid) return;
+    const point = this.toData(event);
+    this.onHover?.(point && { point, loss: lossAt(this.grid, point[0], point[1]) });
+  }
+
+  /** A new problem or dataset: repaint the ground and lay out the axes. */
+  setProblem(problem, grid, minima, minLoss) {
+    this.problem = problem;
+    this.grid = grid;
+    this.minima = minima;
+    this.scale = groundScale(problem, grid, minLoss);
+    this.groundKey = null;
+    this.layout = this.baseLayout();
+  }
+
+  baseLayout() {
+    const p = this.problem;
+    const [x0, x1] = p.bounds.x;
+    const [y0, y1] = p.bounds.y;
+    const axis = (title, range) => ({
+      title: { text: title, standoff: 6, font: { size: FONT.size + 2 } },
+      range,
+      showgrid: false,
+      zeroline: false,
+      ticks: "outside",
+      ticklen: 5,
+      showline: true,
+      linecolor: "#8a94a6",
+      mirror: true,
+      constrain: "domain",
+    });
+    return {
+      font: FONT,
+      modebar: MODEBAR,
+      margin: { l: 56, r: 10, t: 8, b: Math.round(FONT.size * 3.1) },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "#fdfcf8",
+      xaxis: axis(p.axes[0], [x0, x1]),
+      yaxis: { ...axis(p.axes[1], [y0, y1]), scaleanchor: "x", scaleratio: 1 },
+      showlegend: false,
+      hovermode: "closest",
+      hoverlabel: { font: { size: FONT.size, family: FONT.family } },
+      dragmode: "zoom",
+      images: [],
+      uirevision: p.name,
+    };
+  }
+
+  groundImage() {
+    const p = this.problem;
+    const size = this.el._fullLayout?._size;
+    const ratio = Math.min(2, window.devicePixelRatio || 1);
+    const w = Math.max(200, Math.round((size?.w || 800) * ratio));
+    const h = Math.max(150, Math.round((size?.h || 500) * ratio));
+    const key = `${p.name}|${w}|${h}|${this.grid.z.length}`;
+    if (key !== this.groundKey || !this.groundSource) {
+      this.groundSource = paintGround(this.grid, this.scale, w, h);
+      this.groundKey = key;
+    }
+    return {
+      source: this.groundSource,
+      xref: "x",
+      yref: "y",
+      x: p.bounds.x[0],
+      y: p.bounds.y[1],
+      sizex: p.bounds.x[1] - p.bounds.x[0],
+      sizey: p.bounds.y[1] - p.bounds.y[0],
+      xanchor: "left",
+      yanchor: "top",
+      sizing: "stretch",
+      layer: "below",
+    };
+  }
+
+  staticTraces() {
+    const sc = this.scale;
+    const colorbar = {
+      type: "scatter",
+      mode: "markers",
+      x: [null],
+      y: [null],
+      hoverinfo: "skip",
+      showlegend: false,
+      marker: {
+        color: [sc.tmin],
+        cmin: sc.tmin,
+        cmax: sc.tmax,
+        colorscale: PLOTLY_SCALE,
+        showscale: true,
+        colorbar: {
+          title: { text: sc.title, side: "top", font: { size: FONT.size - 1 } },
+          tickvals: sc.tickvals,
+          ticktext: sc.ticktext,
+          thickness: 14,
+          len: 0.8,
+          y: 0.4,
+          yanchor: "middle",
+          outlinewidth: 0,
+          tickfont: { size: FONT.size - 2 },
+        },
+      },
+      meta: { role: "colorbar" },
+    };
+    const minima = {
+      type: "scatter",
+      mode: "markers",
+      x: this.minima.map((m) => m[0]),
+      y: this.minima.map((m) => m[1]),
+      marker: { symbol: "star", size: ms(17), color: "#ffffff", line: { color: "#1f2733", width: 2 } },
+      hovertemplate: "minimum<br>(%{x:.3f}, %{y:.3f})<extra></extra>",
+      showlegend: false,
+      meta: { role: "minima" },
+    };
+    return [colorbar, minima];
+  }
+
+  /**
+   * Show these runs: [{name, color, dash, start, path: {x, y, loss}}]; `marks` are
+   * the diverged runs' ✕ ({i, t, point}) once a run is complete.
+   *
+   * When only the numbers changed (a slider moved: same runs, steps, style and
+   * marks), the paths, heads and start markers are replaced in place by one
+   * Plotly.animate without a transition: Plotly recomputes those traces and
+   * redraws only them; the axes (fixed ranges), the ground image and the colour
+   * bar are left alone. Anything else is one Plotly.react of the whole graph.
+   */
+  reset(runs, steps, { draft = false, marks = [] } = {}) {
+    this.runs = runs;
+    this.offset = 2;
+    this.steps = steps;
+    // A dot per iterate shows the step sizes; while a slider is dragged the
+    // paths are drawn as bare lines (half the cost), dots follow when it rests.
+    const dots = steps <= 400 && !draft;
+    const shape = JSON.stringify([runs.map((r) => [r.color, r.dash]), steps, dots, STYLE.line, STYLE.marker]);
+    const marked = JSON.stringify(marks.map(({ i, t, point }) => [i, t, point]));
+    if (this.ready && this.drawn && this.drawn.layout === this.layout && this.drawn.shape === shape && this.drawn.marks === marked) {
+      return this.update(runs);
+    }
+    this.dots = dots;
+    const diverged = new Map(marks.map((m) => [m.i, m]));
+    const traces = this.staticTraces();
+    runs.forEach((run, i) => {
+      traces.push({
+        type: "scatter",
+        mode: dots ? "lines+markers" : "lines",
+        name: run.name,
+        x: run.path.x,
+        y: run.path.y,
+        customdata: run.path.loss,
+        line: { color: run.color, width: lw(3.5), dash: run.dash },
+        marker: { size: ms(5), color: run.color },
+        hovertemplate: this.hoverTemplate(run),
+        meta: { run: i },
+      });
+    });
+    runs.forEach((run, i) => {
+      const head = this.head(run);
+      const cross = diverged.has(i);
+      traces.push({
+        type: "scatter",
+        mode: "markers",
+        ...head,
+        marker: cross
+          ? { symbol: "x-thin-open", size: 20, color: run.color, line: { color: run.color, width: 4 } }
+          : { size: ms(15), color: run.color, line: { color: "#ffffff", width: 2.5 } },
+        hoverinfo: "skip",
+        showlegend: false,
+        meta: { head: i },
+      });
+    });
+    traces.push({
+      type: "scatter",
+      mode: "markers",
+      ...this.starts(runs),
+      marker: { symbol: "circle-open", size: ms(13), color: "#1f2733", line: { width: lw(2.5) } },
+      hovertemplate: "start (%{x:.3g}, %{y:.3g})<br>click to move, shift-click: selected run only<extra></extra>",
+      showlegend: false,
+      meta: { role: "start" },
+    });
+    this.layout.images = this.grid ? [this.groundImage()] : [];
+    this.layout.annotations = marks.map(({ i, t, point }) => ({
+      x: point[0],
+      y: point[1],
+      text: `✕ diverged at t=${t}`,
+      showarrow: false,
+      yshift: 16,
+      font: { color: runs[i]?.color || "#b00", size: FONT.size },
+      bgcolor: "rgba(255,255,255,0.85)",
+    }));
+    // A new problem (or presentation mode) gets a fresh plot: Plotly.react kept the
+    // old x range under scaleanchor when the bounds changed (Rosenbrock drawn at x ∈ [−5, 5]).
+    const draw = this.ready && this.drawn?.layout === this.layout ? Plotly.react : Plotly.newPlot;
+    this.ready = true;
+    this.drawn = { layout: this.layout, shape, marks: marked };
+    return draw(this.el, traces, this.layout, CONFIG).then(() => this.fitGround());
+  }
+
+  hoverTemplate(run) {
+    return `<b>${run.name}</b><br>t = %{pointNumber}<br>(%{x:.4g}, %{y:.4g})<br>loss %{customdata:.4g}<extra></extra>`;
+  }
+
+  /** The current point of a run, as trace data. */
+  head(run) {
+    const n = run.path.x.length;
+    return { x: n ? [run.path.x[n - 1]] : [], y: n ? [run.path.y[n - 1]] : [], customdata: n ? [0] : [] };
+  }
+
+  /** The start markers (one per distinct start). */
+  starts(runs) {
+    const starts = new Map();
+    runs.forEach((run) => starts.set(run.start.join(","), run.start));
+    return { x: [...starts.values()].map((s) => s[0]), y: [...starts.values()].map((s) => s[1]) };
+  }
+
+  /** New numbers for the same traces: replaced in place, only these traces redrawn. */
+  update(runs) {
+    const n = runs.length;
+    const traces = [];
+    const data = [];
+    runs.forEach((run, i) => {
+      traces.push(this.offset + i);
+      data.push({ x: run.path.x, y: run.path.y, customdata: run.path.loss, name: run.name, hovertemplate: this.hoverTemplate(run) });
+    });
+    runs.forEach((run, i) => {
+      traces.push(this.offset + n + i);
+      data.push(this.head(run));
+    });
+    traces.push(this.offset + 2 * n);
+    data.push(this.starts(runs));
+    return replaceInPlace(this.el, data, traces);
+  }
+
+  /** Put the dots back after a drag. */
+  undraft() {
+    if (!this.ready || this.dots || this.steps > 400) return Promise.resolve();
+    this.dots = true;
+    if (this.drawn) this.drawn.shape = null; // the next reset lays the graph out again
+    const indices = this.runs.map((_, i) => this.offset + i);
+    return Plotly.restyle(this.el, { mode: "lines+markers" }, indices);
+  }
+
+  /** The ground image was painted for another size: repaint it crisp. */
+  fitGround() {
+    if (!this.grid) return;
+    const image = this.groundImage();
+    if (this.el.layout.images?.[0]?.source !== image.source) {
+      return Plotly.relayout(this.el, { images: [image] });
+    }
+  }
+
+  /** Append points: slices[i] = {x, y, loss} (may be empty). */
+  add(slices) {
+    const n = this.runs.length;
+    const update = { x: [], y: [], customdata: [] };
+    const indices = [];
+    const maxPoints = { x: [], y: [], customdata: [] };
+    slices.forEach((slice, i) => {
+      if (!slice.x.length) return;
+      indices.push(this.offset + i, this.offset + n + i);
+      update.x.push(slice.x, [slice.x[slice.x.length - 1]]);
+      update.y.push(slice.y, [slice.y[slice.y.length - 1]]);
+      update.customdata.push(slice.loss, [0]);
+      for (const key of ["x", "y", "customdata"]) maxPoints[key].push(1e7, 1);
+    });
+    if (!indices.length) return Promise.resolve();
+    return Plotly.extendTraces(this.el, update, indices, maxPoints);
+  }
+
+  /** Mark the runs that diverged (a ✕ at the last finite point and a note), if not marked yet. */
+  markDiverged(marks) {
+    const marked = JSON.stringify(marks.map(({ i, t, point }) => [i, t, point]));
+    if (!this.ready || this.drawn?.marks === marked) return Promise.resolve();
+    if (this.drawn) this.drawn.marks = marked;
+    const annotations = marks.map(({ i, t, point }) => ({
+      x: point[0],
+      y: point[1],
+      text: `✕ diverged at t=${t}`,
+      showarrow: false,
+      yshift: 16,
+      font: { color: this.runs[i]?.color || "#b00", size: FONT.size },
+      bgcolor: "rgba(255,255,255,0.85)",
+    }));
+    const heads = marks.map(({ i }) => this.offset + this.runs.length + i);
+    const ops = [Plotly.relayout(this.el, { annotations })];
+    if (heads.length) ops.push(Plotly.restyle(this.el, { "marker.symbol": "x-thin-open", "marker.size": 20, "marker.line.width": 4, "marker.line.color": heads.map((h) => this.el.data[h].marker.color) }, heads));
+    return Promise.all(ops);
+  }
+
+  resize() {
+    if (!this.ready) return;
+    return Plotly.Plots.resize(this.el).then(() => this.fitGround());
+  }
+}
