@@ -29,17 +29,9 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load import free_port, loadavg, start_server, stop_server  # noqa: E402
+from load import free_port, loadavg, start_uvicorn, stop_server  # noqa: E402
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+from tests.serving import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 
 WAIT_COMPLETE = """after => window.__descentlab && window.__descentlab.lastCompleted.id > after
     && window.__descentlab.lastCompleted.id === window.__descentlab.currentId"""
@@ -158,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         base = args.url.rstrip("/")
     else:
         port = args.port or free_port()
-        process = start_server(port, deflate=not args.no_deflate)
+        process = start_uvicorn(port, deflate=not args.no_deflate)
         base = f"http://127.0.0.1:{port}"
     results: dict = {"loadavg_before": loadavg()}
     try:

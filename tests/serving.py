@@ -1,4 +1,4 @@
-"""A real uvicorn serving ``app.main:app`` on loopback, for tests and benchmarks.
+"""The real parts tests and benchmarks drive: uvicorn on loopback, Debian's Chromium.
 
 Real sockets and the real WebSocket library: TestClient alone would hide a
 missing ``uvicorn[standard]``.
@@ -7,6 +7,7 @@ missing ``uvicorn[standard]``.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
 import subprocess
 import sys
@@ -15,6 +16,16 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = os.environ.get("DESCENTLAB_CHROMIUM", "/usr/bin/chromium")
+# Headless as root, without the background services that would try the (closed) network.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 def free_port() -> int:

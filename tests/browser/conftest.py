@@ -6,24 +6,16 @@ Playwright keeps an event loop in the main thread.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 from pagekit import wait_complete
 from playwright.sync_api import sync_playwright
 
+from tests.serving import CHROMIUM, CHROMIUM_ARGS
+
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = os.environ.get("DESCENTLAB_CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="session")
