@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from app.errors import InvalidSpec
@@ -123,6 +124,7 @@ class OptimizerSpec:
     lookahead: Callable[..., Any] | None = None
     family: str = field(default="")
 
-    @property
+    @cached_property
     def hyper_names(self) -> tuple[str, ...]:
+        # Cached: every request reads it once per run to lay out the rows.
         return tuple(p.name for p in self.params if p.name != "alpha")
