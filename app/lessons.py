@@ -37,10 +37,6 @@ class Lesson:
         }
 
 
-def _runs(*runs: dict[str, Any]) -> list[dict[str, Any]]:
-    return list(runs)
-
-
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
         slug="batch-size",
@@ -64,11 +60,11 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "linear_regression", "n_samples": 200, "noise": 0.5},
             "steps": 600,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "sgd", "params": {"alpha": 0.05}, "batch_size": 200},
                 {"optimizer": "sgd", "params": {"alpha": 0.05}, "batch_size": 16},
                 {"optimizer": "sgd", "params": {"alpha": 0.05}, "batch_size": 1},
-            ),
+            ],
         },
         speed=120,
         highlights=("batch_size",),
@@ -91,7 +87,7 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "noisy_bowl", "noise": 1.0},
             "steps": 1000,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "sgd", "params": {"alpha": 0.01}},
                 {"optimizer": "sgd", "params": {"alpha": 0.1}},
                 {
@@ -99,7 +95,7 @@ LESSONS: tuple[Lesson, ...] = (
                     "params": {"alpha": 0.1},
                     "schedule": {"name": "inverse_time", "k": 0.02},
                 },
-            ),
+            ],
         },
         speed=120,
         highlights=("schedule",),
@@ -124,7 +120,7 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "steep_valley"},
             "steps": 150,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "sgd", "params": {"alpha": 0.45}},
                 {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
                 {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.9}},
@@ -132,7 +128,7 @@ LESSONS: tuple[Lesson, ...] = (
                     "optimizer": "momentum",
                     "params": {"alpha": 0.45, "beta": 0.9, "beta_warmup_steps": 20},
                 },
-            ),
+            ],
         },
         speed=20,
         highlights=("beta", "beta_warmup_steps"),
@@ -156,10 +152,10 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "steep_valley"},
             "steps": 200,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "momentum", "params": {"alpha": 0.1, "beta": 0.9}},
                 {"optimizer": "nesterov", "params": {"alpha": 0.1, "beta": 0.9}},
-            ),
+            ],
         },
         speed=20,
         highlights=("beta",),
@@ -185,7 +181,7 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "noisy_bowl", "noise": 1.0},
             "steps": 1000,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "sgd", "params": {"alpha": 0.1}},
                 {
                     "optimizer": "sgd",
@@ -202,7 +198,7 @@ LESSONS: tuple[Lesson, ...] = (
                     "params": {"alpha": 0.1},
                     "schedule": {"name": "inverse_time", "k": 0.02},
                 },
-            ),
+            ],
         },
         speed=120,
         highlights=("schedule",),
@@ -228,10 +224,10 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "steep_valley"},
             "steps": 1000,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "adagrad", "params": {"alpha": 0.1}},
                 {"optimizer": "rmsprop", "params": {"alpha": 0.1}},
-            ),
+            ],
         },
         speed=60,
         highlights=("gamma",),
@@ -254,12 +250,12 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "steep_valley"},
             "steps": 300,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "momentum", "params": {"alpha": 0.04, "beta": 0.9}},
                 {"optimizer": "rmsprop", "params": {"alpha": 0.1}},
                 {"optimizer": "adam", "params": {"alpha": 0.1}},
                 {"optimizer": "adam", "params": {"alpha": 0.1, "bias_correction": False}},
-            ),
+            ],
         },
         speed=30,
         highlights=("bias_correction", "beta1", "beta2"),
@@ -283,12 +279,12 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "saddle"},
             "steps": 400,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "sgd", "params": {"alpha": 0.05}},
                 {"optimizer": "momentum", "params": {"alpha": 0.05}},
                 {"optimizer": "adam", "params": {"alpha": 0.05}},
                 {"optimizer": "rmsprop", "params": {"alpha": 0.05}},
-            ),
+            ],
         },
         speed=30,
     ),
@@ -310,13 +306,13 @@ LESSONS: tuple[Lesson, ...] = (
             "problem": {"name": "rosenbrock"},
             "steps": 3000,
             "seed": 0,
-            "runs": _runs(
+            "runs": [
                 {"optimizer": "adam", "params": {"alpha": 0.02}},
                 {"optimizer": "adadelta"},
                 {"optimizer": "nadam", "params": {"alpha": 0.02}},
                 {"optimizer": "adamax", "params": {"alpha": 0.02}},
                 {"optimizer": "amsgrad", "params": {"alpha": 0.02}},
-            ),
+            ],
         },
         speed=240,
     ),
