@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -97,7 +97,6 @@ class Simulation:
     steps: int
     seed: int
     runs: tuple[RunConfig, ...]
-    limits: dict[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass

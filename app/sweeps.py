@@ -288,12 +288,15 @@ class Sweep:
             min_loss=execution.min_loss,
         )
 
+    def run(self) -> SweepResult:
+        """Every chunk at once (no progress to report), then the result."""
+        for _ in self.chunks():
+            pass
+        return self.result()
+
 
 def run_sweep(request: Mapping[str, Any]) -> SweepResult:
-    sweep = Sweep(request)
-    for _ in sweep.chunks():
-        pass
-    return sweep.result()
+    return Sweep(request).run()
 
 
 def result_as_json(result: SweepResult) -> dict[str, Any]:

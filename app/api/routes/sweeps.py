@@ -19,9 +19,7 @@ router = APIRouter(tags=["sweeps"])
 
 
 def _compute(sweep: Sweep) -> bytes:
-    for _ in sweep.chunks():
-        pass
-    return dumps(result_as_json(sweep.result()))
+    return dumps(result_as_json(sweep.run()))
 
 
 @router.post(
