@@ -13,7 +13,7 @@ it, a chunk of updates at a time, with one of two interchangeable backends:
 
 Both draw the gradient noise and the minibatches from ``seed`` alone, so a
 run's path never depends on which other runs share the request (common random
-numbers), and both stop a row at the update where it diverges (SPEC §3).
+numbers), and both stop a row at the update where it diverges (docs/API.md, Problems: Divergence).
 """
 
 from __future__ import annotations

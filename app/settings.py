@@ -39,7 +39,8 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # Request limits. The API schema enforces SPEC §4's 10 000 / 64; these may only lower them.
+    # Request limits. The API schema enforces the contract's 10 000 / 64 (docs/API.md);
+    # these may only lower them.
     max_steps: int = Field(10_000, ge=1, le=10_000)
     max_runs: int = Field(64, ge=1, le=64)
     max_body_bytes: int = Field(256 * 1024, ge=1024)

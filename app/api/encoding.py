@@ -48,7 +48,7 @@ def data_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def result_json(result: Result) -> dict[str, Any]:
-    """The ``POST /api/runs`` response (SPEC §4)."""
+    """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
     simulation = result.simulation
     runs = []
     for row, config in enumerate(simulation.runs):

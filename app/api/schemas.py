@@ -1,4 +1,4 @@
-"""Request and response models: the shapes and limits of SPEC §4–§5.
+"""Request and response models: the shapes and limits of docs/API.md (Routes, WebSocket).
 
 Pydantic checks types, shapes and the fixed limits (steps, runs, start
 coordinates, finite numbers); the engine's ``build_simulation`` then checks the

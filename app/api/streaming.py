@@ -1,4 +1,4 @@
-"""One WebSocket connection of ``/api/stream`` (SPEC §5).
+"""One WebSocket connection of ``/api/stream`` (docs/API.md, WebSocket /api/stream).
 
 The receive loop reads messages, checks them and starts or stops the one run
 in flight; the run itself is a task that sends ``started``, the ``chunk``s and

@@ -48,7 +48,7 @@ export function fetchRuns(request, signal) {
 }
 
 /**
- * The run stream (SPEC §5). Latest request wins: `run()` gives the request a
+ * The run stream (docs/API.md, WebSocket /api/stream). Latest request wins: `run()` gives the request a
  * new id, and messages of any older id are dropped here, so handlers only ever
  * see the run in flight. Reconnects by itself and re-sends an unfinished run.
  *

@@ -13,7 +13,7 @@ OPTIMIZERS = [
     "adam", "adadelta", "nadam", "adamax", "amsgrad",
 ]  # fmt: skip
 
-SPEC_EXAMPLE: dict[str, Any] = {
+CONTRACT_EXAMPLE: dict[str, Any] = {
     "problem": {"name": "rosenbrock", "noise": 0.0},
     "steps": 300,
     "seed": 0,

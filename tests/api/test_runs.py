@@ -1,4 +1,4 @@
-"""POST /api/runs against a live server: SPEC §4's example, defaults, and every bad-input rule."""
+"""POST /api/runs against a live server: the contract's example, defaults, every bad-input rule."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import math
 import httpx
 import pytest
 
-from tests.api.helpers import OPTIMIZERS, SPEC_EXAMPLE, request
+from tests.api.helpers import CONTRACT_EXAMPLE, OPTIMIZERS, request
 
 
 def _finite(values) -> bool:
@@ -16,7 +16,7 @@ def _finite(values) -> bool:
 
 
 def test_spec_example_comes_back_complete(http: httpx.Client) -> None:
-    response = http.post("/api/runs", json=SPEC_EXAMPLE)
+    response = http.post("/api/runs", json=CONTRACT_EXAMPLE)
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
     body = response.json()

@@ -12,8 +12,8 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 
 from tests.api.helpers import (
+    CONTRACT_EXAMPLE,
     OPTIMIZERS,
-    SPEC_EXAMPLE,
     join,
     open_stream,
     receive,
@@ -39,7 +39,7 @@ async def _quiet(ws, seconds: float) -> list[dict[str, Any]]:
 
 
 STREAMED = {
-    "spec example": SPEC_EXAMPLE,
+    "spec example": CONTRACT_EXAMPLE,
     "classroom": request("rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=1000),
     "noisy surface": request(
         {"name": "noisy_bowl", "noise": 2.0},
@@ -91,7 +91,7 @@ def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:
             await send(ws, {"type": "run", "id": 1, "request": LONG, "speed": 100})
             await until(ws, "chunk", 1)
             await until(ws, "chunk", 1)  # point 0, then paced chunks: it is in flight
-            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE, "speed": 0})
+            await send(ws, {"type": "run", "id": 2, "request": CONTRACT_EXAMPLE, "speed": 0})
             before_and_new = await until(ws, "done", 2)
             after = await _quiet(ws, 0.5)
             return before_and_new, after
@@ -158,7 +158,7 @@ def test_errors_leave_the_socket_open(live_server: str) -> None:
             replies["unknown optimizer"] = await receive(ws)
             await send(ws, {"type": "run", "id": 6, "request": request("rosenbrock", steps=10_001)})
             replies["too many steps"] = await receive(ws)
-            await send(ws, {"type": "run", "id": 7, "request": SPEC_EXAMPLE, "speed": -1})
+            await send(ws, {"type": "run", "id": 7, "request": CONTRACT_EXAMPLE, "speed": -1})
             replies["negative speed"] = await receive(ws)
             await ws.send(
                 '{"type": "run", "id": 8, "request": {"problem": {"name": "rosenbrock"}, '
@@ -167,7 +167,7 @@ def test_errors_leave_the_socket_open(live_server: str) -> None:
             replies["NaN"] = await receive(ws)
             await ws.send(b"\x00\x01")
             replies["binary"] = await receive(ws)
-            await send(ws, {"type": "run", "id": 9, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 9, "request": CONTRACT_EXAMPLE})
             replies["valid"] = await until(ws, "done", 9)
         return replies
 
@@ -211,7 +211,7 @@ def test_message_flood_is_rate_limited_not_closed(live_server: str) -> None:
                 await send(ws, {"type": "stop", "id": number})
             flood = await _quiet(ws, 0.5)
             await asyncio.sleep(1.0)  # the bucket refills
-            await send(ws, {"type": "run", "id": 1, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 1, "request": CONTRACT_EXAMPLE})
             return flood, await until(ws, "done", 1)
 
     flood, run = asyncio.run(scenario())
@@ -227,7 +227,7 @@ def test_oversized_message_is_refused_not_closed(live_server: str) -> None:
         async with open_stream(live_server) as ws:
             await ws.send(json.dumps({"type": "stop", "pad": "x" * 300_000}))
             refused = await receive(ws)
-            await send(ws, {"type": "run", "id": 1, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 1, "request": CONTRACT_EXAMPLE})
             return refused, await until(ws, "done", 1)
 
     refused, run = asyncio.run(scenario())
@@ -249,7 +249,7 @@ def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_
 
     async def fresh() -> list:
         async with open_stream(live_server) as ws:
-            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 2, "request": CONTRACT_EXAMPLE})
             return await until(ws, "done", 2, timeout=10)
 
     asyncio.run(drop())
@@ -289,7 +289,7 @@ def test_connection_closed_by_client_mid_stream_is_clean(live_server: str) -> No
             await until(ws, "chunk", 1)
         # closed with a handshake while chunks were flowing
         async with open_stream(live_server) as ws:
-            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 2, "request": CONTRACT_EXAMPLE})
             assert (await until(ws, "done", 2))[-1]["type"] == "done"
 
     try:
@@ -329,11 +329,11 @@ def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_an_id_json_cannot_echo_is_an_error_and_the_socket_stays_open(live_server: str) -> None:
     async def scenario() -> tuple[dict, dict, list]:
         async with open_stream(live_server) as ws:
-            await send(ws, {"type": "run", "id": 10**30, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 10**30, "request": CONTRACT_EXAMPLE})
             huge = await receive(ws)
-            await send(ws, {"type": "run", "id": "x" * 65, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": "x" * 65, "request": CONTRACT_EXAMPLE})
             long = await receive(ws)
-            await send(ws, {"type": "run", "id": 2**53, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 2**53, "request": CONTRACT_EXAMPLE})
             return huge, long, await until(ws, "done", 2**53)
 
     huge, long, valid = asyncio.run(scenario())

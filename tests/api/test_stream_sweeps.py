@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from tests.api.helpers import SPEC_EXAMPLE, open_stream, send, until
+from tests.api.helpers import CONTRACT_EXAMPLE, open_stream, send, until
 
 SWEEP = {
     "problem": {"name": "himmelblau"},
@@ -39,7 +39,7 @@ def test_a_run_replaces_a_sweep_in_flight(live_server: str) -> None:
         async with open_stream(live_server) as ws:
             await send(ws, {"type": "sweep", "id": 1, "request": {**SWEEP, "steps": 5000}})
             await until(ws, "progress", 1)
-            await send(ws, {"type": "run", "id": 2, "request": SPEC_EXAMPLE})
+            await send(ws, {"type": "run", "id": 2, "request": CONTRACT_EXAMPLE})
             return await until(ws, "done", 2)
 
     messages = asyncio.run(scenario())

@@ -1,4 +1,4 @@
-"""SPEC §1 transcribed line by line in plain Python floats, one coordinate at a time.
+"""docs/API.md's update rules, line by line in plain Python floats, one coordinate at a time.
 
 Independent of app.optim: no numpy, no shared helpers, no vectorisation. The
 tests compare the engine's paths with these.

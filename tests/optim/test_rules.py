@@ -1,4 +1,4 @@
-"""Every update rule against SPEC §1 computed independently, plus hand-worked steps."""
+"""Every update rule against docs/API.md's table computed independently, plus hand-worked steps."""
 
 from __future__ import annotations
 

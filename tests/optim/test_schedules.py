@@ -1,4 +1,4 @@
-"""Each schedule gives the α_t of SPEC §2, and the engine uses it."""
+"""Each schedule gives the α_t of docs/API.md (Learning-rate schedules), and the engine uses it."""
 
 from __future__ import annotations
 

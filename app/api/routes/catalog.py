@@ -1,4 +1,4 @@
-"""``GET /api/catalog``: everything the page is built from (SPEC §4)."""
+"""``GET /api/catalog``: everything the page is built from (docs/API.md, GET /api/catalog)."""
 
 from __future__ import annotations
 

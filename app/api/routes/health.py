@@ -1,4 +1,4 @@
-"""``GET /healthz`` (SPEC §4) and ``GET /readyz`` (the engine is compiled)."""
+"""``GET /healthz`` (liveness) and ``GET /readyz`` (the engine is compiled)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /api/runs``: compute whole runs (SPEC §4)."""
+"""``POST /api/runs``: compute whole runs (docs/API.md, POST /api/runs)."""
 
 from __future__ import annotations
 
@@ -20,9 +20,7 @@ from app.settings import Settings
 router = APIRouter(tags=["runs"])
 
 EXAMPLES: dict[str, Example] = {
-    "momentum": Example(
-        summary="Momentum with a step schedule on Rosenbrock (SPEC §4)", value=RUNS_EXAMPLE
-    ),
+    "momentum": Example(summary="Momentum with a step schedule on Rosenbrock", value=RUNS_EXAMPLE),
     "classroom": Example(
         summary="Every optimiser, defaults, 1000 steps",
         value={

@@ -1,4 +1,4 @@
-"""WebSocket ``/api/stream``: runs streamed as they are computed (SPEC §5)."""
+"""WebSocket ``/api/stream``: runs streamed as they are computed (docs/API.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /api/surface`` (extension): the loss on a grid, for the page's contours."""
+"""``POST /api/surface`` : the loss on a grid, for the page's contours."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``POST /api/sweeps``: one optimiser over a grid of two settings (an extension of SPEC §4)."""
+"""``POST /api/sweeps``: one optimiser over a grid of two settings (docs/API.md)."""
 
 from __future__ import annotations
 
