@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A Docker engine for the compose test (tests/deploy/test_compose.py), on a Debian
 # machine where no image registry may be reachable. `make test-compose` runs it
-# first; .ci/run runs it before `make test`. Idempotent: about a second when the
-# engine answers and the images exist, ~2.5 min on a fresh machine.
+# first; .ci/run runs it before `make test`. Idempotent: under a second when the
+# engine answers and the images exist, 1-2 min on a fresh machine.
 #
 #   tests/deploy/docker-engine.sh
 #
