@@ -50,6 +50,17 @@ apt_install() {
     apt-get update -qq && apt-get install -y -qq "$@" >/dev/null
 }
 
+# Remove pid file $1 unless it names a live process called $2.
+drop_stale_pid_file() {
+    local pid state
+    [ -f "$1" ] || return 0
+    pid=$(cat "$1")
+    state=$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null || true)
+    if [ "$(cat "/proc/$pid/comm" 2>/dev/null)" != "$2" ] || [ "$state" = Z ]; then
+        rm -f "$1"
+    fi
+}
+
 # Two runs at once (two checkouts, say) would start two dockerds or make the same
 # stand-in twice.
 if command -v flock >/dev/null 2>&1; then
@@ -64,6 +75,11 @@ if ! engine_answers; then
     fi
     is_root || fail "no Docker engine answers (docker info) and starting one needs root: \
 start Docker (e.g. sudo systemctl start docker) and add yourself to the docker group"
+    # A dockerd killed at the end of a CI job leaves its pid files behind. A new one
+    # refuses to start while its pid file names a process, and waits in vain for a
+    # containerd whose pid file does - even an exited one that is not reaped yet.
+    drop_stale_pid_file /var/run/docker.pid dockerd
+    drop_stale_pid_file /var/run/docker/containerd/containerd.pid containerd
     say "starting dockerd (log: $DOCKERD_LOG)"
     # Its own session, so it outlives this script; without the lock's descriptor,
     # which it would otherwise hold for ever.
