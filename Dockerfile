@@ -1,13 +1,16 @@
-# syntax=docker/dockerfile:1
 # descentlab: the FastAPI app served by uvicorn, as a non-root user, on 0.0.0.0:8000.
 #
-#   docker build -t descentlab .
+#   docker build -t descentlab .     # BuildKit: DOCKER_BUILDKIT=1 on clients before 23.0
 #   docker run --rm -p 8000:8000 -e DESCENTLAB_WORKERS=2 descentlab
+#
+# No `# syntax=` line: BuildKit's built-in frontend handles RUN --mount, and a
+# builder without registry access (a school's, CI) could not fetch another one.
 #
 # Layers, slowest-changing first: the base image, the user, the dependencies
 # (rebuilt only when pyproject.toml's dependency list changes, not when code or
 # tool settings do), then the project's own wheel, then the numba cache warm-up.
-# docs/DEPLOY.md has the whole story; tests/deploy/ lint this file and run its CMD.
+# docs/DEPLOY.md has the whole story; tests/deploy/ lint this file, run its CMD, and
+# build it and run compose.yaml on a real engine (test_compose.py).
 
 FROM python:3.11-slim-bookworm AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \

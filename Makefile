@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 HOST ?=
 PORT ?=
 
-.PHONY: run test test-unit test-browser bench lint format clean
+.PHONY: run test test-unit test-browser test-compose bench lint format clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,14 +41,25 @@ $(CHROMIUM):
 	fi
 
 # Browser tests run in their own pytest process: sync Playwright keeps an event
-# loop in the main thread, which would clash with the API tests' loops.
-test: test-unit test-browser
+# loop in the main thread, which would clash with the API tests' loops. The
+# compose test too: it needs a Docker engine, which test-unit does not.
+test: test-unit test-browser test-compose
 
 test-unit: $(VENV)/.installed-test
-	$(BIN)/python -m pytest tests --ignore=tests/browser -q
+	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=$(COMPOSE_TEST) -q
 
 test-browser: $(VENV)/.installed-test $(CHROMIUM)
 	DESCENTLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest tests/browser -q
+
+# The compose test builds the image and runs compose.yaml (two web replicas behind
+# nginx) on a real Docker engine. tests/deploy/docker-engine.sh provides one: as
+# root (CI, a fresh Debian machine) it installs Debian's docker.io, starts dockerd
+# and makes local stand-ins for base images no registry serves; anywhere else it
+# uses the running engine or says what is missing. -s shows the measured latencies.
+COMPOSE_TEST := tests/deploy/test_compose.py
+test-compose: $(VENV)/.installed-test
+	tests/deploy/docker-engine.sh
+	$(BIN)/python -m pytest $(COMPOSE_TEST) -q -s
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/engine.py
