@@ -44,9 +44,9 @@ async def sweeps(
     """Every cell is a row of one batch, with the same noise and minibatches as a single run.
 
     Grids are `[y][x]` (row j is `y_axis.values[j]`). Per cell: `final_loss` (null
-    if it diverged), `diverged_at`, `converged_at` (see docs/API.md, Convergence),
-    and `minimum_index`, the known minimum (index into `minima`) its final point
-    reached, or null. While the engine warms up after a start, the answer is 503
+    if it diverged), `diverged_at`, `converged_at` and `blew_up_at` (see
+    docs/API.md, Convergence), and `minimum_index`, the known minimum (index into
+    `minima`) its final point reached, or null. While the engine warms up after a start, the answer is 503
     with `Retry-After`.
     """
     limiter = heavy_limiter()
