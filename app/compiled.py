@@ -551,7 +551,12 @@ def warm_up() -> None:
             request = {"problem": problem, "steps": 2, "runs": runs}
             simulate(build_simulation(request))
             list(Execution(build_simulation(request)).chunks(1))
-        axis = {"param": "alpha", "count": 2}
-        Sweep({"problem": problem, "optimizer": "adam", "steps": 2, "x_axis": axis,
-               "y_axis": {"param": "start_x", "count": 2}}).run()  # fmt: skip
+        sweep = {
+            "problem": problem,
+            "optimizer": "adam",
+            "steps": 2,
+            "x_axis": {"param": "alpha", "count": 2},
+            "y_axis": {"param": "start_x", "count": 2},
+        }
+        Sweep(sweep).run()
     compile_watch.arm()

@@ -390,9 +390,6 @@ class Execution:
         ``paths`` (B, n, 2) and ``losses`` (B, n); ``count`` defaults to the columns
         left. The buffers are whole C-contiguous float64 arrays, never views: the
         compiled loop writes into them as they are, with one layout for every caller."""
-        for buffer in (paths, losses):
-            if buffer.dtype != np.float64 or not buffer.flags.c_contiguous:
-                raise TypeError("step_into writes into C-contiguous float64 buffers only")
         count = paths.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
         done = 0

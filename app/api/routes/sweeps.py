@@ -46,8 +46,8 @@ async def sweeps(
     Grids are `[y][x]` (row j is `y_axis.values[j]`). Per cell: `final_loss` (null
     if it diverged), `diverged_at`, `converged_at` and `blew_up_at` (see
     docs/API.md, Convergence), and `minimum_index`, the known minimum (index into
-    `minima`) its final point reached, or null. While the engine warms up after a start, the answer is 503
-    with `Retry-After`.
+    `minima`) its final point reached, or null. While the engine warms up after a
+    start, the answer is 503 with `Retry-After`.
     """
     limiter = heavy_limiter()
     # Building a sweep evaluates every cell's start loss: off the event loop too.
