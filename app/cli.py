@@ -99,7 +99,13 @@ def _run(args: argparse.Namespace) -> int:
     path, loss = result.paths[0], result.losses[0]
     if args.format == "json":
         run = result.simulation.runs[0].as_json()
-        run.update(path=path.tolist(), loss=loss.tolist(), diverged_at=result.diverged_at[0])
+        run.update(
+            path=path.tolist(),
+            loss=loss.tolist(),
+            diverged_at=result.diverged_at[0],
+            converged_at=result.converged_at[0],
+            blew_up_at=result.blew_up_at[0],
+        )
         json.dump(
             {"problem": result.simulation.problem, "steps": args.steps, "run": run}, sys.stdout
         )
@@ -109,6 +115,8 @@ def _run(args: argparse.Namespace) -> int:
         writer.writerow(["t", "x", "y", "loss"])
         for t, ((x, y), value) in enumerate(zip(path, loss, strict=True)):
             writer.writerow([t, repr(float(x)), repr(float(y)), repr(float(value))])
+        if result.blew_up_at[0] is not None:
+            print(f"descentlab: blew up at update {result.blew_up_at[0]}", file=sys.stderr)
         if result.diverged_at[0] is not None:
             print(f"descentlab: diverged at update {result.diverged_at[0]}", file=sys.stderr)
     return 0

@@ -8,16 +8,23 @@ whose ids follow the registries' order; ``check_ids`` proves they agree.
 
 The machine code is cached on disk (``NUMBA_CACHE_DIR`` or ``__pycache__``),
 and ``warm_up`` compiles or loads it at start-up, not on a user's first click.
+numba compiles a kernel once per combination of argument types, and an array's
+type includes its memory layout: ``run_updates`` hands every array over
+C-contiguous with one dtype (outputs are whole buffers and a column offset,
+never strided views), so each kernel has exactly one signature, the one
+``warm_up`` compiles. ``CompileWatch`` logs any compile after that.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from typing import TYPE_CHECKING
 
 import numba
 import numpy as np
 
+from app import convergence
 from app.optim import adadelta, adagrad, adam, momentum, rmsprop, sgd
 from app.optim.registry import OPTIMIZERS
 from app.problems import regression, surfaces
@@ -25,6 +32,8 @@ from app.problems.registry import PROBLEMS
 
 if TYPE_CHECKING:
     from app.engine import Execution
+
+log = logging.getLogger(__name__)
 
 
 def _jit(function):
@@ -282,6 +291,7 @@ def _run(
     diverged_at,
     out_path,
     out_loss,
+    column,
     max_coordinate,
 ):
     """Any mix of optimisers: each row runs all its updates with its state in registers."""
@@ -325,9 +335,9 @@ def _run(
                 diverged_at[row] = first_update + k
                 break
             px, py, ax, bx, cx, ay, by, cy = new
-            out_path[row, k, 0] = px
-            out_path[row, k, 1] = py
-            out_loss[row, k] = _loss(problem, px, py, data_x, data_y)
+            out_path[row, column + k, 0] = px
+            out_path[row, column + k, 1] = py
+            out_loss[row, column + k] = _loss(problem, px, py, data_x, data_y)
         x[row, 0], x[row, 1] = px, py
         state[row, 0, 0], state[row, 1, 0], state[row, 2, 0] = ax, bx, cx
         state[row, 0, 1], state[row, 1, 1], state[row, 2, 1] = ay, by, cy
@@ -361,6 +371,7 @@ def _run_alike(
     diverged_at,
     out_path,
     out_loss,
+    column,
     max_coordinate,
 ):
     """``_run`` for rows that share one optimiser and its hyper-parameters.
@@ -409,9 +420,9 @@ def _run_alike(
                 x[row, 0], x[row, 1] = new[0], new[1]
                 state[row, 0, 0], state[row, 1, 0], state[row, 2, 0] = new[2], new[3], new[4]
                 state[row, 0, 1], state[row, 1, 1], state[row, 2, 1] = new[5], new[6], new[7]
-                out_path[row, k, 0] = new[0]
-                out_path[row, k, 1] = new[1]
-                out_loss[row, k] = _loss(problem, new[0], new[1], data_x, data_y)
+                out_path[row, column + k, 0] = new[0]
+                out_path[row, column + k, 1] = new[1]
+                out_loss[row, column + k] = _loss(problem, new[0], new[1], data_x, data_y)
 
 
 def problem_id(name: str) -> int:
@@ -422,45 +433,130 @@ def problem_id(name: str) -> int:
     return SURFACE_IDS.index(name)
 
 
+def _readable(array, dtype) -> np.ndarray:
+    """``array`` in the one layout the loops are compiled for: C-contiguous, aligned,
+    writeable (numba types a read-only array apart), of ``dtype``. Copies only when
+    it is not already so."""
+    flags = array.flags
+    if array.dtype == dtype and flags.c_contiguous and flags.aligned and flags.writeable:
+        return array
+    return np.array(array, dtype=dtype, order="C")
+
+
+def _writable(array, dtype) -> np.ndarray:
+    """An array the loops write into: it must already be in their layout (a copy would
+    lose the writes)."""
+    flags = array.flags
+    if array.dtype != dtype or not (flags.c_contiguous and flags.aligned and flags.writeable):
+        raise TypeError(f"the compiled loop writes into C-contiguous {dtype} arrays only")
+    return array
+
+
 def run_updates(
-    execution: Execution, first_update, rates, noise, batches, out_path, out_loss
+    execution: Execution, first_update, rates, noise, batches, out_path, out_loss, column
 ) -> None:
-    """Advance ``execution`` by ``len(rates)`` updates, writing into the out arrays."""
+    """Advance ``execution`` by ``len(rates)`` updates, writing them into columns
+    ``column …`` of the out arrays."""
     from app.engine import MAX_COORDINATE
 
+    f64, i64 = np.float64, np.int64
     ids, hyper = execution.optimizer_ids, execution.hyper
     if len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
         kernel, rule = _run_alike, (int(ids[0]), *(float(h) for h in hyper[0]))
     else:
-        kernel, rule = _run, (ids, hyper)
+        kernel, rule = _run, (_readable(ids, i64), _readable(hyper, f64))
     kernel(
         problem_id(execution.problem.name),
-        execution.sigma,
-        np.ascontiguousarray(noise),
-        execution.data_x,
-        execution.data_y,
-        batches.order,
-        batches.starts,
-        batches.sizes,
-        execution.batch_of_row,
+        float(execution.sigma),
+        _readable(noise, f64),
+        _readable(execution.data_x, f64),
+        _readable(execution.data_y, f64),
+        _readable(batches.order, i64),
+        _readable(batches.starts, i64),
+        _readable(batches.sizes, i64),
+        _readable(execution.batch_of_row, i64),
         *rule,
-        np.ascontiguousarray(rates),
-        first_update,
-        execution.x,
-        execution.state,
-        execution.diverged_at,
-        out_path,
-        out_loss,
-        MAX_COORDINATE,
+        _readable(rates, f64),
+        int(first_update),
+        _writable(execution.x, f64),
+        _writable(execution.state, f64),
+        _writable(execution.diverged_at, i64),
+        _writable(out_path, f64),
+        _writable(out_loss, f64),
+        int(column),
+        float(MAX_COORDINATE),
     )
 
 
-def warm_up() -> None:
-    """Compile (or load from the cache) the loop for every problem kind."""
-    from app.engine import Execution, build_simulation
+# Every numba kernel a request calls. Their arguments always have the same types
+# (see _readable), so each has exactly one signature, compiled by warm_up().
+KERNELS = {
+    "_run": _run,
+    "_run_alike": _run_alike,
+    "convergence.scan": convergence.compiled_scan,
+}
 
-    for problem in ("rosenbrock", "linear_regression"):
+
+class CompileWatch:
+    """Logs a warning when a kernel gains a signature after warm-up.
+
+    Such a compile takes seconds of a core on some user's request: it means a
+    request passed arrays of a type or layout warm_up() did not cover. Checking
+    is a length comparison per kernel, cheap enough to do after every chunk.
+    """
+
+    def __init__(self, kernels) -> None:
+        self.kernels = kernels
+        self.known: dict[str, int] | None = None  # None: not warm yet, compiles expected
+
+    def arm(self) -> None:
+        self.known = {name: len(kernel.signatures) for name, kernel in self.kernels.items()}
+
+    def check(self) -> None:
+        if self.known is None:
+            return
+        for name, kernel in self.kernels.items():
+            signatures = kernel.signatures
+            if len(signatures) > self.known[name]:
+                self.known[name] = len(signatures)
+                log.warning(
+                    "engine compiled a new kernel after warm-up: %s for %s",
+                    name,
+                    signatures[-1],
+                )
+
+
+compile_watch = CompileWatch(KERNELS)
+
+
+def report_new_compiles() -> None:
+    """Warn if any kernel compiled since warm-up (called after each chunk of work)."""
+    compile_watch.check()
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel, through the entry points the
+    routes use (POST /api/runs, the stream, sweeps), on a noisy surface and a
+    minibatch regression, mixed rows and rows alike; then watch for later compiles."""
+    from app.engine import Execution, build_simulation, simulate
+    from app.sweeps import Sweep
+
+    problems = (
+        {"name": "rosenbrock", "noise": 0.1},
+        {"name": "linear_regression", "n_samples": 20, "batch_size": 4},
+    )
+    for problem in problems:
         # Mixed optimisers (_run), then rows all alike (_run_alike).
         for runs in ([{"optimizer": name} for name in OPTIMIZERS], [{"optimizer": "adam"}] * 2):
-            request = {"problem": {"name": problem}, "steps": 2, "runs": runs}
-            list(Execution(build_simulation(request)).chunks(2))
+            request = {"problem": problem, "steps": 2, "runs": runs}
+            simulate(build_simulation(request))
+            list(Execution(build_simulation(request)).chunks(1))
+        sweep = {
+            "problem": problem,
+            "optimizer": "adam",
+            "steps": 2,
+            "x_axis": {"param": "alpha", "count": 2},
+            "y_axis": {"param": "start_x", "count": 2},
+        }
+        Sweep(sweep).run()
+    compile_watch.arm()

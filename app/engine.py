@@ -115,6 +115,7 @@ class Result:
     losses: list[FloatArray]
     diverged_at: list[int | None]
     converged_at: list[int | None]
+    blew_up_at: list[int | None]
     data: dict[str, Any] | None
 
 
@@ -259,17 +260,18 @@ class Execution:
         self.problem = PROBLEMS[simulation.problem["name"]]
         rows = rows or Rows.from_runs(simulation.runs)
         count = len(rows.alpha)
-        self.x = rows.starts.copy()
+        # Every array the compiled loop reads or writes is C-contiguous float64 or
+        # int64, whoever built the rows: the loop is compiled for that layout alone.
+        self.x = np.array(rows.starts, dtype=np.float64, order="C")
         self.state = np.zeros((count, STATE_SLOTS, 2))
-        self.optimizer_ids = rows.optimizer_ids
-        self.hyper = rows.hyper
+        self.optimizer_ids = np.ascontiguousarray(rows.optimizer_ids, dtype=np.int64)
+        self.hyper = np.ascontiguousarray(rows.hyper, dtype=np.float64)
         self.alpha = rows.alpha
         self.schedules = rows.schedules
         self.schedule_of_row = rows.schedule_of_row
         self.batch_sizes = rows.batch_sizes
-        self.batch_of_row = rows.batch_of_row
+        self.batch_of_row = np.ascontiguousarray(rows.batch_of_row, dtype=np.int64)
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
-        self.converged_at = np.full(count, -1, dtype=np.int64)  # -1: not (yet) converged
         self.updates_done = 0
 
         if isinstance(self.problem, Regression):
@@ -300,8 +302,19 @@ class Execution:
             )
             self.min_loss = self.problem.min_value
             noisy = np.full(count, self.sigma > 0)
-        self.convergence = convergence.Tracker(self.min_loss, noisy, self.loss_at(self.x))
-        self.convergence.observe_start(self.converged_at)
+        self.convergence = convergence.Tracker(
+            self.min_loss, noisy, self.loss_at(self.x), compiled=backend == "compiled"
+        )
+
+    @property
+    def converged_at(self) -> npt.NDArray[np.int64]:
+        """Per row, the update from which it has stayed within tolerance so far, or −1."""
+        return self.convergence.converged_at(self.diverged_at)
+
+    @property
+    def blew_up_at(self) -> npt.NDArray[np.int64]:
+        """Per row, the first update whose loss broke the blow-up limit, or −1."""
+        return self.convergence.blew_up_at
 
     # -- what the rows see ------------------------------------------------------
 
@@ -370,24 +383,28 @@ class Execution:
         losses = np.empty((len(self.x), count))
         return paths, losses, self.step_into(paths, losses)
 
-    def step_into(self, paths: FloatArray, losses: FloatArray) -> npt.NDArray[np.int64]:
-        """``step``, writing into ``paths`` (B, count, 2) and ``losses`` (B, count)."""
-        count = paths.shape[1]
+    def step_into(
+        self, paths: FloatArray, losses: FloatArray, column: int = 0, count: int | None = None
+    ) -> npt.NDArray[np.int64]:
+        """``step``, writing update ``k`` of this call into column ``column + k`` of
+        ``paths`` (B, n, 2) and ``losses`` (B, n); ``count`` defaults to the columns
+        left. The buffers are whole C-contiguous float64 arrays, never views: the
+        compiled loop writes into them as they are, with one layout for every caller."""
+        count = paths.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
         done = 0
         while done < count:
             piece = min(count - done, self._max_piece())
-            self._advance_piece(
-                first_update + done,
-                piece,
-                paths[:, done : done + piece],
-                losses[:, done : done + piece],
-            )
+            self._advance_piece(first_update + done, piece, paths, losses, column + done)
             done += piece
         self.updates_done += count
         diverged = self.diverged_at
         kept = np.where(diverged == 0, count, np.clip(diverged - first_update, 0, count))
-        self.convergence.observe(losses, kept, first_update, self.converged_at)
+        self.convergence.observe(losses, column, kept, first_update)
+        if self.backend == "compiled":
+            from app import compiled
+
+            compiled.report_new_compiles()
         return kept
 
     def _max_piece(self) -> int:
@@ -404,8 +421,9 @@ class Execution:
         return max(1, MAX_ORDER_LENGTH // self.n_samples) * min(shuffled)
 
     def _advance_piece(
-        self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray
+        self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray, column: int
     ) -> None:
+        """Updates ``first_update …`` (``count`` of them) into columns ``column …``."""
         rates = np.empty((count, len(self.x)))
         for group, per_epoch in enumerate(self.per_epoch):
             rows = self.batch_of_row == group
@@ -418,9 +436,11 @@ class Execution:
         if self.backend == "compiled":
             from app import compiled
 
-            compiled.run_updates(self, first_update, rates, noise, batches, out_path, out_loss)
+            compiled.run_updates(
+                self, first_update, rates, noise, batches, out_path, out_loss, column
+            )
         else:
-            self._numpy_updates(first_update, rates, noise, batches, out_path, out_loss)
+            self._numpy_updates(first_update, rates, noise, batches, out_path, out_loss, column)
 
     def _batches(self, first_update: int, count: int) -> regression.Batches:
         """Every batch-size group's minibatches, stacked: starts and sizes are (G, count)."""
@@ -454,6 +474,7 @@ class Execution:
         batches: regression.Batches,
         out_path: FloatArray,
         out_loss: FloatArray,
+        column: int,
     ) -> None:
         groups = [
             (OPTIMIZERS[name], np.flatnonzero(self.optimizer_ids == index))
@@ -493,8 +514,8 @@ class Execution:
                 moving = active & ~bad
                 self.x[moving] = new_x[moving]
                 self.state[moving] = new_state[moving]
-                out_path[:, k] = self.x
-                out_loss[:, k] = self.loss_at(self.x)
+                out_path[:, column + k] = self.x
+                out_loss[:, column + k] = self.loss_at(self.x)
 
     def _args(self, spec, rows, rates_now):
         """``lr`` then the hyper-parameters of ``rows``, shaped (rows, 1) to broadcast."""
@@ -527,12 +548,23 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     all_losses = np.empty((count, simulation.steps + 1))
     all_paths[:, 0] = execution.x
     all_losses[:, 0] = execution.loss_at(execution.x)
-    kept = 1 + execution.step_into(all_paths[:, 1:], all_losses[:, 1:])
+    kept = 1 + execution.step_into(all_paths, all_losses, column=1)
     paths = [all_paths[row, : kept[row]] for row in range(count)]
     losses = [all_losses[row, : kept[row]] for row in range(count)]
-    diverged = [int(d) if d else None for d in execution.diverged_at]
-    converged = [int(c) if c >= 0 else None for c in execution.converged_at]
-    return Result(simulation, paths, losses, diverged, converged, execution.data())
+    return Result(
+        simulation,
+        paths,
+        losses,
+        diverged_at=[int(d) if d else None for d in execution.diverged_at],
+        converged_at=nullable(execution.converged_at),
+        blew_up_at=nullable(execution.blew_up_at),
+        data=execution.data(),
+    )
+
+
+def nullable(updates: npt.NDArray[np.int64]) -> list[int | None]:
+    """Per-row update indices, with −1 ("never") as None."""
+    return [int(u) if u >= 0 else None for u in updates]
 
 
 def loss_grid(

@@ -52,7 +52,8 @@ async def _warm(app: FastAPI) -> None:
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # The server answers at once; numba compiles (or loads its cache) in a thread
-    # meanwhile. A request that needs the engine before then simply waits for it.
+    # meanwhile. Work that needs the engine before then is refused at once with a
+    # retry hint (app/api/readiness.py), never held for the compile.
     if app.state.settings.warm_up:
         app.state.warming = asyncio.create_task(_warm(app))
     try:

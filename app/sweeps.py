@@ -6,9 +6,9 @@ cell runs the same problem with the same noise and minibatches (common random
 numbers), so a cell equals the single run with that configuration, and the
 grid says which settings work rather than which got lucky.
 
-Each cell reports its final loss, when it diverged, when it converged (the
-rule of ``app.convergence``) and which known minimum its final point lies
-nearest to, if it is close enough to count as there.
+Each cell reports its final loss, when it diverged, when it converged and when
+it blew up (the rules of ``app.convergence``) and which known minimum its final
+point lies nearest to, if it is close enough to count as there.
 """
 
 from __future__ import annotations
@@ -62,6 +62,7 @@ class SweepResult:
     final_loss: FloatArray  # (ny, nx), NaN where the cell diverged
     diverged_at: npt.NDArray[np.int64]  # 0: did not diverge
     converged_at: npt.NDArray[np.int64]  # -1: did not converge
+    blew_up_at: npt.NDArray[np.int64]  # -1: did not blow up
     minimum_index: npt.NDArray[np.int64]  # -1: not at a known minimum
     minima: list[list[float]]
     min_loss: float | None
@@ -253,7 +254,7 @@ class Sweep:
         losses = np.empty((self.cells, width))
         while self.execution.updates_done < steps:
             count = min(width, steps - self.execution.updates_done)
-            self.execution.step_into(paths[:, :count], losses[:, :count])
+            self.execution.step_into(paths, losses, 0, count)
             yield self.execution.updates_done / steps
 
     def result(self) -> SweepResult:
@@ -283,6 +284,7 @@ class Sweep:
             final_loss=final.reshape(shape),
             diverged_at=diverged.reshape(shape),
             converged_at=execution.converged_at.reshape(shape),
+            blew_up_at=execution.blew_up_at.reshape(shape),
             minimum_index=nearest.reshape(shape),
             minima=minima,
             min_loss=execution.min_loss,
@@ -314,6 +316,7 @@ def result_as_json(result: SweepResult) -> dict[str, Any]:
         ],
         "diverged_at": nullable(result.diverged_at, 0),
         "converged_at": nullable(result.converged_at, -1),
+        "blew_up_at": nullable(result.blew_up_at, -1),
         "minimum_index": nullable(result.minimum_index, -1),
         "minima": result.minima,
         "min_loss": result.min_loss,

@@ -48,6 +48,17 @@ def test_json_output_carries_the_completed_spec(capsys):
     assert document["run"]["params"]["alpha"] == 0.02
     assert document["run"]["params"]["bias_correction"] is True
     assert len(document["run"]["path"]) == 501
+    # The outcome marks, as POST /api/runs gives them for the same run.
+    assert document["run"]["converged_at"] is None and document["run"]["blew_up_at"] is None
+    assert document["run"]["diverged_at"] is None
+
+
+def test_json_output_says_when_a_run_blew_up(capsys):
+    argv = ["run", "--problem", "steep_valley", "--optimizer", "sgd", "--alpha", "0.52"]
+    code, out, _ = _run(capsys, *argv, "--steps", "120", "--format", "json")
+    assert code == 0 and json.loads(out)["run"]["blew_up_at"] == 93
+    code, _, err = _run(capsys, *argv, "--steps", "120")
+    assert "blew up at update 93" in err
 
 
 @pytest.mark.parametrize(

@@ -223,35 +223,6 @@ def test_bad_requests_name_the_field_and_the_rule(request_body, loc, words):
     assert words in caught.value.message
 
 
-def test_converged_at_is_the_first_update_within_the_tolerance_of_the_minimum():
-    result = run("steep_valley", [{"optimizer": "momentum"}, {"optimizer": "sgd"}], steps=500)
-    loss = result.losses[0]
-    first = int(np.argmax(loss <= 1e-6))
-    assert result.converged_at == [first, None]
-    assert loss[first - 1] > 1e-6 >= loss[first]
-
-
-def test_noisy_runs_converge_on_the_smoothed_loss():
-    # With noise a constant rate keeps jittering; a decaying rate settles (smoothed loss).
-    runs = [
-        {"optimizer": "sgd", "params": {"alpha": 0.1}},
-        {
-            "optimizer": "sgd",
-            "params": {"alpha": 0.1},
-            "schedule": {"name": "inverse_time", "k": 0.02},
-        },
-    ]
-    result = run("noisy_bowl", runs, steps=3000, seed=1)
-    assert result.converged_at[0] is None
-    smoothed, expected = result.losses[1][0], None
-    for t, value in enumerate(result.losses[1][1:], start=1):
-        smoothed = 0.99 * smoothed + 0.01 * value
-        if smoothed <= 1e-3:
-            expected = t
-            break
-    assert expected is not None and result.converged_at[1] == expected
-
-
 def test_regression_converges_to_the_best_fit_loss():
     problem = {"name": "linear_regression", "batch_size": 200}
     result = run(problem, [{"optimizer": "sgd", "params": {"alpha": 0.1}}], steps=400)

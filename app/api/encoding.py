@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 from starlette.responses import JSONResponse
 
-from app.engine import Chunk, Execution, Result, Simulation
+from app.engine import Chunk, Execution, Result, Simulation, nullable
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
 
@@ -57,6 +57,7 @@ def result_json(result: Result) -> dict[str, Any]:
         run["loss"] = _array(result.losses[row])
         run["diverged_at"] = result.diverged_at[row]
         run["converged_at"] = result.converged_at[row]
+        run["blew_up_at"] = result.blew_up_at[row]
         runs.append(run)
     body: dict[str, Any] = {
         "problem": simulation.problem,
@@ -99,8 +100,11 @@ def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
 
 
 def done_message(run_id: Any, execution: Execution) -> bytes:
+    diverged = [int(d) if d else None for d in execution.diverged_at]
+    converged = nullable(execution.converged_at)
+    blew_up = nullable(execution.blew_up_at)
     runs = [
-        {"diverged_at": int(d) if d else None, "converged_at": int(c) if c >= 0 else None}
-        for d, c in zip(execution.diverged_at, execution.converged_at, strict=True)
+        {"diverged_at": d, "converged_at": c, "blew_up_at": b}
+        for d, c, b in zip(diverged, converged, blew_up, strict=True)
     ]
     return dumps({"type": "done", "id": run_id, "runs": runs})

@@ -183,7 +183,12 @@ class RunResult(BaseModel):
     loss: list[float] = Field(description="the noiseless objective at every path point")
     diverged_at: int | None = Field(description="the update that diverged, or null")
     converged_at: int | None = Field(
-        description="the first update within tolerance of the known minimum value, or null"
+        description="the update from which the run stayed within tolerance of the known "
+        "minimum value through its last update, or null (docs/API.md, Convergence)"
+    )
+    blew_up_at: int | None = Field(
+        description="the first update whose loss was more than 1e6 times further from the "
+        "minimum than at the start, or null; the run goes on (docs/API.md, Convergence)"
     )
 
 

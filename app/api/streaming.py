@@ -19,7 +19,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from anyio import to_thread
@@ -29,6 +29,7 @@ from starlette.websockets import WebSocket, WebSocketState
 from app.api import encoding
 from app.api.compute import heavy_limiter
 from app.api.errors import describe, error_items, spec_items
+from app.api.readiness import RETRY_AFTER_SECONDS, WARMING_DETAIL
 from app.api.schemas import (
     MAX_ID_INTEGER,
     MAX_ID_LENGTH,
@@ -94,9 +95,15 @@ def _message_id(message: Any) -> Any:
 
 
 class StreamSession:
-    def __init__(self, websocket: WebSocket, settings: Settings) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        settings: Settings,
+        engine_warming: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.websocket = websocket
         self.settings = settings
+        self.engine_warming = engine_warming
         self.bucket = TokenBucket(settings.ws_rate, settings.ws_burst)
         self.send_lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
@@ -195,7 +202,8 @@ class StreamSession:
                 items = spec_items(exc, ("request",))
                 await self.error(message_id, describe(items), code="invalid_message", errors=items)
                 return
-            await self.replace(parsed.id, self.sweep(parsed.id, sweep))
+            if not await self.refused_while_warming(message_id):
+                await self.replace(parsed.id, self.sweep(parsed.id, sweep))
             return
         try:
             simulation = build_simulation(
@@ -207,7 +215,18 @@ class StreamSession:
             items = spec_items(exc, ("request",))
             await self.error(message_id, describe(items), code="invalid_message", errors=items)
             return
-        await self.start(parsed.id, simulation, parsed.speed)
+        if not await self.refused_while_warming(message_id):
+            await self.start(parsed.id, simulation, parsed.speed)
+
+    async def refused_while_warming(self, message_id: Any) -> bool:
+        """While the engine warms up, a valid run or sweep is answered ``error`` (code
+        ``warming``) at once and leaves the one in flight alone (docs/API.md)."""
+        if not self.engine_warming():
+            return False
+        await self.error(
+            message_id, WARMING_DETAIL, code="warming", retry_after=RETRY_AFTER_SECONDS
+        )
+        return True
 
     # -- runs -------------------------------------------------------------------------
 

@@ -162,13 +162,15 @@ export class RunStream {
         this.handlers.onDone?.(message);
         break;
       case "error":
-        if (message.code === "rate_limited" && this.pending?.id === message.id) {
-          // The server dropped this very request: send it again once the bucket refills.
+        if ((message.code === "rate_limited" || message.code === "warming") && this.pending?.id === message.id) {
+          // The server dropped this very request: send it again once the bucket refills,
+          // or once the engine, still compiling after a start, is warm.
+          const delay = message.code === "warming" ? 1000 * (message.retry_after ?? 1) : RATE_LIMIT_RETRY_MS;
           setTimeout(() => {
             if (this.pending?.id === message.id && this.socket?.readyState === WebSocket.OPEN) {
               this.socket.send(JSON.stringify(this.pending));
             }
-          }, RATE_LIMIT_RETRY_MS);
+          }, delay);
           break;
         }
         this.finished = true;

@@ -61,6 +61,7 @@ function exportJSON(page) {
       loss: buf.loss.slice(),
       diverged_at: buf.diverged,
       converged_at: buf.converged,
+      blew_up_at: buf.blewUp,
     })),
   };
   if (head.data) body.data = head.data;

@@ -8,7 +8,7 @@ const LOSS_CONFIG = { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] }
 /**
  * #loss-plot: one trace per run (meta.run = i), log y when the losses span decades.
  * On a regression the x-axis may count epochs (run.per = updates per epoch) so
- * batch sizes compare at equal work; ◆ marks where a run converged.
+ * batch sizes compare at equal work; ◆ marks where a run converged, ▲ where it blew up.
  */
 export class LossView {
   constructor(el) {
@@ -80,7 +80,7 @@ export class LossView {
       hovertemplate: `%{y:.4g} at (%{customdata[0]:.3g}, %{customdata[1]:.3g}), t = %{customdata[2]}`,
       meta: { run: i },
     }));
-    if (final) traces.push(...this.diamonds(runs, final.converged || []));
+    if (final) traces.push(...this.diamonds(runs, final.converged || []), ...this.blowUps(runs, final.blowUps || []));
     // The layout object stays the same while nothing in it changes, so Plotly.react
     // only recomputes the traces and the y range (no relayout).
     const key = JSON.stringify([FONT.size, this.epochs, this.xRange(runs, steps), this.type]);
@@ -113,18 +113,28 @@ export class LossView {
     return x;
   }
 
-  /** ◆ where each converged run converged (meta.converged = i). */
-  diamonds(runs, converged) {
-    return converged.map(({ i, t, loss }) => ({
+  /** One marker on run i's loss line at update t; `what` names it on hover and in meta. */
+  marker({ i, t, loss }, runs, what, symbol, edge, size) {
+    return {
       type: "scatter",
       mode: "markers",
       x: [this.xOf(i, t)],
       y: [loss],
-      marker: { symbol: "diamond", size: ms(13), color: runs[i].color, line: { color: "#ffffff", width: 2 } },
-      hovertemplate: `converged at t = ${t}<extra></extra>`,
+      marker: { symbol, size: ms(size), color: runs[i].color, line: { color: edge, width: 2 } },
+      hovertemplate: `${what === "converged" ? "converged" : "blew up"} at t = ${t}<extra></extra>`,
       showlegend: false,
-      meta: { converged: i },
-    }));
+      meta: { [what]: i },
+    };
+  }
+
+  /** ◆ where each converged run converged (meta.converged = i). */
+  diamonds(runs, converged) {
+    return converged.map((mark) => this.marker(mark, runs, "converged", "diamond", "#ffffff", 13));
+  }
+
+  /** ▲ where each run that blew up (and went on) first broke the limit (meta.blewUp = i). */
+  blowUps(runs, blown) {
+    return blown.map((mark) => this.marker(mark, runs, "blewUp", "triangle-up", "#c0392b", 14));
   }
 
   /** "✕ diverged at t" beside each diverged run's last point. */
@@ -158,12 +168,13 @@ export class LossView {
   }
 
   /**
-   * Every point is in: re-check the axis type, mark diverged runs (✕ note) and
-   * converged ones (◆ at the update they converged, meta.converged = i), in one
-   * Plotly.react. Nothing to do when reset() already drew them.
+   * Every point is in: re-check the axis type, mark diverged runs (✕ note),
+   * converged ones (◆ at the update they converged, meta.converged = i) and those
+   * that blew up (▲, meta.blewUp = i), in one Plotly.react. Nothing to do when
+   * reset() already drew them.
    */
-  finish(runs, marks, converged = []) {
-    return this.reset(runs, this.steps, { marks, converged });
+  finish(runs, marks, converged = [], blowUps = []) {
+    return this.reset(runs, this.steps, { marks, converged, blowUps });
   }
 
   resize() {

@@ -63,7 +63,8 @@ export class Panel {
     const buf = current?.buffers[i];
     if (!current?.done || !buf || !this.page.stage.view.finished) return null;
     if (buf.diverged != null) return h("span", { class: "badge bad", title: `diverged at update ${buf.diverged}` }, `✕ t=${buf.diverged}`);
-    if (buf.converged != null) return h("span", { class: "badge good", title: `converged in ${buf.converged} updates` }, `✓ ${buf.converged}`);
+    if (buf.blewUp != null) return h("span", { class: "badge bad", title: `blew up at update ${buf.blewUp}: its loss ran a million times further from the minimum than at the start` }, `▲ t=${buf.blewUp}`);
+    if (buf.converged != null) return h("span", { class: "badge good", title: `converged in ${buf.converged} updates and stayed` }, `✓ ${buf.converged}`);
     return null;
   }
 
@@ -73,6 +74,7 @@ export class Panel {
     const n = buf.x.length;
     if (buf.diverged != null) return `✕ diverged at t=${buf.diverged} (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
     const end = `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
+    if (buf.blewUp != null) return `▲ blew up at t=${buf.blewUp} · ${end}`;
     if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} · ${end}`;
     return end;
   }
@@ -104,8 +106,9 @@ export class Panel {
           ),
         );
       }
-      el.classList.toggle("bad", current?.buffers[i]?.diverged != null);
-      el.classList.toggle("good", current?.buffers[i]?.diverged == null && current?.buffers[i]?.converged != null);
+      const buf = current?.buffers[i];
+      el.classList.toggle("bad", buf?.diverged != null || buf?.blewUp != null);
+      el.classList.toggle("good", buf?.diverged == null && buf?.blewUp == null && buf?.converged != null);
     });
   }
 

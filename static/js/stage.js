@@ -42,16 +42,18 @@ function lastPoint(path) {
   return n ? [path.x[n - 1], path.y[n - 1]] : null;
 }
 
-/** Where runs diverged (✕) and converged (◆). */
+/** Where runs diverged (✕), converged (◆) and blew up (▲; a diverged run shows its ✕ only). */
 function marksOf(cur) {
   const marks = [];
   const converged = [];
+  const blowUps = [];
   cur.buffers.forEach((buf, i) => {
     const n = buf.x.length;
     if (buf.diverged != null && n) marks.push({ i, t: buf.diverged, point: [buf.x[n - 1], buf.y[n - 1]], loss: buf.loss[n - 1] });
     if (buf.converged != null && buf.converged < n) converged.push({ i, t: buf.converged, loss: buf.loss[buf.converged] });
+    if (buf.blewUp != null && buf.diverged == null && buf.blewUp < n) blowUps.push({ i, t: buf.blewUp, loss: buf.loss[buf.blewUp] });
   });
-  return { marks, converged };
+  return { marks, converged, blowUps };
 }
 
 function setStageShape(problem) {
@@ -277,9 +279,9 @@ export class Stage {
   async finish(cur) {
     if (!this.view.marked) {
       // The run came in pieces (animation, a slow run): its marks were not drawn yet.
-      const { marks, converged } = marksOf(cur);
+      const { marks, converged, blowUps } = marksOf(cur);
       const metas = cur.buffers.map((buf, i) => this.runMeta(i, buf, buf.x.length));
-      await Promise.all([this.loss.finish(metas, marks, converged), this.surface.markDiverged(marks)]);
+      await Promise.all([this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks)]);
       this.view.marked = true;
     }
     this.page.statuses();

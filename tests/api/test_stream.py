@@ -56,6 +56,13 @@ STREAMED = {
         "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "adam"},
         {"optimizer": "momentum", "params": {"alpha": 0.9, "beta": 0.99}}, steps=400,
     ),
+    # Blows up without diverging; touches the minimum and leaves; settles for good.
+    "blowing up, leaving, settling": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 0.52}},
+        {"optimizer": "rmsprop", "params": {"alpha": 0.1}},
+        {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
+        steps=200,
+    ),
 }  # fmt: skip
 
 
@@ -83,6 +90,10 @@ def test_joined_chunks_equal_the_post_response(
     assert joined["started"]["problem"] == posted["problem"]
     if case == "diverging":
         assert posted["runs"][0]["diverged_at"] is not None
+    if case == "blowing up, leaving, settling":
+        outcomes = [(r["blew_up_at"], r["converged_at"]) for r in posted["runs"]]
+        assert outcomes[0][0] is not None and outcomes[1] == (None, None)
+        assert outcomes[2][1] is not None
 
 
 def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:
@@ -315,6 +326,8 @@ def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(streaming, "_advance", counted)
     body = request("rosenbrock", {"optimizer": "adam"}, steps=10_000)
     with TestClient(create_app()) as client:
+        while client.get("/readyz").status_code != 200:  # runs are refused while warming
+            time.sleep(0.05)
         with client.websocket_connect("/api/stream") as ws:
             ws.send_json({"type": "run", "id": 1, "request": body, "speed": 1000})
             while ws.receive_json()["type"] != "chunk" or len(calls) < 2:

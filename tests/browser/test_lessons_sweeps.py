@@ -263,6 +263,32 @@ def test_a_converging_run_is_labelled(open_page, server):
     assert marks == [[0, t]]
 
 
+def test_a_run_that_blows_up_is_marked_apart_from_diverging_and_converging(open_page, server):
+    runs = [
+        {"optimizer": "sgd", "params": {"alpha": 0.52}},
+        {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
+        {"optimizer": "sgd", "params": {"alpha": 1.0}},
+    ]
+    query = "?problem=steep_valley&steps=150&run=sgd~alpha:0.52&run=momentum~alpha:0.45~beta:0.5"
+    page = open_page(query + "&run=sgd~alpha:1").page
+    body = {"problem": {"name": "steep_valley"}, "steps": 150, "runs": runs}
+    api = page.request.post(server + "/api/runs", data=body).json()["runs"]
+    blown, settled, diverged = api
+    t = blown["blew_up_at"]
+    assert t is not None and blown["diverged_at"] is None and blown["converged_at"] is None
+    assert settled["converged_at"] is not None and diverged["diverged_at"] is not None
+    legend = page.locator(".legend-item")
+    assert legend.nth(0).locator(".badge.bad").inner_text() == f"▲ t={t}"
+    assert legend.nth(1).locator(".badge.good").inner_text() == f"✓ {settled['converged_at']}"
+    assert legend.nth(2).locator(".badge.bad").inner_text() == f"✕ t={diverged['diverged_at']}"
+    assert f"blew up at t={t}" in page.locator("[data-run='0'] .run-status").inner_text()
+    marks = page.evaluate(
+        "() => document.querySelector('#loss-plot').data"
+        ".filter(d => d.meta && Number.isInteger(d.meta.blewUp)).map(d => [d.meta.blewUp, d.x[0]])"
+    )
+    assert marks == [[0, t]]  # the diverged run (which also blew up) keeps its ✕ only
+
+
 def open_sweep(page, count=None):
     page.click("#sweep-toggle")
     page.wait_for_selector("#sweep-card", state="visible")

@@ -24,12 +24,15 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from app.optim.registry import OPTIMIZERS
 from tests.deploy.dockerfile import REPO, cmd, context_entries, final_stage, healthcheck, stages
 
 # A cold build: wheel ~5 s, venv + dependencies ~30-60 s, numba warm-up ~30 s.
 pytestmark = pytest.mark.timeout(480)
 
 WORKERS = 2  # not the default, to see DESCENTLAB_WORKERS reach uvicorn
+READY_LINE = "compiled engine ready in"  # app/main.py, once per worker
+COMPILED_LATE = "engine compiled a new kernel after warm-up"  # app/compiled.py
 ASSET_FOLDERS = ("static", "templates")
 
 
@@ -148,6 +151,12 @@ def server(install) -> Iterator[Server]:
             except httpx.TransportError:
                 pass
             time.sleep(0.3)
+        # Every worker warms its own engine (loading the build's cache); until then it
+        # refuses runs with 503. Each says when it is ready.
+        while log.read_text().count(READY_LINE) < WORKERS:
+            assert process.poll() is None, f"the server exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"workers not warm after 90 s:\n{log.read_text()}"
+            time.sleep(0.3)
         yield Server(url, process, log, env)
     finally:
         os.killpg(process.pid, signal.SIGTERM)  # our own session: uvicorn and its workers
@@ -259,3 +268,37 @@ def test_websocket_stream_runs_through_the_installed_server(server):
     assert chunks[0]["from"] == 0
     (outcome,) = messages[-1]["runs"]
     assert outcome["diverged_at"] is None
+
+
+def test_nothing_compiles_after_the_builds_warm_up(server):
+    """The build's cache covers every kernel a request runs: no worker compiles one."""
+    every = [{"optimizer": name} for name in OPTIMIZERS]
+    bodies = [
+        {"problem": {"name": "rosenbrock"}, "steps": 1000, "runs": every},
+        {"problem": {"name": "himmelblau"}, "steps": 300, "runs": [{"optimizer": "adam"}] * 3},
+        {"problem": {"name": "noisy_bowl"}, "steps": 300, "runs": [{"optimizer": "sgd"}]},
+        {
+            "problem": {"name": "linear_regression"},
+            "steps": 300,
+            "runs": [{"optimizer": "sgd", "batch_size": size} for size in (200, 16, 1)],
+        },
+        {"problem": {"name": "logistic_regression"}, "steps": 300, "runs": every},
+    ]
+    sweep = {
+        "problem": {"name": "rosenbrock"},
+        "optimizer": "momentum",
+        "steps": 200,
+        "x_axis": {"param": "alpha", "count": 8},
+        "y_axis": {"param": "beta", "count": 8},
+    }
+    # A connection each (httpx.post), so both workers get their share of them.
+    for _ in range(3):
+        for body in bodies:
+            assert httpx.post(f"{server.url}/api/runs", json=body, timeout=60).status_code == 200
+        assert httpx.post(f"{server.url}/api/sweeps", json=sweep, timeout=60).status_code == 200
+    ws_url = server.url.replace("http://", "ws://") + "/api/stream"
+    with connect(ws_url, open_timeout=10, close_timeout=5) as socket_:
+        socket_.send(json.dumps({"type": "run", "id": 1, "request": bodies[0]}))
+        while json.loads(socket_.recv(timeout=30))["type"] != "done":
+            pass
+    assert COMPILED_LATE not in server.log.read_text()

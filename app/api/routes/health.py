@@ -6,6 +6,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse, Response
 
 from app import __version__
+from app.api.readiness import engine_warming
 from app.api.schemas import Health
 
 router = APIRouter(tags=["health"])
@@ -28,7 +29,6 @@ def healthz() -> Health:
 @router.get("/readyz", include_in_schema=False)
 def readyz(request: Request) -> Response:
     """200 once the compiled engine is warm, 503 while it is still compiling."""
-    warming = getattr(request.app.state, "warming", None)
-    if warming is not None and not warming.done():
+    if engine_warming(request.app):
         return JSONResponse({"status": "warming"}, status_code=503)
     return JSONResponse({"status": "ready"})

@@ -11,6 +11,7 @@ from fastapi.openapi.models import Example
 from starlette.responses import Response
 
 from app.api.encoding import JSONBytesResponse, dumps, result_json
+from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT
 from app.api.schemas import RUNS_EXAMPLE, RunsRequest, RunsResponse
 from app.engine import Simulation, build_simulation, simulate
@@ -72,6 +73,7 @@ def _response_example() -> dict[str, Any]:
             "content": {"application/json": {"example": _response_example()}},
         },
         **BAD_INPUT,
+        **WARMING_RESPONSE,
     },
 )
 async def runs(
@@ -79,11 +81,14 @@ async def runs(
 ) -> Response:
     """Every run of the request stepped together; `path[t]` is the position after t updates.
 
-    A diverging run is a result (200, `diverged_at` set), not an error.
+    A diverging run is a result (200, `diverged_at` set), not an error. While the
+    engine warms up after a start, the answer is 503 with `Retry-After`.
     """
     settings: Settings = request.app.state.settings
     simulation = build_simulation(
         body.engine_body(), max_steps=settings.max_steps, max_runs=settings.max_runs
     )
+    if engine_warming(request.app):
+        return warming_response()  # the request was valid (else 422): it may come back
     content = await to_thread.run_sync(_compute, simulation)
     return Response(content, media_type="application/json")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, WebSocket
 
+from app.api.readiness import engine_warming
 from app.api.streaming import StreamSession
 
 router = APIRouter()
@@ -12,4 +13,5 @@ router = APIRouter()
 @router.websocket("/api/stream")
 async def stream(websocket: WebSocket) -> None:
     await websocket.accept()
-    await StreamSession(websocket, websocket.app.state.settings).serve()
+    app = websocket.app
+    await StreamSession(websocket, app.state.settings, lambda: engine_warming(app)).serve()

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from anyio import to_thread
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
 from app.api.compute import heavy_limiter
 from app.api.encoding import dumps
+from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT
 from app.api.schemas import ALPHA_BETA_EXAMPLE, START_EXAMPLE, SweepRequest
 from app.sweeps import Sweep, result_as_json
@@ -26,7 +27,7 @@ def _compute(sweep: Sweep) -> bytes:
     "/api/sweeps",
     summary="Sweep a grid of two hyper-parameters or start coordinates",
     response_model=None,
-    responses=BAD_INPUT,
+    responses={**BAD_INPUT, **WARMING_RESPONSE},
 )
 async def sweeps(
     body: Annotated[
@@ -38,16 +39,20 @@ async def sweeps(
             }
         ),
     ],
+    request: Request,
 ) -> Response:
     """Every cell is a row of one batch, with the same noise and minibatches as a single run.
 
     Grids are `[y][x]` (row j is `y_axis.values[j]`). Per cell: `final_loss` (null
-    if it diverged), `diverged_at`, `converged_at` (see docs/API.md, Convergence),
-    and `minimum_index`, the known minimum (index into `minima`) its final point
-    reached, or null.
+    if it diverged), `diverged_at`, `converged_at` and `blew_up_at` (see
+    docs/API.md, Convergence), and `minimum_index`, the known minimum (index into
+    `minima`) its final point reached, or null. While the engine warms up after a
+    start, the answer is 503 with `Retry-After`.
     """
     limiter = heavy_limiter()
     # Building a sweep evaluates every cell's start loss: off the event loop too.
     sweep = await to_thread.run_sync(Sweep, body.model_dump(exclude_unset=True), limiter=limiter)
+    if engine_warming(request.app):
+        return warming_response()  # the request was valid (else 422): it may come back
     content = await to_thread.run_sync(_compute, sweep, limiter=limiter)
     return Response(content, media_type="application/json")
