@@ -488,6 +488,10 @@ def run_updates(
     )
 
 
+# What the server logs when a request had to compile: operators (and the compose
+# test) look for this phrase.
+COMPILED_AFTER_WARM_UP = "engine compiled a new kernel after warm-up"
+
 # Every numba kernel a request calls. Their arguments always have the same types
 # (see _readable), so each has exactly one signature, compiled by warm_up().
 KERNELS = {
@@ -520,7 +524,7 @@ class CompileWatch:
             if len(signatures) > self.known[name]:
                 self.known[name] = len(signatures)
                 log.warning(
-                    "engine compiled a new kernel after warm-up: %s for %s",
+                    COMPILED_AFTER_WARM_UP + ": %s for %s",
                     name,
                     signatures[-1],
                 )

@@ -14,12 +14,11 @@ from app.api import streaming
 from app.api.routes import runs as runs_route
 from app.api.routes import surface as surface_route
 from app.api.routes import sweeps as sweeps_route
+from app.compiled import COMPILED_AFTER_WARM_UP
 from app.engine import build_simulation, simulate
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
 from app.sweeps import Sweep
-
-PHRASE = "engine compiled a new kernel after warm-up"
 
 
 def dispatchers() -> dict[str, numba.core.registry.CPUDispatcher]:
@@ -84,7 +83,7 @@ def test_requests_after_warm_up_compile_nothing(caplog: pytest.LogCaptureFixture
     assert after == before
     for name, kernel in compiled.KERNELS.items():
         assert len(kernel.signatures) == 1, (name, kernel.signatures)
-    assert PHRASE not in caplog.text
+    assert COMPILED_AFTER_WARM_UP not in caplog.text
 
 
 def test_a_compile_after_warm_up_is_logged_with_the_kernel(
@@ -104,4 +103,4 @@ def test_a_compile_after_warm_up_is_logged_with_the_kernel(
         watch.check()  # reported once
     (record,) = caplog.records
     assert record.levelno == logging.WARNING
-    assert PHRASE in record.getMessage() and "twice" in record.getMessage()
+    assert COMPILED_AFTER_WARM_UP in record.getMessage() and "twice" in record.getMessage()

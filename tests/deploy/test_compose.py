@@ -28,6 +28,7 @@ import pytest
 from websockets.sync.client import connect
 
 from app.api.routes.vendor import PLOTLY_URL
+from app.compiled import COMPILED_AFTER_WARM_UP
 from app.optim.registry import OPTIMIZERS
 from tests.deploy.containers import buildkit_docker, engine_answers, tool
 from tests.deploy.dockerfile import REPO
@@ -42,7 +43,6 @@ PROJECT = f"{PROJECT_PREFIX}{os.getpid()}"
 IMAGE = f"{PROJECT}:latest"
 PROJECT_LABEL = "com.docker.compose.project"
 # What the server logs (WARNING) whenever numba compiles after its start-up warm-up.
-COMPILED_AFTER_WARM_UP = "engine compiled a new kernel after warm-up"
 # The classroom scene: every optimiser on Rosenbrock, 1 000 updates.
 CLASSROOM = {
     "problem": {"name": "rosenbrock"},

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
+from app.compiled import COMPILED_AFTER_WARM_UP
 from app.optim.registry import OPTIMIZERS
 from tests.deploy.dockerfile import REPO, cmd, context_entries, final_stage, healthcheck, stages
 
@@ -32,7 +33,6 @@ pytestmark = pytest.mark.timeout(480)
 
 WORKERS = 2  # not the default, to see DESCENTLAB_WORKERS reach uvicorn
 READY_LINE = "compiled engine ready in"  # app/main.py, once per worker
-COMPILED_LATE = "engine compiled a new kernel after warm-up"  # app/compiled.py
 ASSET_FOLDERS = ("static", "templates")
 
 
@@ -301,4 +301,4 @@ def test_nothing_compiles_after_the_builds_warm_up(server):
         socket_.send(json.dumps({"type": "run", "id": 1, "request": bodies[0]}))
         while json.loads(socket_.recv(timeout=30))["type"] != "done":
             pass
-    assert COMPILED_LATE not in server.log.read_text()
+    assert COMPILED_AFTER_WARM_UP not in server.log.read_text()
