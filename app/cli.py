@@ -19,6 +19,18 @@ def _number(text: str) -> float | int:
     return int(value) if value.is_integer() and "." not in text and "e" not in text else value
 
 
+_BOOLEANS = {"true": True, "on": True, "yes": True, "1": True}
+_BOOLEANS |= {"false": False, "off": False, "no": False, "0": False}
+
+
+def _boolean(text: str) -> bool:
+    # The API takes JSON true/false only (docs/API.md, Errors); a shell has only words.
+    try:
+        return _BOOLEANS[text.lower()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}") from None
+
+
 def _key_value(text: str) -> tuple[str, float | int]:
     key, sep, value = text.partition("=")
     if not sep:
@@ -57,8 +69,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="e.g. noise=0.5, batch_size=1",
     )
     run.add_argument("--format", choices=("csv", "json"), default="csv")
-    for name in sorted({p.name for spec in OPTIMIZERS.values() for p in spec.params}):
-        run.add_argument(f"--{name.replace('_', '-')}", dest=f"param_{name}", type=_number)
+    kinds = {p.name: p.kind for spec in OPTIMIZERS.values() for p in spec.params}
+    for name in sorted(kinds):
+        run.add_argument(
+            f"--{name.replace('_', '-')}",
+            dest=f"param_{name}",
+            type=_boolean if kinds[name] == "bool" else _number,
+        )
     return parser
 
 

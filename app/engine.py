@@ -119,10 +119,12 @@ class Result:
     data: dict[str, Any] | None
 
 
-def _whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) -> int:
+def whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) -> int:
+    """``value`` as an int, or InvalidSpec: any number without a fractional part
+    (``8`` or ``8.0``, as JSON Schema's ``integer``), never a boolean."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InvalidSpec(loc, "must be a whole number")
-    if not math.isfinite(value) or value != int(value):
+    if isinstance(value, float) and not value.is_integer():
         raise InvalidSpec(loc, "must be a whole number")
     if not low <= value <= high:
         raise InvalidSpec(loc, f"must be between {low} and {high}")
@@ -159,8 +161,8 @@ def build_simulation(
     default_start = PROBLEMS[problem["name"]].start
     is_regression = PROBLEMS[problem["name"]].kind == "regression"
 
-    steps = _whole_number(request.get("steps", DEFAULT_STEPS), ("steps",), 1, max_steps)
-    seed = _whole_number(request.get("seed", 0), ("seed",), 0, MAX_SEED)
+    steps = whole_number(request.get("steps", DEFAULT_STEPS), ("steps",), 1, max_steps)
+    seed = whole_number(request.get("seed", 0), ("seed",), 0, MAX_SEED)
 
     runs = request.get("runs")
     if not isinstance(runs, Sequence) or isinstance(runs, str):
@@ -176,8 +178,7 @@ def build_simulation(
         params = {} if run.get("params") is None else run["params"]
         if not isinstance(params, Mapping):
             raise InvalidSpec(loc + ("params",), "must be an object")
-        schedule = run.get("schedule")
-        schedule = {"name": "constant"} if schedule is None else schedule
+        schedule = {} if run.get("schedule") is None else run["schedule"]
         if not isinstance(schedule, Mapping):
             raise InvalidSpec(loc + ("schedule",), "must be an object with a name")
         batch_size = run.get("batch_size")
@@ -185,7 +186,7 @@ def build_simulation(
             raise InvalidSpec(loc + ("batch_size",), "only regression problems have batches")
         if is_regression:
             n_samples = problem["n_samples"]
-            batch_size = _whole_number(
+            batch_size = whole_number(
                 problem["batch_size"] if batch_size is None else batch_size,
                 loc + ("batch_size",),
                 1,

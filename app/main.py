@@ -14,9 +14,9 @@ from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
 from app import __version__
-from app.api import errors
+from app.api import errors, openapi
 from app.api.middleware import BodySizeLimit, SecurityHeaders
-from app.api.routes import api_router
+from app.api.routes import ROUTERS, api_router
 from app.api.routes import docs as docs_route
 from app.settings import Settings, get_settings
 
@@ -77,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     errors.install(app)
     app.include_router(api_router)
+    openapi.install(app, ROUTERS)
     # Before /static: the more specific mount must match first.
     app.mount(docs_route.ASSETS_URL, StaticFiles(directory=docs_route.ASSETS_DIR), name="swagger")
     if settings.static_dir.is_dir():

@@ -21,7 +21,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from app.engine import HYPER_SLOTS, Execution, Rows, build_simulation, check_sample_work
+from app.engine import (
+    HYPER_SLOTS,
+    MAX_COORDINATE,
+    Backend,
+    Execution,
+    Rows,
+    build_simulation,
+    check_sample_work,
+    whole_number,
+)
 from app.errors import InvalidSpec
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
@@ -30,7 +39,9 @@ FloatArray = npt.NDArray[np.float64]
 
 START_AXES = ("start_x", "start_y")
 MAX_AXIS_CELLS = 256
+DEFAULT_AXIS_CELLS = 32
 MAX_SWEEP_STEPS = 5_000
+DEFAULT_SWEEP_STEPS = 1_000
 # Cell·updates of one sweep: 256 × 256 cells × 1 500 updates, or 128 × 128 × 5 000
 # — a few seconds of one core at the slowest rule (AMSGrad on Rastrigin ≈ 70 ns).
 MAX_CELL_UPDATES = 100_000_000
@@ -86,11 +97,7 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
         )
     if param in hyper and hyper[param].kind == "bool":
         raise InvalidSpec(loc + ("param",), f"{param} is on or off; sweep a numeric parameter")
-    count = spec.get("count", 32)
-    if isinstance(count, bool) or not isinstance(count, int) or not 2 <= count <= MAX_AXIS_CELLS:
-        raise InvalidSpec(
-            loc + ("count",), f"must be a whole number between 2 and {MAX_AXIS_CELLS}"
-        )
+    count = whole_number(spec.get("count", DEFAULT_AXIS_CELLS), loc + ("count",), 2, MAX_AXIS_CELLS)
 
     if param in hyper:
         default_scale = hyper[param].scale
@@ -101,12 +108,13 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
         default_scale = "linear"
         low_default, high_default = axis_bounds
         bounds = {}
-    scale = spec.get("scale", default_scale)
+    # null is the same as left out, as for a run's fields.
+    scale = default_scale if spec.get("scale") is None else spec["scale"]
     if scale not in ("linear", "log"):
         raise InvalidSpec(loc + ("scale",), "must be 'linear' or 'log'")
     ends = {}
     for end, fallback in (("min", low_default), ("max", high_default)):
-        value = spec.get(end, fallback)
+        value = fallback if spec.get(end) is None else spec[end]
         if end in bounds:
             value = bounds[end].validate(value, loc + (end,))
         elif (
@@ -115,8 +123,8 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
             or not math.isfinite(value)
         ):
             raise InvalidSpec(loc + (end,), "must be a finite number")
-        elif abs(value) > 1e6:
-            raise InvalidSpec(loc + (end,), "must be within ±1e+06")
+        elif abs(value) > MAX_COORDINATE:
+            raise InvalidSpec(loc + (end,), f"must be within ±{MAX_COORDINATE:g}")
         ends[end] = float(value)
     if not ends["min"] < ends["max"]:
         raise InvalidSpec(loc + ("max",), "must be greater than min")
@@ -164,7 +172,7 @@ def _resolve_template(request: dict[str, Any]):
 class Sweep:
     """A sweep in progress: ``chunks()`` steps it and yields the fraction done."""
 
-    def __init__(self, request: Mapping[str, Any]) -> None:
+    def __init__(self, request: Mapping[str, Any], backend: Backend = "compiled") -> None:
         if not isinstance(request, Mapping):
             raise InvalidSpec((), "must be an object")
         _check_fields(request)
@@ -172,7 +180,7 @@ class Sweep:
         template = _resolve_template(
             {
                 "problem": request.get("problem"),
-                "steps": request.get("steps", 1000),
+                "steps": request.get("steps", DEFAULT_SWEEP_STEPS),
                 "seed": request.get("seed", 0),
                 "runs": [
                     {
@@ -205,7 +213,7 @@ class Sweep:
         check_sample_work(cells, template.steps, template.problem, "cells")
 
         self.template = template
-        self.execution = Execution(template, rows=self._rows(template, cells))
+        self.execution = Execution(template, backend, rows=self._rows(template, cells))
         self.request = {
             "problem": template.problem,
             "steps": template.steps,

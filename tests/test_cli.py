@@ -61,6 +61,20 @@ def test_json_output_says_when_a_run_blew_up(capsys):
     assert "blew up at update 93" in err
 
 
+@pytest.mark.parametrize(("word", "value"), [("false", False), ("0", False), ("on", True)])
+def test_a_switch_takes_a_word(capsys, word, value):
+    argv = ["run", "--optimizer", "adam", "--bias-correction", word, "--steps", "1"]
+    code, out, _ = _run(capsys, *argv, "--format", "json")
+    assert code == 0
+    assert json.loads(out)["run"]["params"]["bias_correction"] is value
+
+
+def test_a_switch_refuses_other_words(capsys):
+    code, _, err = _run(capsys, "run", "--optimizer", "adam", "--bias-correction", "maybe")
+    assert code == 2
+    assert "expected true or false, got 'maybe'" in err
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [

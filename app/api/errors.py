@@ -52,9 +52,24 @@ def unprocessable(items: list[dict[str, Any]]) -> Response:
     return JSONBytesResponse({"detail": items}, status_code=422)
 
 
+def _not_json(request: Request) -> dict[str, Any]:
+    content_type = request.headers.get("content-type")
+    got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"
+    return {
+        "loc": ["body"],
+        "msg": f"the body must be JSON sent with Content-Type: application/json (got {got})",
+        "type": "content_type",
+    }
+
+
 async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    return unprocessable(error_items(exc.errors()))
+    items = error_items(exc.errors())
+    if isinstance(exc.body, bytes):
+        # FastAPI parses a body as JSON only when its Content-Type says JSON and hands
+        # the rest over as bytes; "Input should be a valid dictionary" would not say why.
+        items = [_not_json(request), *(item for item in items if item["loc"][:1] != ["body"])]
+    return unprocessable(items)
 
 
 async def _invalid_spec(request: Request, exc: Exception) -> Response:

@@ -1,126 +1,102 @@
 """Request and response models: the shapes and limits of docs/API.md (Routes, WebSocket).
 
-Pydantic checks types, shapes and the fixed limits (steps, runs, start
-coordinates, finite numbers); the engine's ``build_simulation`` then checks the
-names and ranges that depend on the catalog (optimiser, schedule and problem
-names, hyper-parameter ranges, ``batch_size ≤ n_samples``) and the routes turn
-its ``InvalidSpec`` into the same 422 shape.
+Requests are checked in two steps. The models here check a body's fixed shape: its
+fields (an unknown top-level field of a body, a run, an axis or a stream message is
+a 422, so a typo such as ``"step": 300`` or ``"optimiser"`` is not silently
+ignored), their types and the fixed limits (``app/api/fields.py``). The engine's
+``build_simulation`` (and ``Sweep``) then checks everything the registries decide:
+optimiser, schedule and problem names, which parameters each one has, their ranges
+and kinds, and the rules across fields, with messages that name the field and list
+the valid names; the routes turn its InvalidSpec into the same 422.
 
-Unknown *top-level* fields (of a request body, a run, a stream message) are
-rejected, so a typo such as ``"step": 300`` or ``"optimiser"`` is a 422 rather
-than a silently ignored field. The keys inside ``problem``, ``params`` and
-``schedule`` are open here and checked by the engine, whose message lists the
-valid names.
+OpenAPI shows each request body as ``app/api/request_schemas.py`` generates it from
+the same registries (``documented_as``), so the schema says exactly what the two
+steps accept.
 """
 
 from __future__ import annotations
 
-import math
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from app.engine import DEFAULT_STEPS, MAX_COORDINATE, MAX_RUNS, MAX_SEED, MAX_STEPS
-from app.optim.registry import OPTIMIZERS
-from app.optim.schedules import SCHEDULES
-from app.problems.registry import PROBLEMS
-from app.sweeps import MAX_AXIS_CELLS, MAX_SWEEP_STEPS
+from app.api.fields import (
+    DEFAULT_RESOLUTION,
+    MAX_SPEED,
+    RUNS_DESCRIPTION,
+    AxisCount,
+    BatchSize,
+    Number,
+    Resolution,
+    Seed,
+    Start,
+    Steps,
+    SweepSteps,
+)
+from app.api.request_schemas import (
+    RunsRequestSchema,
+    SurfaceRequestSchema,
+    SweepRequestSchema,
+    documented_as,
+)
+from app.engine import DEFAULT_STEPS, MAX_RUNS
+from app.sweeps import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS
 
-MIN_RESOLUTION = 10
-MAX_RESOLUTION = 200
-DEFAULT_RESOLUTION = 80
-MAX_SPEED = 1_000_000.0
-
-
-def _finite_number(value: Any) -> bool | int | float:
-    """A JSON number (finite, representable as a float) or a boolean."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float):
-        try:
-            as_float = float(value)
-        except OverflowError:
-            as_float = math.inf
-        if not math.isfinite(as_float):
-            raise PydanticCustomError("finite_number", "must be a finite number")
-        return value
-    raise PydanticCustomError(
-        "number_type", "must be a number or a boolean, got {kind}", {"kind": type(value).__name__}
-    )
-
-
-ParamValue = Annotated[
-    bool | int | float,
-    PlainValidator(_finite_number),
-    WithJsonSchema({"anyOf": [{"type": "number"}, {"type": "boolean"}]}),
-]
-Coordinate = Annotated[
-    float, Field(strict=True, allow_inf_nan=False, ge=-MAX_COORDINATE, le=MAX_COORDINATE)
-]
-Seed = Annotated[int, Field(strict=True, ge=0, le=MAX_SEED)]
 # Ids are echoed on every message, so they must survive JSON both ways: integers
-# a JavaScript number holds exactly, and short strings.
+# a JavaScript number holds exactly (whole numbers, by the API's integer rule), and
+# short strings.
 MAX_ID_INTEGER = 2**53
 MAX_ID_LENGTH = 64
-MessageId = (
-    Annotated[int, Field(strict=True, ge=-MAX_ID_INTEGER, le=MAX_ID_INTEGER)]
-    | Annotated[str, Field(max_length=MAX_ID_LENGTH)]
-    | None
-)
 
 
-def _name(names: object) -> object:
-    """A name the engine checks; the schema lists the valid ones (the engine's 422 does too)."""
-    return WithJsonSchema({"type": "string", "enum": list(names)})  # type: ignore[call-overload]
+def message_id(value: Any) -> int | str | None:
+    """A stream message's ``id`` as the server echoes it, or the rule it breaks."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        if len(value) > MAX_ID_LENGTH:
+            raise PydanticCustomError(
+                "id", "a string id must be at most {limit} characters", {"limit": MAX_ID_LENGTH}
+            )
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise PydanticCustomError("id", "must be a whole number or a string")
+    if abs(value) > MAX_ID_INTEGER:
+        raise PydanticCustomError("id", "a numeric id must be within ±2**53")
+    return value
 
 
-OptimizerName = Annotated[str, _name(OPTIMIZERS)]
-ScheduleName = Annotated[str, _name(SCHEDULES)]
-ProblemName = Annotated[str, _name(PROBLEMS)]
+MessageId = Annotated[
+    int | str | None,
+    PlainValidator(message_id),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": -MAX_ID_INTEGER, "maximum": MAX_ID_INTEGER},
+                {"type": "string", "maxLength": MAX_ID_LENGTH},
+                {"type": "null"},
+            ]
+        }
+    ),
+]
+# ``problem``, ``params``, ``schedule``: objects whose keys and values the engine
+# checks against the registries (naming the valid keys when one is unknown).
+Entries = dict[str, Any]
 
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-class ProblemSpec(BaseModel):
-    """``name`` plus the problem's parameters (``noise``, ``n_samples``, ``batch_size``)."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={"examples": [{"name": "rosenbrock", "noise": 0.0}]},
-    )
-    __pydantic_extra__: dict[str, ParamValue] = Field(init=False)
-
-    name: ProblemName = Field(description="a problem name from GET /api/catalog")
-
-
-class ScheduleSpec(BaseModel):
-    """``name`` (default ``constant``) plus the schedule's parameters."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={"examples": [{"name": "step", "every": 100, "factor": 0.5}]},
-    )
-    __pydantic_extra__: dict[str, ParamValue] = Field(init=False)
-
-    name: ScheduleName = Field("constant", description="a schedule name from GET /api/catalog")
-
-
 class RunSpec(_Closed):
-    optimizer: OptimizerName = Field(description="an optimizer name from GET /api/catalog")
-    params: dict[str, ParamValue] | None = Field(
-        None, description="hyper-parameters; the ones left out take their defaults"
-    )
-    schedule: ScheduleSpec | None = Field(None, description="learning-rate schedule")
-    start: tuple[Coordinate, Coordinate] | None = Field(
-        None, description="[x, y]; the problem's default start when left out"
-    )
-    batch_size: int | None = Field(
-        None, strict=True, ge=1, le=5000,
-        description="regression only: this run's minibatch size (default: the problem's)",
-    )  # fmt: skip
+    optimizer: str
+    params: Entries | None = None
+    schedule: Entries | None = None
+    start: Start | None = None
+    batch_size: BatchSize | None = None
 
 
 RUNS_EXAMPLE: dict[str, Any] = {
@@ -141,12 +117,10 @@ RUNS_EXAMPLE: dict[str, Any] = {
 class RunsRequest(_Closed):
     """The body of ``POST /api/runs`` (and ``request`` of a stream ``run`` message)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [RUNS_EXAMPLE]})
-
-    problem: ProblemSpec
-    steps: int = Field(DEFAULT_STEPS, strict=True, ge=1, le=MAX_STEPS)
+    problem: Entries
+    steps: Steps = DEFAULT_STEPS
     seed: Seed = 0
-    runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS)
+    runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS, description=RUNS_DESCRIPTION)
 
     def engine_body(self) -> dict[str, Any]:
         """The request as the engine reads it (fields left out stay out)."""
@@ -156,16 +130,56 @@ class RunsRequest(_Closed):
 class SurfaceRequest(_Closed):
     """The body of ``POST /api/surface``."""
 
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"problem": {"name": "himmelblau"}, "resolution": 80}]}
-    )
-
-    problem: ProblemSpec
+    problem: Entries
     seed: Seed = 0
-    resolution: int = Field(
-        DEFAULT_RESOLUTION, strict=True, ge=MIN_RESOLUTION, le=MAX_RESOLUTION,
-        description="grid points along each axis",
-    )  # fmt: skip
+    resolution: Resolution = DEFAULT_RESOLUTION
+
+
+class AxisSpec(_Closed):
+    param: str
+    min: Number | None = None
+    max: Number | None = None
+    count: AxisCount = DEFAULT_AXIS_CELLS
+    scale: Literal["linear", "log"] | None = None
+
+
+ALPHA_BETA_EXAMPLE: dict[str, Any] = {
+    "problem": {"name": "rosenbrock"},
+    "optimizer": "momentum",
+    "steps": 1000,
+    "x_axis": {"param": "alpha", "min": 1e-5, "max": 1e-2, "count": 64, "scale": "log"},
+    "y_axis": {"param": "beta", "min": 0.0, "max": 0.99, "count": 64},
+}
+START_EXAMPLE: dict[str, Any] = {
+    "problem": {"name": "himmelblau"},
+    "optimizer": "adam",
+    "params": {"alpha": 0.05},
+    "steps": 1000,
+    "x_axis": {"param": "start_x", "count": 48},
+    "y_axis": {"param": "start_y", "count": 48},
+}
+
+
+class SweepRequest(_Closed):
+    """One optimiser, one problem, a grid over two axes; fixed values for the rest."""
+
+    problem: Entries
+    optimizer: str
+    params: Entries | None = None
+    schedule: Entries | None = None
+    start: Start | None = None
+    batch_size: BatchSize | None = None
+    steps: SweepSteps = DEFAULT_SWEEP_STEPS
+    seed: Seed = 0
+    x_axis: AxisSpec
+    y_axis: AxisSpec
+
+
+# The request bodies as the routes (and stream messages) take them: validated by the
+# models above, documented by the schemas generated from the registries.
+RunsBody = Annotated[RunsRequest, documented_as(RunsRequestSchema)]
+SurfaceBody = Annotated[SurfaceRequest, documented_as(SurfaceRequestSchema)]
+SweepBody = Annotated[SweepRequest, documented_as(SweepRequestSchema)]
 
 
 # -- responses (documentation; the routes encode with orjson) ----------------------------
@@ -214,6 +228,57 @@ class SurfaceResponse(BaseModel):
     z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+
+
+class AxisResult(BaseModel):
+    param: str
+    scale: Literal["linear", "log"]
+    values: list[float] = Field(description="the value of every cell along this axis")
+
+
+class SweepResponse(BaseModel):
+    """The request completed with its defaults, then grids of one value per cell:
+    ``grid[j][i]`` is the cell at ``x_axis.values[i]``, ``y_axis.values[j]``."""
+
+    problem: dict[str, str | float | int]
+    optimizer: str
+    params: dict[str, float | int | bool]
+    schedule: dict[str, str | float | int]
+    start: Point | None = Field(None, description="left out when both axes are start axes")
+    batch_size: int | None = Field(None, description="regression problems only")
+    steps: int
+    seed: int
+    x_axis: AxisResult
+    y_axis: AxisResult
+    final_loss: list[list[float | None]] = Field(
+        description="the loss after the last update; null where the cell diverged"
+    )
+    diverged_at: list[list[int | None]] = Field(description="the update that diverged, or null")
+    converged_at: list[list[int | None]] = Field(
+        description="the first update from which the cell counts as converged, or null"
+    )
+    blew_up_at: list[list[int | None]] = Field(
+        description="the first update at which the cell blew up (docs/API.md, Convergence), or null"
+    )
+    minimum_index: list[list[int | None]] = Field(
+        description="the index into minima of the known minimum the final point reached, or null"
+    )
+    minima: list[Point] = Field(description="known minimisers (for a regression, the best fit)")
+    min_loss: float | None = Field(description="the minimum loss, if known")
+
+
+class Lesson(BaseModel):
+    number: int
+    slug: str
+    title: str
+    idea: str
+    notice: str = Field(description="what to look at")
+    try_this: str = Field(alias="try", description="a thing to change")
+    scene: RunsRequestSchema = Field(  # type: ignore[valid-type]
+        description="a body for POST /api/runs (or a stream run)"
+    )
+    speed: int = Field(description="updates per second it is best watched at")
+    highlights: list[str] = Field(description="the controls it is about")
 
 
 class ParamInfo(BaseModel):
@@ -275,7 +340,7 @@ class Limits(BaseModel):
     max_seed: int
     max_speed: float
     max_sample_work: int = Field(
-        description="regression: runs (or sweep cells) × steps × n_samples must not exceed it"
+        description="regression: runs (or sweep cells) × (steps + 1) × n_samples must not exceed it"
     )
     surface_resolution: ResolutionLimits
 
@@ -309,62 +374,10 @@ class MessageError(BaseModel):
 # -- stream messages --------------------------------------------------------------------
 
 
-class AxisSpec(_Closed):
-    param: str = Field(
-        description="a hyper-parameter of the optimizer, or start_x / start_y for start points"
-    )
-    min: float | None = Field(None, allow_inf_nan=False, description="default: the range's low end")
-    max: float | None = Field(
-        None, allow_inf_nan=False, description="default: the range's high end"
-    )
-    count: int = Field(32, strict=True, ge=2, le=MAX_AXIS_CELLS, description="cells on this axis")
-    scale: Literal["linear", "log"] | None = Field(
-        None, description="spacing of the values; default: the parameter's slider scale"
-    )
-
-
-ALPHA_BETA_EXAMPLE: dict[str, Any] = {
-    "problem": {"name": "rosenbrock"},
-    "optimizer": "momentum",
-    "steps": 1000,
-    "x_axis": {"param": "alpha", "min": 1e-5, "max": 1e-2, "count": 64, "scale": "log"},
-    "y_axis": {"param": "beta", "min": 0.0, "max": 0.99, "count": 64},
-}
-START_EXAMPLE: dict[str, Any] = {
-    "problem": {"name": "himmelblau"},
-    "optimizer": "adam",
-    "params": {"alpha": 0.05},
-    "steps": 1000,
-    "x_axis": {"param": "start_x", "count": 48},
-    "y_axis": {"param": "start_y", "count": 48},
-}
-
-
-class SweepRequest(_Closed):
-    """One optimiser, one problem, a grid over two axes; fixed values for the rest."""
-
-    model_config = ConfigDict(json_schema_extra={"examples": [ALPHA_BETA_EXAMPLE]})
-
-    problem: ProblemSpec
-    optimizer: str = Field(description="an optimizer name from GET /api/catalog")
-    params: dict[str, ParamValue] | None = Field(
-        None, description="fixed values for the hyper-parameters the axes do not sweep"
-    )
-    schedule: ScheduleSpec | None = None
-    start: tuple[Coordinate, Coordinate] | None = Field(
-        None, description="fixed start point (axes start_x / start_y override it)"
-    )
-    batch_size: int | None = Field(None, strict=True, ge=1, le=5000)
-    steps: int = Field(1000, strict=True, ge=1, le=MAX_SWEEP_STEPS)
-    seed: Seed = 0
-    x_axis: AxisSpec
-    y_axis: AxisSpec
-
-
 class RunMessage(_Closed):
     type: Literal["run"]
     id: MessageId = None
-    request: RunsRequest
+    request: RunsBody
     speed: float = Field(0.0, strict=True, allow_inf_nan=False, ge=0.0, le=MAX_SPEED)
 
 
@@ -373,7 +386,7 @@ class SweepMessage(_Closed):
 
     type: Literal["sweep"]
     id: MessageId = None
-    request: SweepRequest
+    request: SweepBody
 
 
 class StopMessage(_Closed):

@@ -24,6 +24,7 @@ from typing import Any
 
 from anyio import to_thread
 from pydantic import ValidationError
+from pydantic_core import PydanticCustomError
 from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
@@ -31,11 +32,10 @@ from app.api.compute import heavy_limiter
 from app.api.errors import describe, error_items, spec_items
 from app.api.readiness import RETRY_AFTER_SECONDS, WARMING_DETAIL
 from app.api.schemas import (
-    MAX_ID_INTEGER,
-    MAX_ID_LENGTH,
     RunMessage,
     StopMessage,
     SweepMessage,
+    message_id,
 )
 from app.engine import Execution, Simulation, build_simulation
 from app.errors import InvalidSpec
@@ -84,13 +84,10 @@ class TokenBucket:
 def _message_id(message: Any) -> Any:
     """The message's ``id`` if it is one the server may echo (see MessageId), else None."""
     if isinstance(message, dict):
-        value = message.get("id")
-        if isinstance(value, bool):
-            return None
-        if isinstance(value, int) and abs(value) <= MAX_ID_INTEGER:
-            return value
-        if isinstance(value, str) and len(value) <= MAX_ID_LENGTH:
-            return value
+        try:
+            return message_id(message.get("id"))
+        except PydanticCustomError:
+            pass
     return None
 
 

@@ -37,19 +37,26 @@ class HyperParam:
     description: str = ""
 
     def validate(self, value: Any, loc: tuple[str | int, ...]) -> float:
-        """Return ``value`` as a float, or raise InvalidSpec naming the rule broken."""
+        """Return ``value`` as a float, or raise InvalidSpec naming the rule broken.
+
+        The JSON types are those of the OpenAPI schema (``app/api/schemas.py``):
+        a ``bool`` is JSON ``true``/``false`` only; an ``int`` is any number without
+        a fractional part (``8`` or ``8.0``, as JSON Schema's ``integer``); a
+        ``float`` any finite number. Booleans are never numbers.
+        """
         if self.kind == "bool":
             if isinstance(value, bool):
-                return float(value)
-            if isinstance(value, int | float) and value in (0, 1):
                 return float(value)
             raise InvalidSpec(loc, "must be true or false")
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise InvalidSpec(loc, f"must be a number, got {type(value).__name__}")
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
         if not math.isfinite(number):
             raise InvalidSpec(loc, "must be a finite number")
-        if self.kind == "int" and number != int(number):
+        if self.kind == "int" and not number.is_integer():
             raise InvalidSpec(loc, "must be a whole number")
         if not self.min <= number <= self.max:
             raise InvalidSpec(loc, f"must be between {self.min:g} and {self.max:g}")

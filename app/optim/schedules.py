@@ -41,6 +41,9 @@ class ScheduleSpec:
     description: str
 
 
+# A schedule without a name (or no schedule at all) is this one.
+DEFAULT_SCHEDULE = "constant"
+
 _K = HyperParam("k", "k", 0.01, 0.0, 1.0, step=0.001, description="decay rate per epoch")
 
 SCHEDULES: dict[str, ScheduleSpec] = {
@@ -104,9 +107,9 @@ SCHEDULES: dict[str, ScheduleSpec] = {
 
 def resolve_schedule(given: Mapping[str, Any] | None, loc: tuple[str | int, ...]) -> dict[str, Any]:
     """The schedule with its name and every parameter filled in, or InvalidSpec."""
-    given = dict(given or {"name": "constant"})
-    name = given.pop("name", "constant")
-    if name not in SCHEDULES:
+    given = dict(given or {})
+    name = given.pop("name", DEFAULT_SCHEDULE)
+    if not isinstance(name, str) or name not in SCHEDULES:
         raise InvalidSpec(
             loc + ("name",),
             f"unknown schedule {name!r}; valid schedules: {', '.join(SCHEDULES)}",

@@ -24,11 +24,13 @@ def resolve_problem(given: Mapping[str, Any], loc: tuple[str | int, ...] = ("pro
     """The problem spec with its name and every parameter filled in, or InvalidSpec."""
     given = dict(given)
     problem = get_problem(given.pop("name", None), loc + ("name",))
-    batch_size = given.pop("batch_size", None) if problem.kind == "regression" else None
+    # batch_size is checked after n_samples, which bounds it (and sets its default).
+    given_batch = problem.kind == "regression" and "batch_size" in given
+    batch_size = given.pop("batch_size") if given_batch else None
     values = resolve(problem.params, given, loc, f"problem {problem.name!r}")
     if problem.kind == "regression":
         n_samples = int(values["n_samples"])
-        if batch_size is None:
+        if not given_batch:
             values["batch_size"] = min(16, n_samples)
         else:
             spec = next(p for p in problem.params if p.name == "batch_size")

@@ -169,7 +169,7 @@ BAD_REQUESTS = {
         request("rosenbrock", steps=10_001), ["body", "steps"], "less than or equal to 10000",
     ),
     "no steps": (request("rosenbrock", steps=0), ["body", "steps"], "greater than or equal to 1"),
-    "fractional steps": (request("rosenbrock", steps=2.5), ["body", "steps"], "integer"),
+    "fractional steps": (request("rosenbrock", steps=2.5), ["body", "steps"], "whole number"),
     "too many runs": (
         {"problem": {"name": "rosenbrock"}, "runs": [{"optimizer": "sgd"}] * 65},
         ["body", "runs"], "at most 64",
@@ -238,6 +238,109 @@ def test_non_finite_numbers_are_rejected(http: httpx.Client, case: str) -> None:
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]
     assert any(item["loc"] == loc and "finite" in item["msg"] for item in detail), detail
+
+
+# -- integers and booleans: one rule everywhere (docs/API.md, Errors) -------------------
+
+WHOLE = {
+    "problem": {"name": "linear_regression", "n_samples": 40, "noise": 0.5, "batch_size": 8},
+    "steps": 3,
+    "seed": 2,
+    "runs": [
+        {
+            "optimizer": "momentum",
+            "params": {"beta_warmup_steps": 2},
+            "schedule": {"name": "step", "every": 2},
+            "batch_size": 4,
+        }
+    ],
+}
+# Every integer of WHOLE, wherever it is checked: by the request's shape or by the
+# registries (a problem's, an optimiser's or a schedule's parameter).
+INTEGERS = [
+    ["problem", "n_samples"],
+    ["problem", "batch_size"],
+    ["steps"],
+    ["seed"],
+    ["runs", 0, "params", "beta_warmup_steps"],
+    ["runs", 0, "schedule", "every"],
+    ["runs", 0, "batch_size"],
+]
+
+
+def _with(body: dict, loc: list, value) -> dict:
+    body = json.loads(json.dumps(body))
+    *path, last = loc
+    target = body
+    for key in path:
+        target = target[key]
+    target[last] = value(target[last]) if callable(value) else value
+    return body
+
+
+def test_a_whole_number_may_be_written_as_a_float(http: httpx.Client) -> None:
+    as_floats = WHOLE
+    for loc in INTEGERS:
+        as_floats = _with(as_floats, loc, float)
+    assert "8.0" in json.dumps(as_floats)
+    answer = http.post("/api/runs", json=as_floats)
+    assert answer.status_code == 200, answer.text
+    exact = http.post("/api/runs", json=WHOLE).json()
+    assert answer.json() == exact
+    for loc in INTEGERS:  # answered as JSON integers, as docs/API.md says
+        value = exact
+        for key in loc:
+            value = value[key]
+        assert isinstance(value, int) and not isinstance(value, bool), loc
+
+
+NOT_WHOLE = [
+    (loc, value)
+    for loc in INTEGERS
+    for value in (2.5, "3", True, None)
+    if not (value is None and loc == ["runs", 0, "batch_size"])  # null: left out
+]
+
+
+@pytest.mark.parametrize(
+    ("loc", "value"), NOT_WHOLE, ids=[f"{'.'.join(map(str, loc))}={v!r}" for loc, v in NOT_WHOLE]
+)
+def test_an_integer_field_refuses_anything_but_a_whole_number(http: httpx.Client, loc, value):
+    response = http.post("/api/runs", json=_with(WHOLE, loc, value))
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", *loc]
+    assert "whole number" in item["msg"] or "must be a number" in item["msg"], item
+
+
+def test_a_switch_is_true_or_false_not_a_number(http: httpx.Client) -> None:
+    body = request("rosenbrock", {"optimizer": "adam", "params": {"bias_correction": 0}})
+    response = http.post("/api/runs", json=body)
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "runs", 0, "params", "bias_correction"]
+    assert item["msg"] == "must be true or false"
+
+
+# -- the body itself --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("headers", "got"),
+    [
+        ({"content-type": "text/plain"}, "Content-Type 'text/plain'"),
+        ({"content-type": "application/x-www-form-urlencoded"}, "x-www-form-urlencoded"),
+        ({}, "no Content-Type"),
+    ],
+)
+def test_a_body_not_sent_as_json_is_a_422_that_says_so(http: httpx.Client, headers, got) -> None:
+    text = json.dumps(request("rosenbrock", steps=2))
+    response = http.post("/api/runs", content=text, headers=headers)
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body"] and item["type"] == "content_type"
+    assert "must be JSON sent with Content-Type: application/json" in item["msg"]
+    assert got in item["msg"]
 
 
 def test_malformed_json_is_a_client_error(http: httpx.Client) -> None:

@@ -353,3 +353,19 @@ def test_an_id_json_cannot_echo_is_an_error_and_the_socket_stays_open(live_serve
     assert huge["type"] == "error" and huge["id"] is None and "id" in huge["detail"]
     assert long["type"] == "error" and long["id"] is None
     assert valid[-1]["type"] == "done"
+
+
+def test_an_id_follows_the_integer_rule_and_its_error_names_the_field(live_server: str) -> None:
+    async def scenario() -> tuple[dict, list]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "stop", "id": 7.5})
+            fraction = await receive(ws)
+            await send(ws, {"type": "run", "id": 7.0, "request": CONTRACT_EXAMPLE})
+            return fraction, await until(ws, "done", 7)
+
+    fraction, whole = asyncio.run(scenario())
+    assert fraction["type"] == "error" and fraction["id"] is None
+    assert [item["loc"] for item in fraction["errors"]] == [["id"]]
+    assert "whole number" in fraction["errors"][0]["msg"]
+    # 7.0 is the integer 7, echoed as JSON 7.
+    assert all(message["id"] == 7 and type(message["id"]) is int for message in whole)

@@ -17,6 +17,10 @@ from app.api.routes import (
     vendor,
 )
 
+ROUTERS = [
+    module.router
+    for module in (health, catalog, runs, surface, sweeps, lessons, stream, vendor, docs, pages)
+]
 api_router = APIRouter()
-for module in (health, catalog, runs, surface, sweeps, lessons, stream, vendor, docs, pages):
-    api_router.include_router(module.router)
+for router in ROUTERS:
+    api_router.include_router(router)

@@ -10,13 +10,8 @@ from latex2mathml.converter import convert
 from starlette.responses import Response
 
 from app.api.encoding import JSONBytesResponse, dumps
-from app.api.schemas import (
-    DEFAULT_RESOLUTION,
-    MAX_RESOLUTION,
-    MAX_SPEED,
-    MIN_RESOLUTION,
-    Catalog,
-)
+from app.api.fields import DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_SPEED, MIN_RESOLUTION
+from app.api.schemas import Catalog
 from app.engine import MAX_COORDINATE, MAX_SAMPLE_WORK, MAX_SEED
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES

@@ -13,7 +13,7 @@ from starlette.responses import Response
 from app.api.encoding import JSONBytesResponse, dumps, result_json
 from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT
-from app.api.schemas import RUNS_EXAMPLE, RunsRequest, RunsResponse
+from app.api.schemas import RUNS_EXAMPLE, RunsBody, RunsResponse
 from app.engine import Simulation, build_simulation, simulate
 from app.optim.registry import OPTIMIZERS
 from app.settings import Settings
@@ -77,7 +77,7 @@ def _response_example() -> dict[str, Any]:
     },
 )
 async def runs(
-    body: Annotated[RunsRequest, Body(openapi_examples=EXAMPLES)], request: Request
+    body: Annotated[RunsBody, Body(openapi_examples=EXAMPLES)], request: Request
 ) -> Response:
     """Every run of the request stepped together; `path[t]` is the position after t updates.
 

@@ -15,7 +15,7 @@ from starlette.responses import Response
 from app.api.compute import heavy_limiter
 from app.api.encoding import JSONBytesResponse, dumps
 from app.api.routes.responses import BAD_INPUT
-from app.api.schemas import SurfaceRequest, SurfaceResponse
+from app.api.schemas import SurfaceBody, SurfaceResponse
 from app.engine import loss_grid
 from app.problems.registry import PROBLEMS, resolve_problem
 
@@ -77,13 +77,13 @@ def _response_example() -> dict[str, Any]:
         **BAD_INPUT,
     },
 )
-async def surface(body: Annotated[SurfaceRequest, Body(openapi_examples=EXAMPLES)]) -> Response:
+async def surface(body: Annotated[SurfaceBody, Body(openapi_examples=EXAMPLES)]) -> Response:
     """`z[j][i]` is the noiseless loss at `(x[i], y[j])` (Plotly's contour layout).
 
     For regression problems the loss is over the dataset that `seed` draws, the
     same dataset a run with that seed fits.
     """
-    problem = resolve_problem(body.problem.model_dump(exclude_unset=True))
+    problem = resolve_problem(body.problem)
     # The grid is the noiseless loss: gradient noise and batch size do not change
     # it, so they stay out of the cache key (a noise or batch-size slider move
     # reuses the grid), and a surface's grid does not depend on the seed either.

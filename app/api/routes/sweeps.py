@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
+import orjson
 from anyio import to_thread
 from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
 from app.api.compute import heavy_limiter
-from app.api.encoding import dumps
+from app.api.encoding import JSONBytesResponse, dumps
 from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT
-from app.api.schemas import ALPHA_BETA_EXAMPLE, START_EXAMPLE, SweepRequest
+from app.api.schemas import ALPHA_BETA_EXAMPLE, START_EXAMPLE, SweepBody, SweepResponse
 from app.sweeps import Sweep, result_as_json
 
 router = APIRouter(tags=["sweeps"])
@@ -23,15 +24,34 @@ def _compute(sweep: Sweep) -> bytes:
     return dumps(result_as_json(sweep.run()))
 
 
+def _response_example() -> dict[str, Any]:
+    """A real answer, kept small: 3 × 2 cells of the α–β example, 20 steps."""
+    request = {
+        **ALPHA_BETA_EXAMPLE,
+        "steps": 20,
+        "x_axis": {**ALPHA_BETA_EXAMPLE["x_axis"], "count": 3},
+        "y_axis": {**ALPHA_BETA_EXAMPLE["y_axis"], "count": 2},
+    }
+    return orjson.loads(_compute(Sweep(request, backend="numpy")))
+
+
 @router.post(
     "/api/sweeps",
     summary="Sweep a grid of two hyper-parameters or start coordinates",
+    response_class=JSONBytesResponse,
     response_model=None,
-    responses={**BAD_INPUT, **WARMING_RESPONSE},
+    responses={
+        200: {
+            "model": SweepResponse,
+            "content": {"application/json": {"example": _response_example()}},
+        },
+        **BAD_INPUT,
+        **WARMING_RESPONSE,
+    },
 )
 async def sweeps(
     body: Annotated[
-        SweepRequest,
+        SweepBody,
         Body(
             openapi_examples={
                 "alpha-beta": Example(summary="α × β for momentum", value=ALPHA_BETA_EXAMPLE),
