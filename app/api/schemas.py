@@ -287,7 +287,7 @@ class ParamInfo(BaseModel):
     default: float | int | bool
     min: float
     max: float
-    scale: Literal["linear", "log"]
+    scale: Literal["linear", "log", "log1m"]
     step: float
     kind: Literal["float", "int", "bool"]
     description: str
