@@ -1,0 +1,89 @@
+// Keeping the page's furniture inside the screen. The top bar folds what it can
+// spare as the window narrows — its fold-* classes, one at a time, until nothing
+// sticks out — and the run-settings button opens what it folded away (steps,
+// seed, speed, instant). A formula too long for its card shrinks a little, or
+// takes a line of its own and shrinks to that.
+
+const $ = (sel) => document.querySelector(sel);
+
+// In the order they are given up: the brand's name, the settings, narrower parts, a shorter problem name.
+const FOLDS = ["fold-brand", "fold-sim", "fold-more", "fold-problem"];
+// A phone's bar wraps onto two rows: it starts with the brand's name and the settings folded.
+const PHONE = matchMedia("(max-width: 720px)");
+
+function overflows(el) {
+  return el.scrollWidth > el.clientWidth + 1;
+}
+
+function fitTopbar(bar) {
+  bar.classList.remove(...FOLDS);
+  let level = 0;
+  if (PHONE.matches) {
+    bar.classList.add(FOLDS[0], FOLDS[1]);
+    level = 2;
+  }
+  while (level < FOLDS.length && overflows(bar)) bar.classList.add(FOLDS[level++]);
+}
+
+/** The settings popover: under its button, inside the window. */
+function placeSettings(bar) {
+  const sim = $("#sim");
+  const toggle = $("#sim-toggle");
+  sim.style.left = `${Math.max(8, Math.min(toggle.offsetLeft - 12, bar.clientWidth - sim.offsetWidth - 8))}px`;
+}
+
+function setSettingsOpen(bar, open) {
+  bar.classList.toggle("sim-open", open);
+  $("#sim-toggle").setAttribute("aria-expanded", String(open));
+  if (open) placeSettings(bar);
+}
+
+function fitFormula(el) {
+  el.classList.remove("own-line");
+  el.style.fontSize = "";
+  if (!overflows(el)) return;
+  const base = parseFloat(getComputedStyle(el).fontSize);
+  const shrink = (least) => (el.style.fontSize = `${base * Math.max(least, (0.98 * el.clientWidth) / el.scrollWidth)}px`);
+  shrink(0.85); // a little smaller keeps it beside the buttons
+  if (!overflows(el)) return;
+  el.style.fontSize = "";
+  el.classList.add("own-line");
+  if (overflows(el)) shrink(0.5);
+}
+
+/** Watch the bar and the formula; returns refit() for changes no size reveals (presentation type). */
+export function wireFitting() {
+  const bar = $(".topbar");
+  const formula = $("#formula");
+  let pending = false;
+  const refit = () => {
+    if (pending) return;
+    pending = true;
+    requestAnimationFrame(() => {
+      pending = false;
+      fitTopbar(bar);
+      fitFormula(formula);
+      if (bar.classList.contains("sim-open")) placeSettings(bar);
+    });
+  };
+  const observer = new ResizeObserver(refit);
+  observer.observe(bar);
+  for (const child of bar.children) observer.observe(child);
+  observer.observe(formula.parentElement);
+  new MutationObserver(refit).observe(formula, { childList: true });
+  PHONE.addEventListener("change", refit);
+
+  $("#sim-toggle").addEventListener("click", () => setSettingsOpen(bar, !bar.classList.contains("sim-open")));
+  document.addEventListener("click", (e) => {
+    if (bar.classList.contains("sim-open") && !e.target.closest("#sim, #sim-toggle")) setSettingsOpen(bar, false);
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && bar.classList.contains("sim-open")) {
+      e.preventDefault(); // Esc closes the popover, not presentation mode as well
+      setSettingsOpen(bar, false);
+      $("#sim-toggle").focus();
+    }
+  });
+  fitTopbar(bar);
+  return refit;
+}
