@@ -110,11 +110,17 @@ export function paramControl(spec, value, { input, commit }, limits = {}) {
   const toSlider = SCALES[scale].to;
   const fromSlider = SCALES[scale].from;
   const sliderStep = scale !== "linear" ? 0.01 : spec.kind === "int" ? Math.max(1, spec.step || 1) : spec.step || "any";
+  // A range input only reaches values on its step grid: put both ends on it (0.999 at 3, not 2.99).
+  const onGrid = (v, up) => {
+    if (scale === "linear") return v;
+    const k = v / sliderStep;
+    return Number(((up ? Math.ceil(k - 1e-9) : Math.floor(k + 1e-9)) * sliderStep).toFixed(6));
+  };
   const range = h("input", {
     type: "range",
     id,
-    min: toSlider(lo),
-    max: toSlider(hi),
+    min: onGrid(toSlider(lo), false),
+    max: onGrid(toSlider(hi), true),
     step: sliderStep,
     value: toSlider(value),
     "data-param": spec.name,

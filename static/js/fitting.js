@@ -12,7 +12,7 @@ const FOLDS = ["fold-brand", "fold-sim", "fold-more", "fold-problem"];
 const PHONE = matchMedia("(max-width: 720px)");
 
 function overflows(el) {
-  return el.scrollWidth > el.clientWidth + 1;
+  return el.scrollWidth > el.clientWidth;
 }
 
 function fitTopbar(bar) {

@@ -116,7 +116,7 @@ export function replaceInPlace(el, data, traces, layout) {
 export function labelOffsets(points) {
   const order = points.map((p, k) => k).sort((a, b) => points[a].x - points[b].x);
   const ay = new Array(points.length);
-  order.forEach((k, rank) => (ay[k] = rank % 2 ? 26 : -26));
+  order.forEach((k, rank) => (ay[k] = rank % 2 ? 34 : -34));
   return ay;
 }
 
