@@ -267,6 +267,8 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=60,
         highlights=("gamma",),
+        focus=1,
+        marks=(Mark(1, 70, "t=70: loss < 10⁻⁶"),),
     ),
     Lesson(
         slug="adam",
@@ -367,7 +369,8 @@ LESSONS: tuple[Lesson, ...] = (
             ],
         },
         speed=240,
-        focus=2,  # Nadam, first to the minimum
+        focus=2,  # Nadam: first to the minimum, and first to leave it
+        marks=(Mark(2, 1906, "t=1 906: loss < 10⁻⁶"), Mark(2, 2589, "t=2 589: back up to 0.1")),
     ),
 )
 

@@ -1,8 +1,8 @@
 // Keeping the page's furniture inside the screen. The top bar folds what it can
 // spare as the window narrows — its fold-* classes, one at a time, until nothing
 // sticks out — and the run-settings button opens what it folded away (steps,
-// seed, speed, instant). A formula too long for its card shrinks a little, or
-// takes a line of its own and shrinks to that.
+// seed, speed, instant). A formula too long for its card (on a line of its own,
+// the card's buttons wrapped under it) shrinks to fit.
 
 const $ = (sel) => document.querySelector(sel);
 
@@ -38,17 +38,12 @@ function setSettingsOpen(bar, open) {
   if (open) placeSettings(bar);
 }
 
+/** A formula wider than its card (the buttons have wrapped under it already) shrinks to fit, to half size at most. */
 function fitFormula(el) {
-  el.classList.remove("own-line");
   el.style.fontSize = "";
   if (!overflows(el)) return;
   const base = parseFloat(getComputedStyle(el).fontSize);
-  const shrink = (least) => (el.style.fontSize = `${base * Math.max(least, (0.98 * el.clientWidth) / el.scrollWidth)}px`);
-  shrink(0.85); // a little smaller keeps it beside the buttons
-  if (!overflows(el)) return;
-  el.style.fontSize = "";
-  el.classList.add("own-line");
-  if (overflows(el)) shrink(0.5);
+  el.style.fontSize = `${base * Math.max(0.5, (0.98 * el.clientWidth) / el.scrollWidth)}px`;
 }
 
 /** Watch the bar and the formula; returns refit() for changes no size reveals (presentation type). */

@@ -99,7 +99,8 @@ export class LossView {
         ticks: "outside",
         nticks: this.yTicks(),
         autorange: true,
-        autorangeoptions: this.type === "log" ? { minallowed: this.floor(runs) } : undefined,
+        // clipmin is in data units (not the log axis's exponents): autorange, but never under the floor.
+        autorangeoptions: this.type === "log" && this.floor(runs) != null ? { clipmin: 10 ** this.floor(runs) } : undefined,
       },
       showlegend: false,
       hovermode: "x unified",
@@ -232,7 +233,7 @@ export class LossView {
       x: [this.xOf(i, t)],
       y: [loss],
       marker: { symbol, size: ms(size), color: runs[i].color, line: { color: edge, width: 2 } },
-      hovertemplate: `${what === "converged" ? "converged" : "blew up"} at t = ${t}<extra></extra>`,
+      hovertemplate: `${what === "converged" ? "converged (and stayed)" : "blew up"} at t = ${t}<extra></extra>`,
       showlegend: false,
       meta: { [what]: i },
     };

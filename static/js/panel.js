@@ -124,7 +124,7 @@ export class Panel {
     if (buf.diverged != null) return `✕ diverged at t=${buf.diverged} (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
     const end = `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
     if (buf.blewUp != null) return `▲ blew up at t=${buf.blewUp} · ${end}`;
-    if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} · ${end}`;
+    if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} and stayed · ${end}`;
     return end;
   }
 

@@ -279,6 +279,10 @@ export class SurfaceView {
 
   staticTraces() {
     const sc = this.scale;
+    // Under the map the bar is short: every other decade at most, so labels do not run together.
+    const every = this.narrow ? Math.ceil(sc.tickvals.length / 5) : 1;
+    const tickvals = sc.tickvals.filter((_, k) => k % every === 0);
+    const ticktext = sc.ticktext.filter((_, k) => k % every === 0);
     const colorbar = {
       type: "scatter",
       mode: "markers",
@@ -294,8 +298,8 @@ export class SurfaceView {
         showscale: true,
         colorbar: {
           title: { text: this.narrow ? sc.title.replace("<br>", " ") : sc.title, side: this.narrow ? "right" : "top", font: { size: FONT.size - 1 } },
-          tickvals: sc.tickvals,
-          ticktext: sc.ticktext,
+          tickvals,
+          ticktext,
           thickness: this.narrow ? 10 : 14,
           outlinewidth: 0,
           tickfont: { size: FONT.size - 2 },
@@ -343,16 +347,18 @@ export class SurfaceView {
     this.slot = [];
     order.forEach((i, k) => (this.slot[i] = k));
     this.notes = notes;
+    this.pendingNest = whole && draft; // done when the slider rests (undraft)
     // A dot per iterate shows the step sizes; while a slider is dragged the
     // paths are drawn as bare lines (half the cost), dots follow when it rests.
     const dots = steps <= 400 && !draft;
     const shape = JSON.stringify([runs.map((r) => [r.color, r.dash, r.hidden, r.selected]), order, steps, dots, STYLE.line, STYLE.marker]);
     const marked = JSON.stringify([marks.map(({ i, t, point }) => [i, t, point]), this.noteKey(runs, notes)]);
     if (this.ready && this.drawn && this.drawn.layout === this.layout && this.drawn.shape === shape && this.drawn.marks === marked) {
-      return this.update(runs).then(() => whole && this.nest(runs));
+      // Nesting costs a few ms on long runs: while a slider is dragged it waits for the rest.
+      return this.update(runs).then(() => whole && !draft && this.nest(runs));
     }
     this.dots = dots;
-    this.widths = this.widthsOf(runs, whole);
+    this.widths = this.widthsOf(runs, whole && !draft);
     const diverged = new Map(marks.map((m) => [m.i, m]));
     const traces = this.staticTraces();
     for (const i of order) {
@@ -516,13 +522,16 @@ export class SurfaceView {
     return replaceInPlace(this.el, data, traces);
   }
 
-  /** Put the dots back after a drag. */
+  /** Put the dots back after a drag, and nest the paths again. */
   undraft() {
-    if (!this.ready || this.dots || this.steps > 400) return Promise.resolve();
+    if (!this.ready) return Promise.resolve();
+    const nested = this.pendingNest ? this.nest(this.runs) : Promise.resolve();
+    this.pendingNest = false;
+    if (this.dots || this.steps > 400) return nested;
     this.dots = true;
     if (this.drawn) this.drawn.shape = null; // the next reset lays the graph out again
     const indices = this.runs.map((_, i) => this.offset + this.slot[i]);
-    return Plotly.restyle(this.el, { mode: "lines+markers" }, indices);
+    return Promise.all([nested, Plotly.restyle(this.el, { mode: "lines+markers" }, indices)]);
   }
 
   /** The ground image was painted for another size: repaint it crisp. */
