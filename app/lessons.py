@@ -235,6 +235,7 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=120,
         highlights=("schedule",),
+        focus=3,  # the decayed runs over the constant rate's wider cloud
     ),
     Lesson(
         slug="adagrad-rmsprop",

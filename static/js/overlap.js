@@ -1,7 +1,9 @@
 // Paths that coincide hide each other: the run drawn last covers the ones under
 // it. A run that a later one covers for much of its length is drawn wider than
 // the runs over it, so it shows as a coloured border around them (the way
-// nested strokes show coinciding routes on a map). Pure: paths in, widths out.
+// nested strokes show coinciding routes on a map). Only a steady path (no
+// gradient noise) is widened: a noisy one is a cloud, and a wider cloud hides
+// more. Pure: paths in, widths out.
 
 const CELLS = 160; // across the plot's longer side: a cell is a few pixels
 const COVERED = 0.4; // the share of a run's cells another run must cover to hide it
@@ -35,16 +37,17 @@ function cellsOf(path, bounds) {
 /**
  * Line widths that keep every run in sight. `paths[i]` is run i's {x, y} (null
  * when hidden), `order` the drawing order (last on top), `widths[i]` each run's
- * own width, `edge` the border a covered run keeps on each side. A run that a
- * later-drawn one covers gets the widest of those covering it plus two edges.
+ * own width, `edge` the border a covered run keeps on each side, `steady[i]`
+ * whether run i may be widened. A steady run that a later-drawn one covers gets
+ * the widest of those covering it plus two edges.
  */
-export function nestedWidths(paths, order, bounds, widths, edge) {
+export function nestedWidths(paths, order, bounds, widths, edge, steady = paths.map(() => true)) {
   const cells = paths.map((path) => (path ? cellsOf(path, bounds) : null));
   const out = widths.slice();
   for (let k = order.length - 2; k >= 0; k--) {
     const run = order[k];
     const mine = cells[run];
-    if (!mine?.size) continue;
+    if (!mine?.size || !steady[run]) continue;
     let under = 0;
     for (let j = k + 1; j < order.length; j++) {
       const other = cells[order[j]];

@@ -105,7 +105,7 @@ function frameLayout(scene, current) {
   // Coinciding paths nested as on the page: a covered run drawn wider, around the one over it.
   const own = scene.runs.map((run) => (run.selected ? 5 : 3.5));
   const paths = current.buffers.map((buf, i) => (scene.runs[i].hidden ? null : buf));
-  const widths = nestedWidths(paths, scene.order, bounds, own, 1.6);
+  const widths = nestedWidths(paths, scene.order, bounds, own, 1.6, scene.runs.map((run) => !run.noisy));
   return { plot, px, py, loss, lx, ly, lo, hi, log, xlog, steps, widths };
 }
 

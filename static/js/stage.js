@@ -325,6 +325,7 @@ export class Stage {
         color: runColor(i),
         hidden: spotlight.isHidden(i),
         selected: spotlight.selected === i,
+        noisy: S.runIsNoisy(run, state, catalog),
       })),
     };
   }

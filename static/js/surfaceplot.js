@@ -417,7 +417,8 @@ export class SurfaceView {
   widthsOf(runs, whole) {
     const own = runs.map((run) => lw(run.selected ? 5 : 3.5));
     if (!whole) return own;
-    return nestedWidths(runs.map((run) => (run.hidden ? null : run.path)), this.order, this.problem.bounds, own, lw(1.3));
+    const paths = runs.map((run) => (run.hidden ? null : run.path));
+    return nestedWidths(paths, this.order, this.problem.bounds, own, lw(1.3), runs.map((run) => !run.noisy));
   }
 
   /** A run is whole: widen the paths other paths cover (one restyle, only when a width changed). */
