@@ -51,6 +51,12 @@ def assert_top_bar_fits(page, width):
     assert page.evaluate(OVERFLOW) <= 0, width
 
 
+def settle(page):
+    """Two animation frames: what a resize set in motion (refits, chart resizes) is done."""
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+    page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
+
+
 def wait_redrawn(page, after):
     page.wait_for_function("n => window.__descentlab.redraws > n", arg=after)
 
@@ -89,7 +95,7 @@ def test_the_top_bar_never_overflows_from_1024_px_up(open_page, artifacts):
             page.wait_for_function("() => document.body.classList.contains('present')")
         for width in (1920, 1600, 1366, 1280, 1100, 1024):
             page.set_viewport_size({"width": width, "height": 768})
-            page.wait_for_timeout(120)  # the bar refits at the next frame
+            settle(page)  # the bar refits at the next frame, the charts at the one after
             assert_top_bar_fits(page, width)
     page.screenshot(path=str(artifacts / "present-1024x768.png"))
     # What the bar folded away is one click off: steps, seed, speed, instant.
@@ -144,11 +150,17 @@ def test_the_legend_hides_shows_and_solos_runs_and_the_selected_run_leads(open_p
     page.click("[data-legend-run='0'] .solo")
     wait_redrawn(page, before)
     assert visible() == {0: True, 1: "legendonly", 2: "legendonly"}
-    page.click("[data-legend-run='0'] .solo")
-    # The selected run is drawn last (on top of the others) and thicker, on both charts.
     before = page.evaluate("window.__descentlab.redraws")
-    page.click("[data-run='1'] .run-index")
+    page.click("[data-legend-run='0'] .solo")
     wait_redrawn(page, before)
+    assert set(visible().values()) == {True}
+    # The selected run is drawn last (on top of the others) and thicker, on both charts.
+    page.click("[data-run='1'] .run-index")
+    page.wait_for_function(
+        """() => ['#surface-plot', '#loss-plot'].every(sel => {
+            const runs = document.querySelector(sel).data.filter(d => d.meta && Number.isInteger(d.meta.run));
+            return runs[runs.length - 1].meta.run === 1; })"""
+    )
     for selector in ("#surface-plot", "#loss-plot"):
         drawn = paths(page, selector)
         assert drawn[-1]["run"] == 1, selector
