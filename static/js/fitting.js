@@ -8,8 +8,6 @@ const $ = (sel) => document.querySelector(sel);
 
 // In the order they are given up: the brand's name, the settings, narrower parts, a shorter problem name.
 const FOLDS = ["fold-brand", "fold-sim", "fold-more", "fold-problem"];
-// A phone's bar wraps onto two rows: it starts with the brand's name and the settings folded.
-const PHONE = matchMedia("(max-width: 720px)");
 
 function overflows(el) {
   return el.scrollWidth > el.clientWidth;
@@ -18,7 +16,8 @@ function overflows(el) {
 function fitTopbar(bar) {
   bar.classList.remove(...FOLDS);
   let level = 0;
-  if (PHONE.matches) {
+  // A phone's bar wraps onto two rows (app.css decides when): it starts with the brand's name and the settings folded.
+  if (getComputedStyle(bar).flexWrap === "wrap") {
     bar.classList.add(FOLDS[0], FOLDS[1]);
     level = 2;
   }
@@ -66,7 +65,6 @@ export function wireFitting() {
   for (const child of bar.children) observer.observe(child);
   observer.observe(formula.parentElement);
   new MutationObserver(refit).observe(formula, { childList: true });
-  PHONE.addEventListener("change", refit);
 
   $("#sim-toggle").addEventListener("click", () => setSettingsOpen(bar, !bar.classList.contains("sim-open")));
   document.addEventListener("click", (e) => {

@@ -1,12 +1,9 @@
 // #loss-plot: loss against update (or epoch) for every run.
 /* global Plotly */
 
-import { CONFIG, FONT, MODEBAR, STYLE, followSize, labelOffsets, lw, ms } from "./plots.js";
+import { CONFIG, FLOOR_DECADES, FONT, MODEBAR, STYLE, followSize, labelOffsets, lw, ms } from "./plots.js";
 
 const LOSS_CONFIG = { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] };
-// A log axis stops this many decades under the highest starting loss: below,
-// f − f* is rounding noise (a quadratic's 10⁻⁴⁵ says nothing a picture can use).
-const FLOOR_DECADES = 12;
 
 /**
  * A moving average whose window grows with the update: 1 + t/10 updates, at most
@@ -98,9 +95,7 @@ export class LossView {
         zeroline: false,
         ticks: "outside",
         nticks: this.yTicks(),
-        autorange: true,
-        // clipmin is in data units (not the log axis's exponents): autorange, but never under the floor.
-        autorangeoptions: this.type === "log" && this.floor(runs) != null ? { clipmin: 10 ** this.floor(runs) } : undefined,
+        ...(this.yRange(runs) ? { range: this.yRange(runs), autorange: false } : { autorange: true }),
       },
       showlegend: false,
       hovermode: "x unified",
@@ -108,6 +103,27 @@ export class LossView {
       annotations: [],
       uirevision: `loss-${this.epochs}-${this.xlog}`,
     };
+  }
+
+  /**
+   * A log axis's range (log10), from every loss of the visible runs — the whole
+   * run, not only the points shown, so an animation stays inside it — down to the
+   * floor at most, in quarter decades (a slider's next run rarely moves it).
+   */
+  yRange(runs) {
+    if (this.type !== "log") return null;
+    let lo = Infinity;
+    let hi = 0;
+    for (const run of runs) {
+      if (run.hidden) continue;
+      for (const v of run.allLoss) {
+        if (v > 0 && v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+    }
+    if (!(hi > 0) || !Number.isFinite(lo)) return null;
+    const bottom = Math.max(Math.log10(lo), this.floor(runs) ?? -Infinity);
+    return [Math.floor(bottom * 4) / 4 - 0.1, Math.ceil(Math.log10(hi) * 4) / 4 + 0.1];
   }
 
   /** The lowest a log axis goes: FLOOR_DECADES under the highest starting loss (log10). */
@@ -195,7 +211,7 @@ export class LossView {
     traces.push(this.noteTrace(runs, notes));
     // The layout object stays the same while nothing in it changes, so Plotly.react
     // only recomputes the traces and the y range (no relayout).
-    const key = JSON.stringify([FONT.size, STYLE.present, this.epochs, this.xlog, this.xRange(runs, steps), this.type, this.floor(runs), this.yTicks()]);
+    const key = JSON.stringify([FONT.size, STYLE.present, this.epochs, this.xlog, this.xRange(runs, steps), this.type, this.yRange(runs), this.yTicks()]);
     if (!this.lay || this.layKey !== key) {
       this.lay = this.layout(runs, steps);
       this.layKey = key;

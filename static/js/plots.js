@@ -36,6 +36,9 @@ export function setPresentation(on) {
   STYLE.present = on;
   FONT.size = on ? BASE_FONT + 5 : BASE_FONT;
 }
+// A log loss axis stops this many decades under the highest starting loss: below,
+// f − f* is rounding noise (a quadratic's 10⁻⁴⁵ says nothing a picture can use).
+export const FLOOR_DECADES = 12;
 export const MODEBAR = { bgcolor: "rgba(255,255,255,0.85)", color: "#8a94a6", activecolor: "#1f2733" };
 export const lw = (w) => w * STYLE.line;
 export const ms = (m) => m * STYLE.marker;

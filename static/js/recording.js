@@ -4,7 +4,7 @@
 // the painted ground under the paths up to update t, the loss curves beside it,
 // the title, t and a legend.
 
-import { fmtNumber } from "./plots.js";
+import { FLOOR_DECADES, fmtNumber } from "./plots.js";
 import { nestedWidths } from "./overlap.js";
 
 const W = 1280;
@@ -15,8 +15,6 @@ const HOLD = 1200; // ms on the last frame
 const INK = "#1f2733";
 const MUTED = "#5b6577";
 const FONT = "Inter, 'Segoe UI', system-ui, -apple-system, 'DejaVu Sans', sans-serif";
-// A log loss axis stops this many decades under the highest start (as the loss chart does).
-const FLOOR_DECADES = 12;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 

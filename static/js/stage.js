@@ -173,7 +173,7 @@ export class Stage {
       start: run ? S.startOf(run, state, catalog) : [0, 0],
       per: run ? S.batchesPerEpoch(run, state) : 1,
       path: { x: buf.x.slice(0, upto), y: buf.y.slice(0, upto), loss: buf.loss.slice(0, upto) },
-      allLoss: buf.loss.slice(0, upto),
+      allLoss: buf.loss, // every loss received (the loss axis covers the whole run, even while animating)
     };
   }
 
