@@ -1,15 +1,30 @@
 """The story from gradient descent to Adam, one preset scene per idea.
 
 Each lesson is a scene (a body of ``POST /api/runs`` plus a playback speed)
-with a short explanation, what to notice and something to try. Every claim a
-lesson makes is checked against the engine by ``tests/test_lessons.py``: the
-numbers quoted in the text are the ones those tests measure.
+with a short explanation, what to notice and something to try, and how the page
+should show it: the run it is about (``focus``: selected, so drawn on top), the
+loss chart's view (``view``: e.g. a log update axis) and the figures it quotes
+marked where they happen (``marks``). Every claim a lesson makes is checked
+against the engine by ``tests/test_lessons.py``: the numbers quoted in the text
+and marked on the charts are the ones those tests measure.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A figure the lesson quotes, at the update of one run where it happens."""
+
+    run: int
+    t: int
+    text: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"run": self.run, "t": self.t, "text": self.text}
 
 
 @dataclass(frozen=True)
@@ -22,6 +37,10 @@ class Lesson:
     scene: dict[str, Any]
     speed: int = 60
     highlights: tuple[str, ...] = field(default=())
+    focus: int = 0  # the run the lesson is about: selected, drawn on top
+    # The page's view fields the lesson sets, e.g. {"xlog": True} (static/js/state.js FIELDS).
+    view: dict[str, Any] = field(default_factory=dict)
+    marks: tuple[Mark, ...] = field(default=())
 
     def as_json(self, number: int) -> dict[str, Any]:
         return {
@@ -34,6 +53,9 @@ class Lesson:
             "scene": self.scene,
             "speed": self.speed,
             "highlights": list(self.highlights),
+            "focus": self.focus,
+            "view": self.view,
+            "marks": [mark.as_json() for mark in self.marks],
         }
 
 
@@ -68,6 +90,9 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=120,
         highlights=("batch_size",),
+        # Epochs run to 3 (batch 1) and to 600 (full batch): a log axis shows the first and last.
+        view={"lossx": "epochs", "xlog": True},
+        marks=(Mark(0, 1, "1 epoch"), Mark(1, 13, "1 epoch"), Mark(2, 200, "1 epoch")),
     ),
     Lesson(
         slug="sgd-noise",
@@ -83,6 +108,7 @@ LESSONS: tuple[Lesson, ...] = (
             "times the decayed one's."
         ),
         try_this="Change the noise σ of the bowl, or the decay k, and watch the late jitter.",
+        marks=(Mark(0, 50, "t=50"), Mark(1, 50, "t=50")),
         scene={
             "problem": {"name": "noisy_bowl", "noise": 1.0},
             "steps": 1000,
@@ -99,6 +125,7 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=120,
         highlights=("schedule",),
+        focus=2,
     ),
     Lesson(
         slug="momentum",
@@ -112,10 +139,13 @@ LESSONS: tuple[Lesson, ...] = (
         notice=(
             "SGD zig-zags and needs 77 updates to converge (the ✓ in the legend: from there on "
             "the loss stays within 10⁻⁶ of the minimum); momentum with β = 0.5 needs 25. With "
-            "β = 0.9 it overshoots the bottom and spirals (147 updates); a warm-up with β = 0.5 "
-            "for the first 25 updates tames it (33)."
+            "β = 0.9 it overshoots the bottom and swings from one side of the valley to the "
+            "other (147 updates); a warm-up with β = 0.5 for the first 25 updates tames it (33)."
         ),
-        try_this="Drag β from 0 to 0.99 and watch the path go from zig-zag to roll to spiral.",
+        try_this=(
+            "Drag β from 0 to 0.99 and watch the path go from zig-zag to a smooth roll to ever "
+            "wider swings."
+        ),
         scene={
             "problem": {"name": "steep_valley"},
             "steps": 150,
@@ -132,6 +162,7 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=20,
         highlights=("beta", "beta_warmup_steps"),
+        focus=1,  # β = 0.5: the warm-up run follows it for 25 updates, drawn around it
     ),
     Lesson(
         slug="nesterov",
@@ -148,6 +179,7 @@ LESSONS: tuple[Lesson, ...] = (
             "(the ✓ in the legend) they need 148 and 107."
         ),
         try_this="Raise β towards 0.99: both oscillate more, but Nesterov stays calmer.",
+        marks=(Mark(0, 59, "t=59"), Mark(1, 15, "t=15")),
         scene={
             "problem": {"name": "steep_valley"},
             "steps": 200,
@@ -159,6 +191,7 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=20,
         highlights=("beta",),
+        focus=1,
     ),
     Lesson(
         slug="decay",
@@ -202,6 +235,7 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=120,
         highlights=("schedule",),
+        focus=3,  # the decayed runs over the constant rate's wider cloud
     ),
     Lesson(
         slug="adagrad-rmsprop",
@@ -234,6 +268,8 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=60,
         highlights=("gamma",),
+        focus=1,
+        marks=(Mark(1, 70, "t=70: loss < 10⁻⁶"),),
     ),
     Lesson(
         slug="adam",
@@ -262,6 +298,8 @@ LESSONS: tuple[Lesson, ...] = (
         },
         speed=30,
         highlights=("bias_correction", "beta1", "beta2"),
+        focus=3,
+        marks=(Mark(2, 1, "first step"), Mark(3, 1, "first step")),
     ),
     Lesson(
         slug="saddle",
@@ -290,6 +328,14 @@ LESSONS: tuple[Lesson, ...] = (
             ],
         },
         speed=30,
+        # Escapes at 4 … 83 updates of 400: a log axis spreads them out.
+        view={"xlog": True},
+        marks=(
+            Mark(0, 83, "t=83"),
+            Mark(1, 24, "t=24"),
+            Mark(2, 11, "t=11"),
+            Mark(3, 4, "t=4"),
+        ),
     ),
     Lesson(
         slug="zoo",
@@ -324,6 +370,8 @@ LESSONS: tuple[Lesson, ...] = (
             ],
         },
         speed=240,
+        focus=2,  # Nadam: first to the minimum, and first to leave it
+        marks=(Mark(2, 1906, "t=1 906: loss < 10⁻⁶"), Mark(2, 2589, "t=2 589: back up to 0.1")),
     ),
 )
 

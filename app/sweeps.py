@@ -100,7 +100,8 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
     count = whole_number(spec.get("count", DEFAULT_AXIS_CELLS), loc + ("count",), 2, MAX_AXIS_CELLS)
 
     if param in hyper:
-        default_scale = hyper[param].scale
+        # A log(1 − β) slider is a way to move, not a spacing a sweep offers.
+        default_scale = "log" if hyper[param].scale == "log" else "linear"
         low_default, high_default = hyper[param].min, hyper[param].max
         bounds = {"min": hyper[param], "max": hyper[param]}
     else:

@@ -31,6 +31,11 @@ def effective_rates(path, problem):
         return np.abs(np.diff(path, axis=0)) / np.abs(gradient)
 
 
+def marked(lesson_slug, *figures):
+    """The lesson marks exactly these (run, update) pairs on the charts, in this order."""
+    assert [(mark.run, mark.t) for mark in BY_SLUG[lesson_slug].marks] == list(figures)
+
+
 def quoted(lesson_slug, *figures):
     """The lesson's text quotes exactly the figures the engine produces."""
     lesson = BY_SLUG[lesson_slug]
@@ -42,6 +47,10 @@ def quoted(lesson_slug, *figures):
 def test_every_scene_is_a_valid_request_and_the_catalog_lists_them_in_order():
     for lesson in LESSONS:
         build_simulation(lesson.scene)
+        runs = len(lesson.scene["runs"])
+        assert 0 <= lesson.focus < runs, lesson.slug
+        for mark in lesson.marks:
+            assert 0 <= mark.run < runs and 0 <= mark.t <= lesson.scene["steps"], lesson.slug
     assert [entry["number"] for entry in catalog()] == list(range(1, len(LESSONS) + 1))
     assert len(LESSONS) >= 9
 
@@ -51,6 +60,7 @@ def test_1_per_epoch_small_batches_progress_more_but_jitter_more():
     full, mini, single = result.losses
     updates_per_epoch = (1, math.ceil(200 / 16), 200)
     after_one_epoch = [loss[n] for loss, n in zip(result.losses, updates_per_epoch, strict=True)]
+    marked("batch-size", *enumerate(updates_per_epoch))
     assert after_one_epoch[2] < after_one_epoch[1] < after_one_epoch[0]
     jitter = [np.std(np.diff(loss[-100:])) for loss in (full, mini, single)]
     assert jitter[0] < jitter[1] < jitter[2]
@@ -60,6 +70,8 @@ def test_1_per_epoch_small_batches_progress_more_but_jitter_more():
 def test_2_a_large_rate_is_fast_but_noisy_and_decay_gets_both():
     small, large, decayed = play("sgd-noise").losses
     assert large[50] < small[50] / 10
+    marked("sgd-noise", (0, 50), (1, 50))
+    quoted("sgd-noise", 50)
     late = [loss[-200:].mean() for loss in (small, large, decayed)]
     assert late[1] > 5 * late[2]
     assert late[2] < late[0]
@@ -72,7 +84,7 @@ def test_3_momentum_rolls_where_sgd_zig_zags():
     assert np.all(signs[1:] != signs[:-1])  # SGD crosses the valley floor every update
     reach = result.converged_at
     assert reach[1] < reach[0] / 2  # β = 0.5 rolls down the valley
-    assert reach[2] > reach[0]  # β = 0.9 overshoots and spirals
+    assert reach[2] > reach[0]  # β = 0.9 overshoots and swings across the valley
     assert result.paths[2][:, 0].max() > 0.5  # ... past the bottom at x = 0
     assert reach[3] < reach[2] / 2  # warm-up tames it
     quoted("momentum", *reach)
@@ -82,6 +94,7 @@ def test_4_nesterov_brakes_before_it_overshoots():
     result = play("nesterov")
     momentum, nesterov = (first_below(loss, 1e-3) for loss in result.losses)
     assert nesterov < momentum / 2
+    marked("nesterov", (0, momentum), (1, nesterov))
     # Swings across the steep direction, after the first update has left the start.
     swing = [np.abs(path[2:, 1]).max() for path in result.paths]
     assert swing[1] < swing[0] / 2
@@ -118,6 +131,7 @@ def test_6_adagrads_effective_rate_falls_below_a_tenth_of_rmsprops():
     hopping = result.losses[1][-300:]
     assert hopping.min() > 1e3 * 1e-6
     quoted("adagrad-rmsprop", arrived, round(hopping.mean(), 3))
+    marked("adagrad-rmsprop", (1, arrived))
     assert first_below(result.losses[0], 1e-2) is None  # Adagrad: still far from the bottom
     scene = copy.deepcopy(BY_SLUG["adagrad-rmsprop"].scene)
     scene["runs"][0]["params"]["alpha"] = 1.0
@@ -133,6 +147,7 @@ def test_7_without_bias_correction_the_first_step_is_longer_by_the_predicted_fac
     ratio = np.abs(raw[1] - raw[0]) / np.abs(corrected[1] - corrected[0])
     assert ratio == pytest.approx((1 - 0.9) / math.sqrt(1 - 0.999), rel=1e-4)
     assert np.abs(corrected[1] - corrected[0]) == pytest.approx([0.1, 0.1], rel=1e-6)
+    marked("adam", (2, 1), (3, 1))  # the first steps, side by side
     # The "try": with β2 = 0.99 the two biases cancel and the first steps agree.
     scene = copy.deepcopy(BY_SLUG["adam"].scene)
     for run in scene["runs"][2:]:
@@ -151,6 +166,7 @@ def test_8_adaptive_methods_leave_the_saddle_first_and_noise_helps_sgd():
     noisy_sgd = int(np.argmax(np.abs(noisy.paths[0][:, 1]) > 0.5))
     assert noisy_sgd < sgd
     quoted("saddle", *escape, noisy_sgd)
+    marked("saddle", *enumerate(escape))
 
 
 def test_9_the_zoo_on_rosenbrock():
@@ -164,6 +180,7 @@ def test_9_the_zoo_on_rosenbrock():
     peak = arrived + int(np.argmax(nadam_loss[arrived:]))
     assert nadam_loss[peak] > 1e4 * 1e-6
     quoted("zoo", arrived, peak, round(nadam_loss[peak], 1))
+    marked("zoo", (2, arrived), (2, peak))
     final = dict(
         zip(
             ("adam", "adadelta", "nadam", "adamax", "amsgrad"),

@@ -267,6 +267,12 @@ class SweepResponse(BaseModel):
     min_loss: float | None = Field(description="the minimum loss, if known")
 
 
+class LessonMark(BaseModel):
+    run: int = Field(description="the run's index in the scene")
+    t: int = Field(description="the update at which the quoted figure happens")
+    text: str = Field(description="its label on the charts")
+
+
 class Lesson(BaseModel):
     number: int
     slug: str
@@ -279,6 +285,11 @@ class Lesson(BaseModel):
     )
     speed: int = Field(description="updates per second it is best watched at")
     highlights: list[str] = Field(description="the controls it is about")
+    focus: int = Field(description="the index of the run it is about (selected: drawn on top)")
+    view: dict[str, str | bool] = Field(
+        description='how the page shows the loss chart, e.g. {"lossx": "epochs", "xlog": true}'
+    )
+    marks: list[LessonMark] = Field(description="the figures it quotes, where they happen")
 
 
 class ParamInfo(BaseModel):
@@ -287,7 +298,7 @@ class ParamInfo(BaseModel):
     default: float | int | bool
     min: float
     max: float
-    scale: Literal["linear", "log"]
+    scale: Literal["linear", "log", "log1m"]
     step: float
     kind: Literal["float", "int", "bool"]
     description: str

@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from app.errors import InvalidSpec
 
-Scale = Literal["linear", "log"]
+# How a slider moves over the range: evenly, in log10(value), or in log10(1 − value)
+# ("log1m": decays such as β, whose useful values crowd towards 1).
+Scale = Literal["linear", "log", "log1m"]
 Kind = Literal["float", "int", "bool"]
 
 

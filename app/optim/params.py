@@ -24,6 +24,7 @@ BETA = HyperParam(
     0.9,
     0.0,
     0.999,
+    scale="log1m",
     step=0.001,
     description="momentum: how much of the previous velocity is kept",
 )
@@ -43,6 +44,7 @@ GAMMA = HyperParam(
     0.9,
     0.0,
     0.9999,
+    scale="log1m",
     step=0.001,
     description="decay of the moving average of squared gradients",
 )
@@ -52,6 +54,7 @@ BETA1 = HyperParam(
     0.9,
     0.0,
     0.999,
+    scale="log1m",
     step=0.001,
     description="decay of the moving average of gradients (first moment)",
 )
@@ -61,6 +64,7 @@ BETA2 = HyperParam(
     0.999,
     0.0,
     0.9999,
+    scale="log1m",
     step=0.0001,
     description="decay of the moving average of squared gradients (second moment)",
 )
@@ -70,6 +74,7 @@ RHO = HyperParam(
     0.9,
     0.0,
     0.9999,
+    scale="log1m",
     step=0.001,
     description="decay of AdaDelta's moving averages",
 )

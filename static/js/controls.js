@@ -47,6 +47,8 @@ export function showValue(spec, value) {
 function roundFor(spec, value) {
   if (spec.kind === "int") return Math.round(value);
   if (spec.scale === "log") return Number(value.toPrecision(3));
+  // On log(1 − β), three significant digits of 1 − β: 0.968, 0.9968, 0.99968.
+  if (spec.scale === "log1m" && value < 1) return Number((1 - Number((1 - value).toPrecision(3))).toFixed(12));
   const decimals = Math.max(0, -Math.floor(Math.log10(spec.step || 0.01)));
   return Number(value.toFixed(Math.min(decimals, 10)));
 }
@@ -56,15 +58,27 @@ function clamp(v, lo, hi) {
 }
 
 /**
+ * Where a value sits on a slider of the spec's scale, and back: log10 of the
+ * value ("log"), −log10(1 − value) ("log1m": 0.9, 0.99, 0.999 at 1, 2, 3), or
+ * the value itself.
+ */
+const SCALES = {
+  log: { to: (v) => Math.log10(v), from: (s) => 10 ** s },
+  log1m: { to: (v) => -Math.log10(1 - v), from: (s) => 1 - 10 ** -s },
+  linear: { to: (v) => v, from: (s) => s },
+};
+
+/**
  * One parameter: label (symbol + name), a range slider `data-param=<name>`
- * (holding log10 of the value on a log scale) and a number field.
+ * (holding log10 of the value on a log scale, −log10(1 − value) on a log1m
+ * scale, as its `data-scale` says) and a number field.
  * `limits` may narrow the range (batch_size ≤ n_samples).
  */
 export function paramControl(spec, value, { input, commit }, limits = {}) {
   const id = nextId(spec.name);
   const lo = limits.max != null ? Math.min(spec.min, limits.max) : spec.min;
   const hi = limits.max != null ? Math.min(spec.max, limits.max) : spec.max;
-  const log = spec.scale === "log" && lo > 0;
+  const scale = spec.scale === "log" && lo > 0 ? "log" : spec.scale === "log1m" && hi < 1 ? "log1m" : "linear";
   const row = h("div", { class: `param kind-${spec.kind}`, title: spec.description || "" });
   const label = h("label", { for: id, class: "param-label" }, symbolOf(spec), h("span", { class: "pname" }, spec.name.replace(/_/g, " ")));
 
@@ -93,18 +107,24 @@ export function paramControl(spec, value, { input, commit }, limits = {}) {
     return row;
   }
 
-  const toSlider = (v) => (log ? Math.log10(v) : v);
-  const fromSlider = (s) => (log ? 10 ** s : s);
-  const sliderStep = log ? Math.min(0.01, spec.step || 0.01) : spec.kind === "int" ? Math.max(1, spec.step || 1) : spec.step || "any";
+  const toSlider = SCALES[scale].to;
+  const fromSlider = SCALES[scale].from;
+  const sliderStep = scale !== "linear" ? 0.01 : spec.kind === "int" ? Math.max(1, spec.step || 1) : spec.step || "any";
+  // A range input only reaches values on its step grid: put both ends on it (0.999 at 3, not 2.99).
+  const onGrid = (v, up) => {
+    if (scale === "linear") return v;
+    const k = v / sliderStep;
+    return Number(((up ? Math.ceil(k - 1e-9) : Math.floor(k + 1e-9)) * sliderStep).toFixed(6));
+  };
   const range = h("input", {
     type: "range",
     id,
-    min: toSlider(lo),
-    max: toSlider(hi),
+    min: onGrid(toSlider(lo), false),
+    max: onGrid(toSlider(hi), true),
     step: sliderStep,
     value: toSlider(value),
     "data-param": spec.name,
-    "data-scale": log ? "log" : "linear",
+    "data-scale": scale,
     "aria-valuetext": showValue(spec, value),
   });
   const number = h("input", {
@@ -282,22 +302,30 @@ export function runCard(run, i, ctx, on) {
   return card;
 }
 
-/** The problem's own parameters (noise; n_samples, batch_size for regression). */
-export function problemControls(problem, values, on) {
+/**
+ * The problem's own parameters (noise; n_samples, batch_size for regression).
+ * `overridden` maps a parameter every run sets for itself to why: its row is
+ * shown disabled, with the reason, and no lesson highlights it.
+ */
+export function problemControls(problem, values, on, overridden = {}) {
   const box = h("div", { class: "params problem-params" });
   for (const spec of problem.params) {
     const limits = spec.name === "batch_size" && values.n_samples != null ? { max: values.n_samples } : {};
-    box.append(
-      paramControl(
-        spec,
-        values[spec.name],
-        {
-          input: (v) => on(spec.name, v, false),
-          commit: (v) => on(spec.name, v, true),
-        },
-        limits,
-      ),
+    const row = paramControl(
+      spec,
+      values[spec.name],
+      {
+        input: (v) => on(spec.name, v, false),
+        commit: (v) => on(spec.name, v, true),
+      },
+      limits,
     );
+    if (overridden[spec.name]) {
+      row.classList.add("overridden");
+      row.title = overridden[spec.name];
+      row.querySelectorAll("input").forEach((el) => (el.disabled = true));
+    }
+    box.append(row);
   }
   return box;
 }

@@ -15,9 +15,12 @@ export class DataView {
     return this.logistic ? this.xs.map((x) => 1 / (1 + Math.exp(-(w * x + b)))) : this.xs.map((x) => w * x + b);
   }
 
-  reset(problem, data, runs) {
+  /** runs as the surface gets them; order: the drawing order (the selected run last). */
+  reset(problem, data, runs, order = runs.map((_, i) => i)) {
     this.logistic = problem.name.includes("logistic");
     this.runs = runs;
+    this.slot = [];
+    order.forEach((i, k) => (this.slot[i] = k));
     let lo = Infinity;
     let hi = -Infinity;
     for (const x of data.x) {
@@ -57,19 +60,21 @@ export class DataView {
       });
     }
     this.offset = traces.length;
-    runs.forEach((run, i) => {
+    for (const i of order) {
+      const run = runs[i];
       const n = run.path.x.length;
       traces.push({
         type: "scatter",
         mode: "lines",
         x: this.xs,
         y: n ? this.model(run.path.x[n - 1], run.path.y[n - 1]) : [],
-        line: { color: run.color, width: lw(3.5), dash: run.dash },
-        name: run.short,
-        hovertemplate: `${run.short}<extra></extra>`,
+        line: { color: run.color, width: lw(run.selected ? 5 : 3.5), dash: run.dash },
+        name: run.name,
+        hovertemplate: `${run.name}<extra></extra>`,
+        visible: run.hidden ? "legendonly" : true,
         meta: { model: i },
       });
-    });
+    }
     const layout = {
       font: FONT,
       modebar: MODEBAR,
@@ -93,7 +98,7 @@ export class DataView {
     const indices = [];
     points.forEach((p, i) => {
       if (!p) return;
-      indices.push(this.offset + i);
+      indices.push(this.offset + this.slot[i]);
       ys.push(this.model(p[0], p[1]));
     });
     if (!indices.length) return Promise.resolve();

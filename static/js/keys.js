@@ -1,4 +1,4 @@
-// Keyboard shortcuts (ignored while typing in a field) and the help overlay
+// Keyboard shortcuts (ignored while typing in a field, but for Esc) and the help overlay
 // (dialog#help: ?, the help button; Esc or a click outside closes it).
 
 const $ = (sel) => document.querySelector(sel);
@@ -8,7 +8,7 @@ function openHelp() {
   if (!dialog.open) dialog.showModal();
 }
 
-/** actions: {play, next, previous, present, panel}: what space, n/→, b/←, p and h do. */
+/** actions: {play, next, previous, present, exitPresent, panel}: what space, n/→, b/←, p, Esc and h do. */
 export function wireKeys(actions) {
   $("#help-open").addEventListener("click", openHelp);
   $("#help-close").addEventListener("click", () => $("#help").close());
@@ -18,10 +18,10 @@ export function wireKeys(actions) {
   document.addEventListener("keydown", (e) => keys(e, actions));
 }
 
-/** Keyboard: space play/pause, n/→ b/← lessons, p present, h side panel, ? help. */
-function keys(e, { play, next, previous, present, panel }) {
+/** Keyboard: space play/pause, n/→ b/← lessons, p present (Esc leaves), h side panel, ? help. */
+function keys(e, { play, next, previous, present, exitPresent, panel }) {
   if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
-  if (e.target.closest?.("input, select, textarea, [contenteditable]")) return;
+  if (e.key !== "Escape" && e.target.closest?.("input, select, textarea, [contenteditable]")) return;
   if ($("#help").open) return; // the dialog handles its own keys (Esc closes it)
   const onButton = !!e.target.closest?.("button, summary");
   const map = {
@@ -31,6 +31,7 @@ function keys(e, { play, next, previous, present, panel }) {
     b: previous,
     ArrowLeft: previous,
     p: present,
+    Escape: exitPresent,
     h: panel,
     "?": openHelp,
   };

@@ -64,7 +64,7 @@ export class Lessons {
       const at = lessons.indexOf(lesson);
       $("#lesson-prev").disabled = at <= 0;
       $("#lesson-next").disabled = at >= lessons.length - 1;
-      $("#lesson-next").textContent = at >= lessons.length - 1 ? "The end" : "Next →";
+      $("#lesson-next-text").textContent = at >= lessons.length - 1 ? "The end " : "Next ";
       document.title = `${lesson.title} · descentlab`;
     } else document.title = "descentlab · optimiser playground";
     this.highlight();
@@ -74,7 +74,8 @@ export class Lessons {
   highlight() {
     document.querySelectorAll(".param.highlight").forEach((el) => el.classList.remove("highlight"));
     for (const name of this.current?.highlights || []) {
-      document.querySelectorAll(`.param:has([data-param="${name}"]), .param:has([data-control="${name}"])`).forEach((el) => el.classList.add("highlight"));
+      // Not a control the runs override (the problem's batch size when every run has its own).
+      document.querySelectorAll(`.param:not(.overridden):has([data-param="${name}"]), .param:not(.overridden):has([data-control="${name}"])`).forEach((el) => el.classList.add("highlight"));
     }
   }
 

@@ -17,20 +17,34 @@ import { SweepPanel } from "./sweep.js";
 import { wirePresenting } from "./presenting.js";
 import { wireKeys } from "./keys.js";
 import { wireExport } from "./exporting.js";
+import { wireFitting } from "./fitting.js";
+import { Spotlight } from "./spotlight.js";
+import { settingsText, sharedSettings } from "./naming.js";
 import { connection, toast } from "./notices.js";
 
 const $ = (sel) => document.querySelector(sel);
 const catalog = new S.Catalog(JSON.parse($("#catalog").textContent));
+// Which run is selected (drawn on top) and which are hidden: the panel changes it, the stage draws it.
+const spotlight = new Spotlight();
 const lessons = new Lessons(JSON.parse($("#lessons").textContent), {
   load(lesson) {
     const keep = { view: state.view, scale: state.scale, instant: state.instant };
-    panel.selected = 0;
-    applyState(S.fromScene(lesson, catalog, keep), { animate: true });
+    applyState(S.fromScene(lesson, catalog, keep), { animate: true, focus: lesson.focus ?? 0 });
   },
   query: () => S.toURL(state, catalog),
 });
 // /lessons/<slug> with no query opens on the lesson's own scene.
 let state = lessons.current && !location.search ? S.fromScene(lessons.current, catalog) : S.fromURL(location.search, catalog);
+spotlight.reset(Math.min(lessons.current?.focus ?? 0, state.runs.length - 1));
+
+/** The open lesson's marks ({run, t, text}), while its scene is on screen unchanged (they are its figures). */
+let lessonScene = null;
+function lessonMarks() {
+  const lesson = lessons.current;
+  if (!lesson?.marks?.length) return [];
+  if (lessonScene?.lesson !== lesson) lessonScene = { lesson, request: JSON.stringify(S.toRequest(S.fromScene(lesson, catalog), catalog)) };
+  return JSON.stringify(S.toRequest(state, catalog)) === lessonScene.request ? lesson.marks : [];
+}
 
 // What tests and benchmarks can watch: a counter of finished redraws and when.
 const hook = {
@@ -87,11 +101,13 @@ const stage = new Stage({
   playback,
   hook,
   toast,
+  spotlight,
+  marks: lessonMarks,
   legend: () => panel.renderLegend(),
   statuses: () => panel.renderStatuses(),
 });
 
-const panel = new Panel({ catalog, state: () => state, feed, stage, lessons, sweeps: () => sweeps, changed, toast });
+const panel = new Panel({ catalog, state: () => state, feed, stage, lessons, spotlight, sweeps: () => sweeps, changed, toast });
 
 const sweeps = new SweepPanel({
   catalog,
@@ -148,6 +164,7 @@ function writeURL(push) {
 /** The state changed: the URL, then (as asked) the run cards, the ground and a new run. */
 function changed({ push = true, panel: rebuild = false, ground = false, rerun = true } = {}) {
   writeURL(push);
+  $("#smooth").checked = S.smoothing(state, catalog); // "auto" follows the noise
   if (!push && rerun) stage.draft();
   if (rebuild) panel.renderRuns();
   if (ground) stage.loadGround();
@@ -156,11 +173,11 @@ function changed({ push = true, panel: rebuild = false, ground = false, rerun = 
   if (push) sweeps?.refresh();
 }
 
-/** A whole new state (a lesson, the history): every control and view follows it. */
-function applyState(next, { animate = false } = {}) {
+/** A whole new state (a lesson, the history): every control and view follows it; every run is shown, `focus` selected. */
+function applyState(next, { animate = false, focus = spotlight.selected } = {}) {
   const problemChanged = next.problem !== state.problem;
   state = next;
-  panel.selected = Math.min(panel.selected, state.runs.length - 1);
+  spotlight.reset(Math.max(0, Math.min(focus, state.runs.length - 1)));
   stage.setLossScale(state.scale);
   renderHeader();
   panel.renderProblem();
@@ -183,8 +200,25 @@ function renderHeader() {
   $("#instant").checked = state.instant;
   $("#scale").value = state.scale;
   $("#lossx").value = state.lossx;
+  $("#xlog").checked = state.xlog;
+  $("#smooth").checked = S.smoothing(state, catalog);
   document.querySelectorAll("[data-view]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === state.view)));
   $("#surface-3d").hidden = state.view !== "3d";
+}
+
+/** What a slide or an animation shows: the views' picture, the title, the formula, each run's mark and settings. */
+function slideScene() {
+  const picture = stage.picture();
+  const lesson = lessons.current;
+  const problem = catalog.problem(state.problem);
+  const shared = sharedSettings(state, catalog);
+  return {
+    ...picture,
+    title: lesson ? `${lesson.number}. ${lesson.title}` : problem.label,
+    subtitle: [lesson ? problem.label : problem.description, shared].filter(Boolean).join(" · "),
+    formula: $("#formula"),
+    runs: picture.runs.map((run, i) => ({ ...run, badge: panel.statusBadge(i)?.textContent ?? "", settings: settingsText(state.runs[i], state, catalog) })),
+  };
 }
 
 function pick(point, onlySelected) {
@@ -206,8 +240,10 @@ function hover(info) {
 }
 
 function wire() {
-  const { togglePresent, togglePanel } = wirePresenting({
+  const refit = wireFitting();
+  const { togglePresent, exitPresent, togglePanel } = wirePresenting({
     relayout() {
+      refit();
       stage.relayout();
       if (sweeps?.open) sweeps.draw();
     },
@@ -217,9 +253,10 @@ function wire() {
     next: () => lessons.step(1),
     previous: () => lessons.step(-1),
     present: togglePresent,
+    exitPresent,
     panel: togglePanel,
   });
-  wireExport({ run: () => feed.current, state: () => state, lesson: () => lessons.current });
+  wireExport({ run: () => feed.current, state: () => state, lesson: () => lessons.current, scene: slideScene, toast });
   $("#sweep-toggle").addEventListener("click", () => sweeps.toggle(panel.selected));
   $("#lossx").addEventListener("change", (e) => {
     state.lossx = e.target.value;
@@ -249,6 +286,18 @@ function wire() {
     state.seed = Number.isFinite(v) ? Math.max(0, Math.min(2 ** 32 - 1, v)) : state.seed;
     e.target.value = state.seed;
     changed({ push: true, ground: true });
+  });
+  $("#xlog").addEventListener("change", (e) => {
+    state.xlog = e.target.checked;
+    stage.invalidate();
+    writeURL(true);
+    stage.schedule();
+  });
+  $("#smooth").addEventListener("change", (e) => {
+    state.smooth = e.target.checked ? "on" : "off";
+    stage.invalidate();
+    writeURL(true);
+    stage.schedule();
   });
   $("#scale").addEventListener("change", (e) => {
     state.scale = e.target.value;
@@ -284,7 +333,7 @@ function wire() {
     lessons.current = lessons.fromPath();
     lessons.render();
     const lesson = lessons.current;
-    applyState(lesson && !location.search ? S.fromScene(lesson, catalog, state) : S.fromURL(location.search, catalog));
+    applyState(lesson && !location.search ? S.fromScene(lesson, catalog, state) : S.fromURL(location.search, catalog), { focus: lesson?.focus ?? 0 });
   });
 }
 

@@ -1,61 +1,110 @@
 // The side panel and the legend: the problem's description and parameters, a
 // card per run (with its status and, once diverged, "Find a working α"), the
-// "+ Add run" button, and which run is selected.
+// "+ Add run" button; which run is selected and which are hidden live in the
+// page's Spotlight (spotlight.js), changed here, drawn by the stage.
 
 import * as S from "./state.js";
 import { fmtNumber, runColor } from "./plots.js";
 import { h, problemControls, runCard } from "./controls.js";
-import { differingParams, legendName } from "./naming.js";
+import { differingParams, legendName, sharedSettings } from "./naming.js";
 
 const $ = (sel) => document.querySelector(sel);
 
-/** Keep what carries over when switching optimiser (alpha, shared β's). */
+/** What carries over when switching optimiser: every setting both rules have (α, β, …), clamped to the new rule's range. */
 function sharedParams(catalog, old, name) {
   const opt = catalog.optimizer(name);
   const out = {};
-  for (const spec of opt.params) {
-    if (spec.name === "alpha") continue; // each rule has its own sensible scale
-    if (spec.name in old.params) out[spec.name] = old.params[spec.name];
-  }
+  for (const spec of opt.params) if (spec.name in old.params) out[spec.name] = old.params[spec.name];
   return out;
 }
 
 export class Panel {
   /**
    * page: {catalog, state(), feed (the run in flight), stage, lessons, sweeps(),
-   *        changed(options) → the state changed, toast(text)}
+   *        spotlight (selected and hidden runs), changed(options) → the state changed, toast(text)}
    */
   constructor(page) {
     this.page = page;
-    this.selected = 0;
+    this.spot = page.spotlight;
     this.cards = [];
     this.legendKey = "";
     this.findingAlpha = null; // the run whose α "Find a working α" is searching
     $("#add-run").addEventListener("click", () => this.addRun());
   }
 
+  get selected() {
+    return this.spot.selected;
+  }
+
+  set selected(i) {
+    this.spot.selected = i;
+  }
+
   name(run) {
     return legendName(run, this.page.state(), this.page.catalog);
   }
 
+  /**
+   * The legend: an entry per run (`data-legend-run=i`). A click hides or shows the
+   * run; alt-click, a double click or its ◎ shows it alone (once more: every run).
+   * What every run shares is said once, after the entries.
+   */
   renderLegend() {
+    const { catalog } = this.page;
     const state = this.page.state();
     const box = $("#legend");
-    // Rebuilt only when a name, a badge or the selection changed (not on every redraw).
-    const key = JSON.stringify([this.selected, state.runs.map((run, i) => [this.name(run), this.statusBadge(i)?.textContent ?? ""])]);
-    if (key === this.legendKey && box.childElementCount === state.runs.length) return;
+    const count = state.runs.length;
+    const shared = sharedSettings(state, catalog);
+    // Rebuilt only when a name, a badge, the selection or a hidden run changed (not on every redraw).
+    const key = JSON.stringify([this.selected, [...this.spot.hidden], shared, state.runs.map((run, i) => [this.name(run), this.statusBadge(i)?.textContent ?? ""])]);
+    if (key === this.legendKey && box.querySelectorAll(".legend-item").length === count) return;
     this.legendKey = key;
-    box.replaceChildren(
-      ...state.runs.map((run, i) =>
+    const entries = state.runs.map((run, i) => {
+      const hidden = this.spot.isHidden(i);
+      const alone = this.spot.isAlone(i, count);
+      const name = this.name(run);
+      return h(
+        "div",
+        { class: `legend-item${i === this.selected ? " selected" : ""}${hidden ? " off" : ""}`, "data-legend-run": i, style: { "--run": runColor(i) } },
         h(
           "button",
-          { type: "button", class: `legend-item${i === this.selected ? " selected" : ""}`, style: { "--run": runColor(i) }, onclick: () => this.select(i, true), title: "Select this run" },
+          {
+            type: "button",
+            class: "toggle-run",
+            "aria-pressed": String(!hidden),
+            title: `${hidden ? "Show" : "Hide"} run ${i + 1} (alt-click or double-click: show it alone)`,
+            onclick: (e) => (e.altKey ? this.solo(i) : this.toggleRun(i)),
+            ondblclick: () => this.solo(i),
+          },
           h("span", { class: "swatch", "aria-hidden": "true" }),
-          this.name(run),
+          name,
           this.statusBadge(i),
         ),
-      ),
-    );
+        count > 1
+          ? h("button", { type: "button", class: "solo", "aria-pressed": String(alone), title: alone ? "Show every run" : "Show this run alone", "aria-label": alone ? "show every run" : `show run ${i + 1} alone`, onclick: () => this.solo(i) }, "◎")
+          : null,
+      );
+    });
+    box.replaceChildren(...entries, ...(shared ? [h("span", { class: "shared" }, shared)] : []));
+  }
+
+  /** The views follow the spotlight: order, emphasis, hidden runs. */
+  spotlightChanged() {
+    document.querySelectorAll(".run-card").forEach((card) => card.classList.toggle("selected", Number(card.dataset.run) === this.selected));
+    this.renderLegend();
+    this.page.sweeps()?.refresh();
+    this.page.stage.invalidate();
+    this.page.stage.schedule();
+  }
+
+  toggleRun(i) {
+    this.spot.toggle(i);
+    this.spotlightChanged();
+  }
+
+  solo(i) {
+    this.spot.solo(i, this.page.state().runs.length);
+    this.spotlightChanged();
   }
 
   statusBadge(i) {
@@ -75,7 +124,7 @@ export class Panel {
     if (buf.diverged != null) return `✕ diverged at t=${buf.diverged} (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
     const end = `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
     if (buf.blewUp != null) return `▲ blew up at t=${buf.blewUp} · ${end}`;
-    if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} · ${end}`;
+    if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} and stayed · ${end}`;
     return end;
   }
 
@@ -142,7 +191,9 @@ export class Panel {
         changed({ push: true, panel: true });
       },
       batch: (i, value, final) => {
+        const followed = state.runs[i].batch_size == null;
         state.runs[i].batch_size = value;
+        if (final && followed) this.renderProblem(); // the problem's batch size may now be every run's own
         if (final && state.lossx === "epochs") this.page.stage.invalidate();
         changed({ push: final, panel: final, rerun: final || state.instant });
       },
@@ -153,12 +204,14 @@ export class Panel {
       duplicate: (i) => {
         if (state.runs.length >= catalog.maxRuns()) return;
         state.runs.splice(i + 1, 0, S.clone(state.runs[i]));
+        this.spot.inserted(i + 1);
         this.selected = i + 1;
         changed({ push: true, panel: true });
       },
       remove: (i) => {
         if (state.runs.length <= 1) return;
         state.runs.splice(i, 1);
+        this.spot.removed(i);
         this.selected = Math.min(this.selected, state.runs.length - 1);
         changed({ push: true, panel: true });
       },
@@ -231,6 +284,13 @@ export class Panel {
     if (choices && choices[0]?.alpha == null) this.page.toast(`Run ${i + 1} diverges for every α in the catalog's range: try another start or optimiser.`);
   }
 
+  /** The problem's settings every run overrides (a regression's batch size, when each run has its own). */
+  overriddenParams() {
+    const state = this.page.state();
+    const own = this.page.catalog.isRegression(state.problem) && state.runs.every((run) => run.batch_size != null);
+    return own ? { batch_size: "Every run sets its own batch size, on its card" } : {};
+  }
+
   /** A regression run's own batch size: a log slider from 1 to n_samples. */
   batchControl(run, problem) {
     const state = this.page.state();
@@ -240,13 +300,11 @@ export class Panel {
     return { spec, value: S.batchOf(run, state), max: state.problemParams.n_samples ?? spec.max, inherited: run.batch_size == null };
   }
 
-  select(i, scroll = false) {
+  /** Select run i: its card is marked, its paths drawn on top and thicker. */
+  select(i) {
     if (i === this.selected) return;
     this.selected = i;
-    this.page.sweeps()?.refresh();
-    document.querySelectorAll(".run-card").forEach((card) => card.classList.toggle("selected", Number(card.dataset.run) === i));
-    this.renderLegend();
-    if (scroll) document.querySelector(`.run-card[data-run="${i}"]`)?.scrollIntoView({ block: "nearest", behavior: "smooth" });
+    this.spotlightChanged();
   }
 
   renderProblem() {
@@ -269,7 +327,7 @@ export class Panel {
         if (name === "n_samples" || (name === "batch_size" && final)) this.renderRuns(); // α(t) depends on epochs
         if (name === "n_samples" && final) this.renderProblem();
         changed({ push: final, ground: final || state.instant, rerun: final || state.instant });
-      }),
+      }, this.overriddenParams()),
     );
   }
 }

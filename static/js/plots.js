@@ -26,15 +26,19 @@ export const FONT = {
   color: "#1f2733",
 };
 // Presentation mode scales lines, markers and type for a projector.
-export const STYLE = { line: 1, marker: 1 };
+export const STYLE = { line: 1, marker: 1, present: false };
 const BASE_FONT = FONT.size;
 
 /** Presentation mode on or off: the next reset of every view uses the new sizes. */
 export function setPresentation(on) {
   STYLE.line = on ? 1.7 : 1;
   STYLE.marker = on ? 1.5 : 1;
+  STYLE.present = on;
   FONT.size = on ? BASE_FONT + 5 : BASE_FONT;
 }
+// A log loss axis stops this many decades under the highest starting loss: below,
+// f − f* is rounding noise (a quadratic's 10⁻⁴⁵ says nothing a picture can use).
+export const FLOOR_DECADES = 12;
 export const MODEBAR = { bgcolor: "rgba(255,255,255,0.85)", color: "#8a94a6", activecolor: "#1f2733" };
 export const lw = (w) => w * STYLE.line;
 export const ms = (m) => m * STYLE.marker;
@@ -45,6 +49,7 @@ export const CONFIG = {
   modeBarButtons: [["toImage", "zoom2d", "pan2d", "resetScale2d"]],
   responsive: false, // followSize() resizes on any change of the box, not just the window
   scrollZoom: false,
+  showTips: false, // Plotly's "double-click to zoom back out" note sits over the page's own buttons
   modeBarButtonsToRemove: ["select2d", "lasso2d", "autoScale2d", "toggleSpikelines"],
   toImageButtonOptions: { scale: 2, filename: "descentlab" },
 };
@@ -107,18 +112,40 @@ export function replaceInPlace(el, data, traces, layout) {
 }
 
 
+/**
+ * Where a label goes above or below its point: alternately, in the order of x,
+ * so marks close together (escapes at t=4 and t=11) do not cover each other.
+ */
+export function labelOffsets(points) {
+  const order = points.map((p, k) => k).sort((a, b) => points[a].x - points[b].x);
+  const ay = new Array(points.length);
+  order.forEach((k, rank) => (ay[k] = rank % 2 ? 34 : -34));
+  return ay;
+}
+
 // ---------------------------------------------------------------- numbers
 
 const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
 
-/** A number for people: 0.45, 1e-8 → 10⁻⁸, 3.2×10⁻⁹. */
-export function fmtNumber(v, digits = 3) {
-  if (v === 0) return "0";
-  if (!Number.isFinite(v)) return String(v);
+// Below this a double has lost its precision (a subnormal): what is left is rounding.
+const TINY = 2.2250738585072014e-308;
+
+/**
+ * A number for people: 0.45, 1e-8 → 10⁻⁸, 3.2×10⁻⁹, −0.5 → −0.5; ∞ and −∞ as
+ * such, NaN as "—". `zero` (optional) is the size below which a value is shown
+ * as 0: a coordinate of 10⁻³⁰⁰ on a plot spanning 10 is a 0 that rounding left.
+ */
+export function fmtNumber(v, digits = 3, zero = TINY) {
+  if (Number.isNaN(v)) return "—";
+  if (v === Infinity) return "∞";
+  if (v === -Infinity) return "−∞";
   const a = Math.abs(v);
-  if (a >= 1e-3 && a < 1e5) return String(Number(v.toPrecision(digits)));
-  const exp = Math.floor(Math.log10(a));
-  const mant = Number((v / 10 ** exp).toPrecision(digits));
-  const power = "10" + String(exp).replace(/./g, (c) => SUPERSCRIPT[c]);
-  return mant === 1 ? power : mant === -1 ? "−" + power : `${mant}×${power}`;
+  if (a < Math.max(zero, TINY)) return "0";
+  const sign = v < 0 ? "−" : "";
+  if (a >= 1e-3 && a < 1e5) return sign + String(Number(a.toPrecision(digits)));
+  // toExponential, not v / 10^exp: 10^-324 is 0 in doubles, and 5e-324 / 0 is Infinity.
+  const [mantissa, exponent] = a.toExponential(digits - 1).split("e");
+  const mant = Number(mantissa);
+  const power = "10" + String(Number(exponent)).replace(/./g, (c) => SUPERSCRIPT[c]);
+  return sign + (mant === 1 ? power : `${mant}×${power}`);
 }

@@ -68,6 +68,7 @@ function setStageShape(problem) {
 export class Stage {
   /**
    * page: {catalog, state(), feed (the run in flight), playback, hook, toast(text),
+   *        spotlight (the selected run, hidden runs), marks() → the open lesson's marks,
    *        legend() → re-render the legend, statuses() → re-render the run cards' statuses}
    */
   constructor(page) {
@@ -157,19 +158,22 @@ export class Stage {
   }
 
   runMeta(i, buf, upto) {
-    const { catalog } = this.page;
+    const { catalog, spotlight } = this.page;
     const state = this.page.state();
     const run = state.runs[i];
     const opt = catalog.optimizer(run?.optimizer);
     return {
       name: legendName(run, state, catalog),
       short: opt.label,
+      hidden: spotlight.isHidden(i),
+      noisy: run ? S.runIsNoisy(run, state, catalog) : false,
+      selected: spotlight.selected === i,
       color: runColor(i),
       dash: runDash(i),
       start: run ? S.startOf(run, state, catalog) : [0, 0],
       per: run ? S.batchesPerEpoch(run, state) : 1,
       path: { x: buf.x.slice(0, upto), y: buf.y.slice(0, upto), loss: buf.loss.slice(0, upto) },
-      allLoss: buf.loss.slice(0, upto),
+      allLoss: buf.loss, // every loss received (the loss axis covers the whole run, even while animating)
     };
   }
 
@@ -222,11 +226,18 @@ export class Stage {
     const whole = cur.done && cur.buffers.every((buf) => points >= buf.x.length);
     if (newRun || view.stale || backwards || view.shown.length !== n) {
       const metas = cur.buffers.map((buf, i) => this.runMeta(i, buf, points));
+      const order = this.page.spotlight.order(n);
       const final = whole ? marksOf(cur) : null;
-      const jobs = [surface.reset(metas, steps, { draft: view.drafting, marks: final?.marks }), loss.reset(metas, steps, final)];
-      if (is3d) jobs.push(surface3d.reset(metas));
+      const notes = this.page.marks();
+      loss.xlog = state.xlog;
+      loss.smooth = S.smoothing(state, catalog);
+      const jobs = [
+        surface.reset(metas, steps, { draft: view.drafting, marks: final?.marks, order, whole, notes }),
+        loss.reset(metas, steps, final, { order, notes }),
+      ];
+      if (is3d) jobs.push(surface3d.reset(metas, order));
       if (cur.data && (view.dataStale || newRun || !dataView.ready)) {
-        jobs.push(dataView.reset(catalog.problem(state.problem), cur.data, metas));
+        jobs.push(dataView.reset(catalog.problem(state.problem), cur.data, metas, order));
         view.dataStale = false;
       } else if (cur.data) jobs.push(dataView.update(metas.map((m) => lastPoint(m.path))));
       await Promise.all(jobs);
@@ -281,11 +292,42 @@ export class Stage {
       // The run came in pieces (animation, a slow run): its marks were not drawn yet.
       const { marks, converged, blowUps } = marksOf(cur);
       const metas = cur.buffers.map((buf, i) => this.runMeta(i, buf, buf.x.length));
-      await Promise.all([this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks)]);
+      await Promise.all([this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks, metas), this.surface.nest(metas)]);
       this.view.marked = true;
     }
     this.page.statuses();
     this.page.legend();
+  }
+
+  /**
+   * What a slide or an animation shows of the views: the graphs as drawn, the
+   * painted ground and its bounds, the loss axis, the drawing order and each run's
+   * name, colour and whether it is hidden or selected.
+   */
+  picture() {
+    const { catalog, spotlight } = this.page;
+    const state = this.page.state();
+    const problem = catalog.problem(state.problem);
+    const n = state.runs.length;
+    return {
+      surface: state.view === "3d" ? this.surface3d.el : this.surface.el,
+      loss: this.loss.el,
+      ground: this.surface.groundSource,
+      bounds: problem.bounds,
+      axes: problem.axes,
+      minima: this.surface.minima,
+      lossType: this.loss.type,
+      xlog: state.xlog,
+      epochs: this.loss.epochs,
+      order: spotlight.order(n),
+      runs: state.runs.map((run, i) => ({
+        name: legendName(run, state, catalog),
+        color: runColor(i),
+        hidden: spotlight.isHidden(i),
+        selected: spotlight.selected === i,
+        noisy: S.runIsNoisy(run, state, catalog),
+      })),
+    };
   }
 
   /** A slider is moving: draw cheaply until it rests for a moment. */

@@ -19,10 +19,12 @@ export const FIELDS = [
   { key: "view", kind: "enum", values: ["2d", "3d"], default: "2d" },
   { key: "scale", kind: "enum", values: ["auto", "log", "linear"], default: "auto" },
   { key: "lossx", kind: "enum", values: ["updates", "epochs"], default: "updates" }, // loss chart's x-axis (regressions)
+  { key: "xlog", kind: "bool", default: false }, // loss chart's x-axis logarithmic
+  { key: "smooth", kind: "enum", values: ["auto", "on", "off"], default: "auto" }, // smoothed loss curves (auto: when noisy)
 ];
 
 // What a first visit shows: a valley where plain gradient descent zig-zags,
-// momentum rolls along the floor and Adam cuts the corner.
+// momentum swings from wall to wall as it gathers speed and Adam cuts the corner.
 export const DEFAULT_SCENE = {
   problem: "steep_valley",
   runs: [
@@ -201,7 +203,10 @@ export function fromURL(search, catalog) {
   return catalog.fitBatches(state);
 }
 
-/** The state a lesson's scene describes (a body of POST /api/runs plus its speed). */
+/**
+ * The state a lesson's scene describes (a body of POST /api/runs plus its speed);
+ * the lesson's `view` (e.g. a log x-axis) over `base`'s view, scale and instant mode.
+ */
 export function fromScene(lesson, catalog, base = {}) {
   const scene = lesson.scene;
   const { name, ...given } = scene.problem || {};
@@ -216,7 +221,23 @@ export function fromScene(lesson, catalog, base = {}) {
   // Batch sizes are compared at equal work: one pass over the data.
   const batches = new Set(state.runs.map((r) => r.batch_size));
   state.lossx = catalog.isRegression(state.problem) && batches.size > 1 ? "epochs" : "updates";
+  for (const f of FIELDS) if (lesson.view && f.key in lesson.view) state[f.key] = parseField(f, String(lesson.view[f.key]), catalog);
   return catalog.fitBatches(state);
+}
+
+/** A run's gradients are noisy: gradient noise on a surface, a mini-batch on a regression. */
+export function runIsNoisy(run, state, catalog) {
+  if (!catalog.isRegression(state.problem)) return (state.problemParams.noise ?? 0) > 0;
+  return batchOf(run, state) < state.problemParams.n_samples;
+}
+
+export function isNoisy(state, catalog) {
+  return state.runs.some((run) => runIsNoisy(run, state, catalog));
+}
+
+/** Whether the loss chart smooths: as asked, or (auto) when the gradients are noisy. */
+export function smoothing(state, catalog) {
+  return state.smooth === "on" || (state.smooth === "auto" && isNoisy(state, catalog));
 }
 
 /** The URL query for a state: every control, in a stable order. */

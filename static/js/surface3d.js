@@ -37,8 +37,11 @@ export class Surface3DView {
     return { x, y, z };
   }
 
-  reset(runs) {
+  /** runs as the 2-D view gets them; order: the drawing order (the selected run last). */
+  reset(runs, order = runs.map((_, i) => i)) {
     this.runs = runs;
+    this.slot = [];
+    order.forEach((i, k) => (this.slot[i] = k));
     const sc = this.scale;
     const z = this.grid.z.map((row) => row.map((v) => sc.fwd(v)));
     const traces = [
@@ -57,32 +60,46 @@ export class Surface3DView {
         lighting: { ambient: 0.75, diffuse: 0.5, specular: 0.08 },
       },
     ];
-    runs.forEach((run, i) => {
-      const lifted = this.lift(run.path);
+    for (const i of order) {
+      const run = runs[i];
       traces.push({
         type: "scatter3d",
         mode: "lines",
         name: run.name,
-        ...lifted,
-        line: { color: run.color, width: lw(7) },
+        ...this.lift(run.path),
+        line: { color: run.color, width: lw(run.selected ? 9 : 7) },
         hovertemplate: `<b>${run.name}</b><br>t = %{pointNumber}<extra></extra>`,
+        visible: run.hidden ? "legendonly" : true,
         meta: { run3d: i },
       });
-    });
-    runs.forEach((run, i) => {
+    }
+    for (const i of order) {
+      const run = runs[i];
       const n = run.path.x.length;
       const last = this.lift({ x: run.path.x.slice(n - 1), y: run.path.y.slice(n - 1), loss: run.path.loss.slice(n - 1) });
       traces.push({
         type: "scatter3d",
         mode: "markers",
         ...last,
-        marker: { size: ms(6), color: run.color, line: { color: "#fff", width: 2 } },
+        marker: { size: ms(run.selected ? 7 : 6), color: run.color, line: { color: "#fff", width: 2 } },
         hoverinfo: "skip",
+        visible: run.hidden ? "legendonly" : true,
         meta: { head3d: i },
       });
+    }
+    // Few ticks, small: the axes are turned, and crowded labels run into each other.
+    const axis = (title, range) => ({
+      title: { text: title, font: { size: FONT.size - 1 } },
+      range,
+      autorange: false,
+      nticks: 5,
+      tickfont: { size: FONT.size - 3 },
+      backgroundcolor: "#fdfcf8",
+      gridcolor: "#d8dde5",
+      showspikes: false,
     });
-    const axis = (title, range) => ({ title: { text: title }, range, autorange: false, backgroundcolor: "#fdfcf8", gridcolor: "#d8dde5", showspikes: false });
     const pad = (sc.tmax - sc.tmin) * 0.05;
+    const height = sc.log ? "log₁₀(f − f*)" : "√(f − f*)";
     const layout = {
       font: FONT,
       modebar: MODEBAR,
@@ -92,11 +109,27 @@ export class Surface3DView {
       scene: {
         xaxis: axis(this.problem.axes[0], this.problem.bounds.x),
         yaxis: axis(this.problem.axes[1], this.problem.bounds.y),
-        zaxis: { ...axis(sc.log ? "log₁₀(f − f*)" : "√(f − f*)", [sc.tmin - pad, sc.tmax + pad]), showticklabels: false },
+        zaxis: { ...axis(height, [sc.tmin - pad, sc.tmax + pad]), showticklabels: false },
         aspectmode: "manual",
         aspectratio: { x: 1.4, y: 1.4 * Math.min(1, (this.problem.bounds.y[1] - this.problem.bounds.y[0]) / (this.problem.bounds.x[1] - this.problem.bounds.x[0]) * 1.5), z: 0.7 },
-        camera: { eye: { x: -1.3, y: -1.5, z: 1.1 } },
+        // Far enough back that the whole box and its labels stay in the frame.
+        camera: { eye: { x: -1.55, y: -1.85, z: 1.25 }, center: { x: 0, y: 0, z: -0.08 } },
       },
+      // The height is not the loss itself: say what it is.
+      annotations: [
+        {
+          xref: "paper",
+          yref: "paper",
+          x: 0.01,
+          y: 0.99,
+          xanchor: "left",
+          yanchor: "top",
+          showarrow: false,
+          text: `height: ${height}${sc.log ? "" : ", so a quadratic bowl looks like a cone"} · drag to turn`,
+          font: { size: FONT.size - 2, color: "#5b6577" },
+          bgcolor: "rgba(255,255,255,0.8)",
+        },
+      ],
       uirevision: this.problem.name,
     };
     const draw = this.ready ? Plotly.react : Plotly.newPlot;
@@ -113,7 +146,7 @@ export class Surface3DView {
       if (!slice.x.length) return;
       const p = this.lift(slice);
       const last = slice.x.length - 1;
-      indices.push(1 + i, 1 + n + i);
+      indices.push(1 + this.slot[i], 1 + n + this.slot[i]);
       update.x.push(p.x, [p.x[last]]);
       update.y.push(p.y, [p.y[last]]);
       update.z.push(p.z, [p.z[last]]);

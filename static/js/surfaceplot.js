@@ -3,7 +3,8 @@
 // streaming a path redraws only lines.
 /* global Plotly */
 
-import { CONFIG, FONT, MODEBAR, STYLE, fmtNumber, followSize, lw, ms, replaceInPlace } from "./plots.js";
+import { CONFIG, FONT, MODEBAR, STYLE, fmtNumber, followSize, labelOffsets, lw, ms, replaceInPlace } from "./plots.js";
+import { nestedWidths } from "./overlap.js";
 
 // ---------------------------------------------------------------- the ground
 
@@ -17,13 +18,6 @@ const GROUND = [
   [1.0, [140, 158, 184]],
 ];
 export const PLOTLY_SCALE = GROUND.map(([p, c]) => [p, `rgb(${c.join(",")})`]);
-
-function niceStep(range, count) {
-  const raw = range / count;
-  const mag = 10 ** Math.floor(Math.log10(raw));
-  const norm = raw / mag;
-  return (norm < 1.5 ? 1 : norm < 3 ? 2 : norm < 7 ? 5 : 10) * mag;
-}
 
 /**
  * How loss maps to colour: a log scale of f − f* when the problem asks for it
@@ -57,10 +51,16 @@ export function groundScale(problem, grid, minLoss) {
       ticktext.push(fmtNumber(10 ** k, 2));
     }
   } else {
-    const step = niceStep(zmax - zmin, 5);
-    for (let f = Math.ceil(zmin / step) * step; f <= zmax + 1e-12; f += step) {
-      tickvals.push(fwd(f));
-      ticktext.push(fmtNumber(f, 3));
+    // Evenly spaced on the bar (in √, where 2, 4, 6, 8, 10 would crowd at the top):
+    // values near tmin … tmax in four steps, to one significant digit.
+    for (let k = 0; k <= 4; k++) {
+      const v = inv(tmin + ((tmax - tmin) * k) / 4);
+      const f = Math.abs(v) < range * 1e-3 ? 0 : Number(v.toPrecision(1));
+      const at = fwd(f);
+      if (at >= tmin - 1e-9 && at <= tmax + 1e-9 && !ticktext.includes(fmtNumber(f, 2))) {
+        tickvals.push(at);
+        ticktext.push(fmtNumber(f, 2));
+      }
     }
   }
   const title = log
@@ -163,6 +163,8 @@ export function lossAt(grid, x, y) {
 
 // ---------------------------------------------------------------- the surface (2-D)
 
+const NARROW = 560; // px: under this the colour bar goes under the axes
+
 /**
  * #surface-plot: the ground as an image, then per run a trajectory (meta.run = i,
  * x/y = the path), a marker at its current point and, if it diverged, a ✕.
@@ -230,10 +232,12 @@ export class SurfaceView {
       mirror: true,
       constrain: "domain",
     });
+    // A narrow plot (a phone) lays its colour bar under the axes, so the map keeps the width.
+    this.narrow = this.el.clientWidth > 0 && this.el.clientWidth < NARROW;
     return {
       font: FONT,
       modebar: MODEBAR,
-      margin: { l: 56, r: 10, t: 8, b: Math.round(FONT.size * 3.1) },
+      margin: { l: this.narrow ? 44 : 56, r: 10, t: 8, b: Math.round(FONT.size * 3.1) + (this.narrow ? 46 : 0) },
       paper_bgcolor: "rgba(0,0,0,0)",
       plot_bgcolor: "#fdfcf8",
       xaxis: axis(p.axes[0], [x0, x1]),
@@ -275,6 +279,10 @@ export class SurfaceView {
 
   staticTraces() {
     const sc = this.scale;
+    // Under the map the bar is short: every other decade at most, so labels do not run together.
+    const every = this.narrow ? Math.ceil(sc.tickvals.length / 5) : 1;
+    const tickvals = sc.tickvals.filter((_, k) => k % every === 0);
+    const ticktext = sc.ticktext.filter((_, k) => k % every === 0);
     const colorbar = {
       type: "scatter",
       mode: "markers",
@@ -289,15 +297,16 @@ export class SurfaceView {
         colorscale: PLOTLY_SCALE,
         showscale: true,
         colorbar: {
-          title: { text: sc.title, side: "top", font: { size: FONT.size - 1 } },
-          tickvals: sc.tickvals,
-          ticktext: sc.ticktext,
-          thickness: 14,
-          len: 0.8,
-          y: 0.4,
-          yanchor: "middle",
+          title: { text: this.narrow ? sc.title.replace("<br>", " ") : sc.title, side: this.narrow ? "right" : "top", font: { size: FONT.size - 1 } },
+          tickvals,
+          ticktext,
+          thickness: this.narrow ? 10 : 14,
           outlinewidth: 0,
           tickfont: { size: FONT.size - 2 },
+          tickangle: 0,
+          ...(this.narrow
+            ? { orientation: "h", len: 0.55, x: 0, xanchor: "left", yref: "container", y: 0, yanchor: "bottom", ypad: 6 }
+            : { len: 0.8, y: 0.4, yanchor: "middle" }),
         },
       },
       meta: { role: "colorbar" },
@@ -316,31 +325,44 @@ export class SurfaceView {
   }
 
   /**
-   * Show these runs: [{name, color, dash, start, path: {x, y, loss}}]; `marks` are
-   * the diverged runs' ✕ ({i, t, point}) once a run is complete.
+   * Show these runs: [{name, color, dash, start, hidden, selected, path: {x, y, loss}}];
+   * `marks` are the diverged runs' ✕ ({i, t, point}) once a run is complete, `order`
+   * the drawing order (the selected run last, on top), `whole` says every point of
+   * a finished run is here (coinciding paths are then nested: overlap.js), `notes`
+   * the open lesson's marks ({run, t, text}).
    *
-   * When only the numbers changed (a slider moved: same runs, steps, style and
-   * marks), the paths, heads and start markers are replaced in place by one
+   * When only the numbers changed (a slider moved: same runs, steps, style, order
+   * and marks), the paths, heads and start markers are replaced in place by one
    * Plotly.animate without a transition: Plotly recomputes those traces and
    * redraws only them; the axes (fixed ranges), the ground image and the colour
    * bar are left alone. Anything else is one Plotly.react of the whole graph.
    */
-  reset(runs, steps, { draft = false, marks = [] } = {}) {
+  reset(runs, steps, options = {}) {
+    const { draft = false, marks = [], order = runs.map((_, i) => i), whole = false, notes = [] } = options;
+    this.options = options;
     this.runs = runs;
     this.offset = 2;
     this.steps = steps;
+    this.order = order;
+    this.slot = [];
+    order.forEach((i, k) => (this.slot[i] = k));
+    this.notes = notes;
+    this.pendingNest = whole && draft; // done when the slider rests (undraft)
     // A dot per iterate shows the step sizes; while a slider is dragged the
     // paths are drawn as bare lines (half the cost), dots follow when it rests.
     const dots = steps <= 400 && !draft;
-    const shape = JSON.stringify([runs.map((r) => [r.color, r.dash]), steps, dots, STYLE.line, STYLE.marker]);
-    const marked = JSON.stringify(marks.map(({ i, t, point }) => [i, t, point]));
+    const shape = JSON.stringify([runs.map((r) => [r.color, r.dash, r.hidden, r.selected]), order, steps, dots, STYLE.line, STYLE.marker]);
+    const marked = JSON.stringify([marks.map(({ i, t, point }) => [i, t, point]), this.noteKey(runs, notes)]);
     if (this.ready && this.drawn && this.drawn.layout === this.layout && this.drawn.shape === shape && this.drawn.marks === marked) {
-      return this.update(runs);
+      // Nesting costs a few ms on long runs: while a slider is dragged it waits for the rest.
+      return this.update(runs).then(() => whole && !draft && this.nest(runs));
     }
     this.dots = dots;
+    this.widths = this.widthsOf(runs, whole && !draft);
     const diverged = new Map(marks.map((m) => [m.i, m]));
     const traces = this.staticTraces();
-    runs.forEach((run, i) => {
+    for (const i of order) {
+      const run = runs[i];
       traces.push({
         type: "scatter",
         mode: dots ? "lines+markers" : "lines",
@@ -348,27 +370,29 @@ export class SurfaceView {
         x: run.path.x,
         y: run.path.y,
         customdata: run.path.loss,
-        line: { color: run.color, width: lw(3.5), dash: run.dash },
-        marker: { size: ms(5), color: run.color },
+        line: { color: run.color, width: this.widths[i], dash: run.dash },
+        marker: { size: ms(run.selected ? 6 : 5), color: run.color },
         hovertemplate: this.hoverTemplate(run),
+        visible: run.hidden ? "legendonly" : true,
         meta: { run: i },
       });
-    });
-    runs.forEach((run, i) => {
-      const head = this.head(run);
+    }
+    for (const i of order) {
+      const run = runs[i];
       const cross = diverged.has(i);
       traces.push({
         type: "scatter",
         mode: "markers",
-        ...head,
+        ...this.head(run),
         marker: cross
           ? { symbol: "x-thin-open", size: 20, color: run.color, line: { color: run.color, width: 4 } }
-          : { size: ms(15), color: run.color, line: { color: "#ffffff", width: 2.5 } },
+          : { size: ms(run.selected ? 18 : 15), color: run.color, line: { color: "#ffffff", width: 2.5 } },
         hoverinfo: "skip",
         showlegend: false,
+        visible: run.hidden ? "legendonly" : true,
         meta: { head: i },
       });
-    });
+    }
     traces.push({
       type: "scatter",
       mode: "markers",
@@ -378,8 +402,64 @@ export class SurfaceView {
       showlegend: false,
       meta: { role: "start" },
     });
+    traces.push(this.noteTrace(runs, notes));
     this.layout.images = this.grid ? [this.groundImage()] : [];
-    this.layout.annotations = marks.map(({ i, t, point }) => ({
+    this.layout.annotations = this.annotations(runs, marks, notes);
+    // A new problem (or presentation mode) gets a fresh plot: Plotly.react kept the
+    // old x range under scaleanchor when the bounds changed (Rosenbrock drawn at x ∈ [−5, 5]).
+    const draw = this.ready && this.drawn?.layout === this.layout ? Plotly.react : Plotly.newPlot;
+    this.ready = true;
+    this.drawn = { layout: this.layout, shape, marks: marked };
+    return draw(this.el, traces, this.layout, CONFIG).then(() => this.fitGround());
+  }
+
+  /** Each run's line width: the selected one thicker; coinciding ones nested once a run is whole. */
+  widthsOf(runs, whole) {
+    const own = runs.map((run) => lw(run.selected ? 5 : 3.5));
+    if (!whole) return own;
+    const paths = runs.map((run) => (run.hidden ? null : run.path));
+    return nestedWidths(paths, this.order, this.problem.bounds, own, lw(1.3), runs.map((run) => !run.noisy));
+  }
+
+  /** A run is whole: widen the paths other paths cover (one restyle, only when a width changed). */
+  nest(runs) {
+    if (!this.ready || !this.order || runs.length !== this.order.length) return Promise.resolve();
+    const widths = this.widthsOf(runs, true);
+    if (this.widths && widths.every((w, i) => w === this.widths[i])) return Promise.resolve();
+    this.widths = widths;
+    return Plotly.restyle(this.el, { "line.width": this.order.map((i) => widths[i]) }, this.order.map((i) => this.offset + this.slot[i]));
+  }
+
+  /** The lesson's marks that fall within the points shown: where on each path. */
+  notePoints(runs, notes) {
+    return notes
+      .filter((n) => runs[n.run] && !runs[n.run].hidden && n.t < runs[n.run].path.x.length)
+      .map((n) => ({ ...n, x: runs[n.run].path.x[n.t], y: runs[n.run].path.y[n.t], color: runs[n.run].color }));
+  }
+
+  noteKey(runs, notes) {
+    return this.notePoints(runs, notes).map((n) => [n.run, n.t]);
+  }
+
+  /** The lesson's marks as dots on the paths (meta.role = "lesson-mark"). */
+  noteTrace(runs, notes) {
+    const points = this.notePoints(runs, notes);
+    return {
+      type: "scatter",
+      mode: "markers",
+      x: points.map((p) => p.x),
+      y: points.map((p) => p.y),
+      customdata: points.map((p) => p.text),
+      marker: { symbol: "diamond", size: ms(13), color: points.map((p) => p.color), line: { color: "#1f2733", width: 1.5 } },
+      hovertemplate: "%{customdata}<extra></extra>",
+      showlegend: false,
+      meta: { role: "lesson-mark" },
+    };
+  }
+
+  /** "✕ diverged at t" beside each diverged run's last point; the lesson's marks labelled. */
+  annotations(runs, marks, notes) {
+    const diverged = marks.map(({ i, t, point }) => ({
       x: point[0],
       y: point[1],
       text: `✕ diverged at t=${t}`,
@@ -388,12 +468,24 @@ export class SurfaceView {
       font: { color: runs[i]?.color || "#b00", size: FONT.size },
       bgcolor: "rgba(255,255,255,0.85)",
     }));
-    // A new problem (or presentation mode) gets a fresh plot: Plotly.react kept the
-    // old x range under scaleanchor when the bounds changed (Rosenbrock drawn at x ∈ [−5, 5]).
-    const draw = this.ready && this.drawn?.layout === this.layout ? Plotly.react : Plotly.newPlot;
-    this.ready = true;
-    this.drawn = { layout: this.layout, shape, marks: marked };
-    return draw(this.el, traces, this.layout, CONFIG).then(() => this.fitGround());
+    const points = this.notePoints(runs, notes);
+    const ay = labelOffsets(points);
+    const lesson = points.map((n, k) => ({
+      x: n.x,
+      y: n.y,
+      text: n.text,
+      showarrow: true,
+      arrowhead: 0,
+      arrowcolor: n.color,
+      ax: 0,
+      ay: ay[k],
+      font: { color: "#1f2733", size: FONT.size - 1 },
+      bgcolor: "rgba(255,255,255,0.9)",
+      bordercolor: n.color,
+      borderwidth: 1.5,
+      borderpad: 2,
+    }));
+    return [...diverged, ...lesson];
   }
 
   hoverTemplate(run) {
@@ -419,11 +511,11 @@ export class SurfaceView {
     const traces = [];
     const data = [];
     runs.forEach((run, i) => {
-      traces.push(this.offset + i);
+      traces.push(this.offset + this.slot[i]);
       data.push({ x: run.path.x, y: run.path.y, customdata: run.path.loss, name: run.name, hovertemplate: this.hoverTemplate(run) });
     });
     runs.forEach((run, i) => {
-      traces.push(this.offset + n + i);
+      traces.push(this.offset + n + this.slot[i]);
       data.push(this.head(run));
     });
     traces.push(this.offset + 2 * n);
@@ -431,13 +523,16 @@ export class SurfaceView {
     return replaceInPlace(this.el, data, traces);
   }
 
-  /** Put the dots back after a drag. */
+  /** Put the dots back after a drag, and nest the paths again. */
   undraft() {
-    if (!this.ready || this.dots || this.steps > 400) return Promise.resolve();
+    if (!this.ready) return Promise.resolve();
+    const nested = this.pendingNest ? this.nest(this.runs) : Promise.resolve();
+    this.pendingNest = false;
+    if (this.dots || this.steps > 400) return nested;
     this.dots = true;
     if (this.drawn) this.drawn.shape = null; // the next reset lays the graph out again
-    const indices = this.runs.map((_, i) => this.offset + i);
-    return Plotly.restyle(this.el, { mode: "lines+markers" }, indices);
+    const indices = this.runs.map((_, i) => this.offset + this.slot[i]);
+    return Promise.all([nested, Plotly.restyle(this.el, { mode: "lines+markers" }, indices)]);
   }
 
   /** The ground image was painted for another size: repaint it crisp. */
@@ -457,7 +552,7 @@ export class SurfaceView {
     const maxPoints = { x: [], y: [], customdata: [] };
     slices.forEach((slice, i) => {
       if (!slice.x.length) return;
-      indices.push(this.offset + i, this.offset + n + i);
+      indices.push(this.offset + this.slot[i], this.offset + n + this.slot[i]);
       update.x.push(slice.x, [slice.x[slice.x.length - 1]]);
       update.y.push(slice.y, [slice.y[slice.y.length - 1]]);
       update.customdata.push(slice.loss, [0]);
@@ -467,28 +562,31 @@ export class SurfaceView {
     return Plotly.extendTraces(this.el, update, indices, maxPoints);
   }
 
-  /** Mark the runs that diverged (a ✕ at the last finite point and a note), if not marked yet. */
-  markDiverged(marks) {
-    const marked = JSON.stringify(marks.map(({ i, t, point }) => [i, t, point]));
+  /** Mark the runs that diverged (a ✕ at the last finite point and a note) and the lesson's marks, if not marked yet. */
+  markDiverged(marks, runs = this.runs) {
+    const notes = this.notes || [];
+    const marked = JSON.stringify([marks.map(({ i, t, point }) => [i, t, point]), this.noteKey(runs, notes)]);
     if (!this.ready || this.drawn?.marks === marked) return Promise.resolve();
     if (this.drawn) this.drawn.marks = marked;
-    const annotations = marks.map(({ i, t, point }) => ({
-      x: point[0],
-      y: point[1],
-      text: `✕ diverged at t=${t}`,
-      showarrow: false,
-      yshift: 16,
-      font: { color: this.runs[i]?.color || "#b00", size: FONT.size },
-      bgcolor: "rgba(255,255,255,0.85)",
-    }));
-    const heads = marks.map(({ i }) => this.offset + this.runs.length + i);
-    const ops = [Plotly.relayout(this.el, { annotations })];
+    const heads = marks.map(({ i }) => this.offset + this.runs.length + this.slot[i]);
+    const noteIndex = this.offset + 2 * this.runs.length + 1;
+    const note = this.noteTrace(runs, notes);
+    const ops = [
+      Plotly.relayout(this.el, { annotations: this.annotations(runs, marks, notes) }),
+      Plotly.restyle(this.el, { x: [note.x], y: [note.y], customdata: [note.customdata], "marker.color": [note.marker.color] }, [noteIndex]),
+    ];
     if (heads.length) ops.push(Plotly.restyle(this.el, { "marker.symbol": "x-thin-open", "marker.size": 20, "marker.line.width": 4, "marker.line.color": heads.map((h) => this.el.data[h].marker.color) }, heads));
     return Promise.all(ops);
   }
 
   resize() {
     if (!this.ready) return;
+    const narrow = this.el.clientWidth < NARROW;
+    if (narrow !== this.narrow && this.problem && this.runs) {
+      // Across the narrow threshold the colour bar moves: lay the graph out again.
+      this.layout = this.baseLayout();
+      return this.reset(this.runs, this.steps, this.options);
+    }
     return Plotly.Plots.resize(this.el).then(() => this.fitGround());
   }
 }

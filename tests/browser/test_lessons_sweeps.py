@@ -149,11 +149,24 @@ def test_next_and_previous_keys(open_page):
     assert page.locator("#lesson-title").inner_text().startswith("Momentum")
 
 
+# The share of the window the two charts cover (their boxes, cut to the window).
+CHART_SHARE = """() => ['#surface-plot', '#loss-plot'].reduce((sum, s) => {
+    const r = document.querySelector(s).getBoundingClientRect();
+    const w = Math.max(0, Math.min(r.right, innerWidth) - Math.max(r.left, 0));
+    const h = Math.max(0, Math.min(r.bottom, innerHeight) - Math.max(r.top, 0));
+    return sum + w * h; }, 0) / (innerWidth * innerHeight)"""
+# The surface's plotting area (inside its axes) as Plotly laid it out.
+PLOT_AREA = """() => { const s = document.querySelector('#surface-plot')._fullLayout._size;
+    return s.w * s.h; }"""
+
+
 def test_presentation_mode(open_page, artifacts):
-    page = open_page("lessons/momentum", width=1920, height=1080).page
+    """On a 1366 × 768 projector the charts fill the screen, in type for the back of a room."""
+    page = open_page("lessons/momentum", width=1366, height=768).page
     line = page.evaluate(
         "() => document.querySelector('#surface-plot').data.find(d => d.meta && d.meta.run === 0).line.width"
     )
+    normal_share, normal_area = page.evaluate(CHART_SHARE), page.evaluate(PLOT_AREA)
     page.keyboard.press("p")
     page.wait_for_function("() => document.body.classList.contains('present')")
     # The side panel's controls go; in a lesson its text stays beside the plots.
@@ -164,12 +177,28 @@ def test_presentation_mode(open_page, artifacts):
             .some(d => d.meta && d.meta.run === 0 && d.line.width > w)""",
         arg=line,
     )
-    page.wait_for_timeout(300)
-    page.screenshot(path=str(artifacts / "presentation-1920x1080.png"))
+    page.wait_for_timeout(300)  # the charts take their new boxes
+    share = page.evaluate(CHART_SHARE)
+    assert share >= 0.70 and share > normal_share, share
+    assert page.evaluate(PLOT_AREA) > 1.5 * normal_area  # the map itself is drawn larger
+    tick = page.evaluate(
+        "() => parseFloat(getComputedStyle(document.querySelector('#surface-plot .xtick text')).fontSize)"
+    )
+    assert tick >= 18
+    notice = page.locator("#lesson-notice").bounding_box()
+    assert notice["y"] + notice["height"] <= 768 and notice["x"] >= 0
+    page.screenshot(path=str(artifacts / "presentation-1366x768.png"))
     page.keyboard.press("h")  # the panel comes back on demand
     assert page.locator("#problem-card").is_visible()
     page.keyboard.press("h")
     assert page.locator("#problem-card").is_hidden()
+    # The way out is on screen, and Esc takes it too.
+    exit_button = page.locator("#present")
+    assert exit_button.is_visible() and "Exit" in exit_button.inner_text()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.body.classList.contains('present')")
+    assert page.locator("#problem-card").is_visible()
+    page.keyboard.press("p")
     page.click("#present")
     page.wait_for_function("() => !document.body.classList.contains('present')")
     assert page.locator("#problem-card").is_visible()
@@ -206,20 +235,31 @@ def download(page, kind):
 
 
 def test_export_csv_and_json_match_the_drawn_runs(open_page):
-    page = open_page("?problem=steep_valley&steps=60&run=sgd~alpha:0.3&run=adam~alpha:0.2").page
+    query = (
+        "?problem=steep_valley&steps=60&run=sgd~alpha:0.3"
+        "&run=adam~alpha:0.2~beta1:0.9&run=adam~alpha:0.2~beta1:0.5"
+    )
+    page = open_page(query).page
     surface = traces(page)
     losses = [t["y"] for t in traces(page, "#loss-plot")]
     name, text = download(page, "csv")
     assert name.endswith(".csv")
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert list(rows[0]) == ["run", "optimizer", "t", "x", "y", "loss"]
-    for i, optimizer in enumerate(["sgd", "adam"]):
+    assert list(rows[0])[:6] == ["run", "optimizer", "t", "x", "y", "loss"]
+    for i, optimizer in enumerate(["sgd", "adam", "adam"]):
         mine = [r for r in rows if r["run"] == str(i + 1)]  # numbered as on the cards
         assert {r["optimizer"] for r in mine} == {optimizer}
         assert [int(r["t"]) for r in mine] == list(range(61))
         assert [float(r["x"]) for r in mine] == surface[i]["x"]
         assert [float(r["y"]) for r in mine] == surface[i]["y"]
         assert [float(r["loss"]) for r in mine] == losses[i]
+    # Each row says which settings made it: the two Adam runs read apart.
+    adam = [next(r for r in rows if r["run"] == str(i)) for i in (2, 3)]
+    assert [float(r["beta1"]) for r in adam] == [0.9, 0.5]
+    assert [float(r["alpha"]) for r in adam] == [0.2, 0.2]
+    assert adam[0]["label"] != adam[1]["label"] and "β₁=0.5" in adam[1]["label"]
+    assert next(r for r in rows if r["run"] == "1")["beta1"] == ""  # SGD has no β1
+    assert {r["schedule"] for r in rows} == {"constant"}
     name, text = download(page, "json")
     assert name.endswith(".json")
     body = json.loads(text)

@@ -24,7 +24,8 @@ def set_slider(page, run: int, param: str, value: float) -> None:
         """([run, param, value]) => {
             const el = document.querySelector(
                 `[data-run="${run}"] input[type=range][data-param="${param}"]`);
-            el.value = el.dataset.scale === "log" ? Math.log10(value) : value;
+            el.value = el.dataset.scale === "log" ? Math.log10(value)
+                : el.dataset.scale === "log1m" ? -Math.log10(1 - value) : value;
             el.dispatchEvent(new Event("input", {bubbles: true}));
             el.dispatchEvent(new Event("change", {bubbles: true}));
         }""",
@@ -311,9 +312,11 @@ def test_legend_and_cards_tell_runs_of_one_optimiser_apart(open_page, artifacts)
     assert first != second
     assert "β" not in third and "α=0.3" in third
     # The surface's hover names carry the same keys.
-    names = page.evaluate(
-        "document.querySelector('#surface-plot').data"
-        ".filter(d => d.meta && Number.isInteger(d.meta.run)).map(d => d.name)"
+    names = dict(
+        page.evaluate(
+            "document.querySelector('#surface-plot').data"
+            ".filter(d => d.meta && Number.isInteger(d.meta.run)).map(d => [d.meta.run, d.name])"
+        )
     )
     assert "β=0.9" in names[1]
 
