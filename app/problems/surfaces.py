@@ -145,7 +145,7 @@ SURFACES: tuple[Surface, ...] = (
         steep_valley_value,
         steep_valley_grad,
         description="Twenty times steeper across than along: plain gradient descent "
-        "zig-zags across the valley, momentum rolls along it.",
+        "zig-zags across the valley, momentum builds up speed along it.",
     ),
     _surface(
         "saddle",
