@@ -6,10 +6,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.errors import InvalidSpec
+from app.hyperparams import export_value, resolve
 from app.optim.adadelta import ADADELTA
 from app.optim.adagrad import ADAGRAD
 from app.optim.adam import ADAM, ADAMAX, AMSGRAD, NADAM
-from app.optim.base import OptimizerSpec, export_value, resolve
+from app.optim.base import OptimizerSpec
 from app.optim.momentum import MOMENTUM, NESTEROV
 from app.optim.rmsprop import RMSPROP
 from app.optim.sgd import SGD

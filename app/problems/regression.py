@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from app.optim.base import HyperParam
+from app.hyperparams import HyperParam
 from app.problems.base import Regression
 
 FloatArray = npt.NDArray[np.float64]

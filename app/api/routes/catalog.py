@@ -75,10 +75,6 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
     }
 
 
-def catalog_for(settings: Settings) -> dict[str, Any]:
-    return build_catalog(settings.max_steps, settings.max_runs)
-
-
 @lru_cache(maxsize=4)
 def _catalog_bytes(max_steps: int, max_runs: int) -> bytes:
     return dumps(build_catalog(max_steps, max_runs))
