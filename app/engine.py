@@ -28,6 +28,14 @@ import numpy.typing as npt
 
 from app import convergence
 from app.errors import InvalidSpec
+from app.limits import (
+    DEFAULT_STEPS,
+    MAX_COORDINATE,
+    MAX_RUNS,
+    MAX_SAMPLE_WORK,
+    MAX_SEED,
+    MAX_STEPS,
+)
 from app.optim.registry import OPTIMIZERS, export_params, get_optimizer, resolve_params
 from app.optim.schedules import learning_rates, resolve_schedule
 from app.problems import regression
@@ -37,11 +45,6 @@ from app.problems.registry import PROBLEMS, resolve_problem
 FloatArray = npt.NDArray[np.float64]
 Backend = Literal["compiled", "numpy"]
 
-MAX_STEPS = 10_000
-MAX_RUNS = 64
-MAX_COORDINATE = 1e6
-DEFAULT_STEPS = 200
-MAX_SEED = 2**32 - 1
 # The widest optimiser state (AMSGrad: v, s, m) and hyper-parameter list (Adam).
 STATE_SLOTS = 3
 HYPER_SLOTS = 4
@@ -49,11 +52,6 @@ HYPER_SLOTS = 4
 MAX_ORDER_LENGTH = 1 << 20
 # Points × samples in one block of a regression loss evaluated with numpy.
 LOSS_BLOCK = 1 << 20
-# A regression run evaluates the loss over every sample at every update, so a
-# request's cost grows with runs × steps × n_samples. This cap keeps the worst
-# request to a few seconds of one core (logistic loss ≈ 10 ns a sample here);
-# past it the answer is a 422 that says what to reduce, not a minute of compute.
-MAX_SAMPLE_WORK = 200_000_000
 
 
 def check_sample_work(rows: int, steps: int, problem: Mapping[str, Any], what: str) -> None:

@@ -23,7 +23,6 @@ import numpy.typing as npt
 
 from app.engine import (
     HYPER_SLOTS,
-    MAX_COORDINATE,
     Backend,
     Execution,
     Rows,
@@ -32,19 +31,20 @@ from app.engine import (
     whole_number,
 )
 from app.errors import InvalidSpec
+from app.limits import (
+    DEFAULT_AXIS_CELLS,
+    DEFAULT_SWEEP_STEPS,
+    MAX_AXIS_CELLS,
+    MAX_CELL_UPDATES,
+    MAX_COORDINATE,
+    MAX_SWEEP_STEPS,
+)
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
 
 FloatArray = npt.NDArray[np.float64]
 
 START_AXES = ("start_x", "start_y")
-MAX_AXIS_CELLS = 256
-DEFAULT_AXIS_CELLS = 32
-MAX_SWEEP_STEPS = 5_000
-DEFAULT_SWEEP_STEPS = 1_000
-# Cell·updates of one sweep: 256 × 256 cells × 1 500 updates, or 128 × 128 × 5 000
-# — a few seconds of one core at the slowest rule (AMSGrad on Rastrigin ≈ 70 ns).
-MAX_CELL_UPDATES = 100_000_000
 # A final point this close to a known minimum (as a fraction of the plot's
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01

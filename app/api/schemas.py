@@ -22,8 +22,6 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchem
 from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
-    DEFAULT_RESOLUTION,
-    MAX_SPEED,
     RUNS_DESCRIPTION,
     AxisCount,
     BatchSize,
@@ -40,14 +38,16 @@ from app.api.request_schemas import (
     SweepRequestSchema,
     documented_as,
 )
-from app.engine import DEFAULT_STEPS, MAX_RUNS
-from app.sweeps import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS
-
-# Ids are echoed on every message, so they must survive JSON both ways: integers
-# a JavaScript number holds exactly (whole numbers, by the API's integer rule), and
-# short strings.
-MAX_ID_INTEGER = 2**53
-MAX_ID_LENGTH = 64
+from app.limits import (
+    DEFAULT_AXIS_CELLS,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STEPS,
+    DEFAULT_SWEEP_STEPS,
+    MAX_ID_INTEGER,
+    MAX_ID_LENGTH,
+    MAX_RUNS,
+    MAX_SPEED,
+)
 
 
 def message_id(value: Any) -> int | str | None:
@@ -344,6 +344,14 @@ class ResolutionLimits(BaseModel):
     default: int
 
 
+class SweepLimits(BaseModel):
+    max_steps: int
+    default_steps: int
+    max_axis_cells: int = Field(description="the most cells along one axis")
+    default_axis_cells: int
+    max_cell_updates: int = Field(description="cells × steps must not exceed it")
+
+
 class Limits(BaseModel):
     max_steps: int
     max_runs: int
@@ -354,6 +362,7 @@ class Limits(BaseModel):
         description="regression: runs (or sweep cells) × (steps + 1) × n_samples must not exceed it"
     )
     surface_resolution: ResolutionLimits
+    sweep: SweepLimits
 
 
 class Catalog(BaseModel):
