@@ -55,7 +55,7 @@ RUN mkdir -p "$NUMBA_CACHE_DIR" && chown -R descentlab:descentlab /var/cache/des
 
 WORKDIR /srv
 USER 10001:10001
-RUN python -c "from app.compiled import warm_up; warm_up()"
+RUN python -c "from app.warmup import warm_up; warm_up()"
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \

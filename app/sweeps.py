@@ -22,7 +22,6 @@ import numpy as np
 import numpy.typing as npt
 
 from app.engine import (
-    HYPER_SLOTS,
     Backend,
     Execution,
     Rows,
@@ -39,7 +38,7 @@ from app.limits import (
     MAX_COORDINATE,
     MAX_SWEEP_STEPS,
 )
-from app.optim.registry import OPTIMIZERS
+from app.optim.registry import OPTIMIZERS, hyper_slots
 from app.problems.registry import PROBLEMS
 
 FloatArray = npt.NDArray[np.float64]
@@ -235,7 +234,7 @@ class Sweep:
         }
         columns[self.x_axis.param] = grid_x.ravel().astype(np.float64)
         columns[self.y_axis.param] = grid_y.ravel().astype(np.float64)
-        hyper = np.zeros((cells, HYPER_SLOTS))
+        hyper = np.zeros((cells, hyper_slots()))
         for slot, name in enumerate(spec.hyper_names):
             hyper[:, slot] = columns[name]
         return Rows(

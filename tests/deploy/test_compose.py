@@ -28,7 +28,7 @@ import pytest
 from websockets.sync.client import connect
 
 from app.api.routes.vendor import PLOTLY_URL
-from app.compiled import COMPILED_AFTER_WARM_UP
+from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.optim.registry import OPTIMIZERS
 from tests.deploy.containers import buildkit_docker, engine_answers, tool
 from tests.deploy.dockerfile import REPO
