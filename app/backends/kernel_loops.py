@@ -8,7 +8,7 @@ file come from that generated part:
 - ``update(op, x, g, s, t, lr, h) -> (x, s)``: one coordinate of one update of
   optimiser ``op``, with its state slots ``s`` and hyper-parameter slots ``h``
   (tuples);
-- ``lookahead(op, x, s, t, lr, h)``: where optimiser ``op`` takes its gradient;
+- ``lookahead(op, x, y, sx, sy, t, lr, h)``: where optimiser ``op`` takes its gradient;
 - ``surface_gradient(problem, x, y)``, ``surface_value(problem, x, y)``;
 - ``sample_dloss(problem, z, y)``, ``sample_loss(problem, z, y)``: a regression's
   per-sample loss and its derivative in ``z = w·x + b``;
@@ -76,8 +76,7 @@ def one_update(
     """One update of one row: the gradient (at the rule's look-ahead point, if it has
     one), its noise, then the rule on each coordinate. Returns the new position and
     state, ``(x, y, state of x, state of y)``."""
-    ex = lookahead(op, px, sx, t, lr, h)
-    ey = lookahead(op, py, sy, t, lr, h)
+    ex, ey = lookahead(op, px, py, sx, sy, t, lr, h)
     gx, gy = gradient(problem, ex, ey, data_x, data_y, order, start, size)
     gx = gx + noise_x
     gy = gy + noise_y

@@ -147,22 +147,25 @@ def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: i
 
 def _lookahead(optimizers: Mapping[str, OptimizerSpec], functions: _Functions):
     lines = _header(
-        "def lookahead(op, x, s, t, lr, h):",
-        "Where optimiser ``op`` takes its gradient: its look-ahead point, else ``x``.",
+        "def lookahead(op, x, y, sx, sy, t, lr, h):",
+        "Where optimiser ``op`` takes its gradient: its look-ahead point, else ``(x, y)``.",
     )
     for op, spec in enumerate(optimizers.values()):
         if spec.lookahead is None:
             continue
-        state = [f"s[{spec.state.index(name)}]" for name in spec.lookahead_state]
         hyper = [f"h[{spec.hyper_names.index(name)}]" for name in spec.lookahead_hyper]
         signature = ", ".join(("x", *spec.lookahead_state, "t", "lr", *spec.lookahead_hyper))
+        calls = []
+        for coordinate, slots in (("x", "sx"), ("y", "sy")):
+            state = [f"{slots}[{spec.state.index(name)}]" for name in spec.lookahead_state]
+            arguments = ", ".join([coordinate, *state, "t", "lr", *hyper])
+            calls.append(f"{functions.name(spec.lookahead)}({arguments})")
         lines += [
             f"    if op == {op}:",
             f"        # {spec.name}: {spec.lookahead.__name__}({signature})",
-            f"        return {functions.name(spec.lookahead)}"
-            f"({', '.join(['x', *state, 't', 'lr', *hyper])})",
+            f"        return {calls[0]}, {calls[1]}",
         ]
-    lines.append("    return x")
+    lines.append("    return x, y")
     return lines
 
 

@@ -24,12 +24,12 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
 
 def state_slots(optimizers: Mapping[str, OptimizerSpec] = OPTIMIZERS) -> int:
     """The widest state of any rule: how many state slots each row has."""
-    return max(len(spec.state) for spec in optimizers.values())
+    return max([len(spec.state) for spec in optimizers.values()])
 
 
 def hyper_slots(optimizers: Mapping[str, OptimizerSpec] = OPTIMIZERS) -> int:
     """The most hyper-parameters after alpha of any rule: each row's hyper slots."""
-    return max(len(spec.hyper_names) for spec in optimizers.values())
+    return max([len(spec.hyper_names) for spec in optimizers.values()])
 
 
 def get_optimizer(name: Any, loc: tuple[str | int, ...]) -> OptimizerSpec:
