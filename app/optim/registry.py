@@ -16,9 +16,22 @@ from app.optim.rmsprop import RMSPROP
 from app.optim.sgd import SGD
 
 # The order is the story the page tells, from gradient descent to Adam and beyond.
+# Adding a rule is its module in app/optim/ and one line here: the engine, both
+# backends, the catalog, the schemas and the page all follow.
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
-    for spec in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADADELTA, NADAM, ADAMAX, AMSGRAD)
+    for spec in (
+        SGD,
+        MOMENTUM,
+        NESTEROV,
+        ADAGRAD,
+        RMSPROP,
+        ADAM,
+        ADADELTA,
+        NADAM,
+        ADAMAX,
+        AMSGRAD,
+    )
 }
 
 
