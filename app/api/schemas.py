@@ -3,11 +3,12 @@
 Requests are checked in two steps. The models here check a body's fixed shape: its
 fields (an unknown top-level field of a body, a run, an axis or a stream message is
 a 422, so a typo such as ``"step": 300`` or ``"optimiser"`` is not silently
-ignored), their types and the fixed limits (``app/api/fields.py``). The engine's
-``build_simulation`` (and ``Sweep``) then checks everything the registries decide:
-optimiser, schedule and problem names, which parameters each one has, their ranges
-and kinds, and the rules across fields, with messages that name the field and list
-the valid names; the routes turn its InvalidSpec into the same 422.
+ignored), their types and the fixed limits (``app/api/fields.py``, from
+``app/limits.py``). The engine's ``build_simulation`` (and ``Sweep``) then checks
+everything the registries decide: optimiser, schedule and problem names, which
+parameters each one has, their ranges and kinds, and the rules across fields, with
+messages that name the field and list the valid names; the routes turn its
+InvalidSpec into the same 422.
 
 OpenAPI shows each request body as ``app/api/request_schemas.py`` generates it from
 the same registries (``documented_as``), so the schema says exactly what the two
