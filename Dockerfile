@@ -55,11 +55,13 @@ RUN mkdir -p "$NUMBA_CACHE_DIR" && chown -R descentlab:descentlab /var/cache/des
 
 WORKDIR /srv
 USER 10001:10001
-RUN python -c "from app.compiled import warm_up; warm_up()"
+RUN python -c "from app.warmup import warm_up; warm_up()"
 
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import os, urllib.request; urllib.request.urlopen('http://127.0.0.1:' + os.environ.get('DESCENTLAB_PORT', '8000') + '/healthz', timeout=4)"]
 
-# exec: uvicorn replaces the shell and is PID 1, so `docker stop` reaches it.
-CMD ["sh", "-c", "exec python -m uvicorn app.main:app --host \"${DESCENTLAB_HOST:-0.0.0.0}\" --port \"${DESCENTLAB_PORT:-8000}\" --workers \"${DESCENTLAB_WORKERS:-1}\" --ws-max-size 1048576 --ws-per-message-deflate \"${DESCENTLAB_WS_DEFLATE:-false}\" --timeout-graceful-shutdown 10 --no-server-header"]
+# `descentlab serve` runs uvicorn in its own process (PID 1, so `docker stop` reaches
+# it) with everything from DESCENTLAB_* settings: host, port, workers, the WebSocket
+# message limit, permessage-deflate (app/cli.py, app/settings.py).
+CMD ["descentlab", "serve"]

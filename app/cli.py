@@ -140,6 +140,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Serve ``app.main:app`` with uvicorn, configured from the settings: the one
+    command line of the server (the Dockerfile's CMD runs it too)."""
     import uvicorn
 
     from app.settings import get_settings
@@ -151,8 +153,11 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port if args.port is None else args.port,
         reload=args.reload,
         workers=None if args.reload else settings.workers,
-        ws_max_size=1 << 20,
+        ws_max_size=settings.ws_read_bytes,
         ws_per_message_deflate=settings.ws_deflate,
+        # A stopping server gives open streams 10 s to end, then closes them.
+        timeout_graceful_shutdown=10,
+        server_header=False,
     )
     return 0
 

@@ -2,7 +2,10 @@
 
 ``build_simulation`` turns a request (the body of ``POST /api/runs``) into a
 fully resolved ``Simulation`` or raises ``InvalidSpec``. ``Execution`` steps
-it, a chunk of updates at a time, with one of two interchangeable backends:
+it, a chunk of updates at a time: it draws the noise and the minibatches,
+computes every row's learning rate, and hands those with the rows' state, as
+plain arrays (``StepInputs``), to one of two interchangeable backends
+(``app.backends``):
 
 - ``"compiled"`` (the default): one numba loop over rows and updates, calling
   the same elementwise rules and gradients as scalars; near the hardware floor
@@ -27,33 +30,37 @@ import numpy as np
 import numpy.typing as npt
 
 from app import convergence
+from app.backends import StepInputs
+from app.backends import compiled as compiled_backend
+from app.backends import numpy as numpy_backend
 from app.errors import InvalidSpec
-from app.optim.registry import OPTIMIZERS, export_params, get_optimizer, resolve_params
+from app.limits import (
+    DEFAULT_STEPS,
+    MAX_COORDINATE,
+    MAX_RUNS,
+    MAX_SAMPLE_WORK,
+    MAX_SEED,
+    MAX_STEPS,
+)
+from app.optim.registry import (
+    OPTIMIZERS,
+    export_params,
+    get_optimizer,
+    hyper_slots,
+    resolve_params,
+    state_slots,
+)
 from app.optim.schedules import learning_rates, resolve_schedule
 from app.problems import regression
-from app.problems.base import Regression, Surface
+from app.problems.base import Regression
 from app.problems.registry import PROBLEMS, resolve_problem
 
 FloatArray = npt.NDArray[np.float64]
 Backend = Literal["compiled", "numpy"]
+ADVANCE = {"compiled": compiled_backend.advance, "numpy": numpy_backend.advance}
 
-MAX_STEPS = 10_000
-MAX_RUNS = 64
-MAX_COORDINATE = 1e6
-DEFAULT_STEPS = 200
-MAX_SEED = 2**32 - 1
-# The widest optimiser state (AMSGrad: v, s, m) and hyper-parameter list (Adam).
-STATE_SLOTS = 3
-HYPER_SLOTS = 4
 # Bound on samples held by one stretch of shuffled minibatch indices.
 MAX_ORDER_LENGTH = 1 << 20
-# Points × samples in one block of a regression loss evaluated with numpy.
-LOSS_BLOCK = 1 << 20
-# A regression run evaluates the loss over every sample at every update, so a
-# request's cost grows with runs × steps × n_samples. This cap keeps the worst
-# request to a few seconds of one core (logistic loss ≈ 10 ns a sample here);
-# past it the answer is a 422 that says what to reduce, not a minute of compute.
-MAX_SAMPLE_WORK = 200_000_000
 
 
 def check_sample_work(rows: int, steps: int, problem: Mapping[str, Any], what: str) -> None:
@@ -214,7 +221,7 @@ class Rows:
     """
 
     optimizer_ids: npt.NDArray[np.int64]  # (B,) index into OPTIMIZERS
-    hyper: FloatArray  # (B, HYPER_SLOTS): the hyper-parameters after alpha, in spec order
+    hyper: FloatArray  # (B, hyper_slots()): the hyper-parameters after alpha, in order
     alpha: FloatArray  # (B,)
     starts: FloatArray  # (B, 2)
     schedules: list[dict[str, Any]]  # the distinct schedules
@@ -225,7 +232,7 @@ class Rows:
     @classmethod
     def from_runs(cls, runs: Sequence[RunConfig]) -> Rows:
         names = list(OPTIMIZERS)
-        hyper = np.zeros((len(runs), HYPER_SLOTS))
+        hyper = np.zeros((len(runs), hyper_slots()))
         for row, run in enumerate(runs):
             hyper_names = OPTIMIZERS[run.optimizer].hyper_names
             hyper[row, : len(hyper_names)] = [run.params[name] for name in hyper_names]
@@ -264,7 +271,7 @@ class Execution:
         # Every array the compiled loop reads or writes is C-contiguous float64 or
         # int64, whoever built the rows: the loop is compiled for that layout alone.
         self.x = np.array(rows.starts, dtype=np.float64, order="C")
-        self.state = np.zeros((count, STATE_SLOTS, 2))
+        self.state = np.zeros((count, state_slots(), 2))
         self.optimizer_ids = np.ascontiguousarray(rows.optimizer_ids, dtype=np.int64)
         self.hyper = np.ascontiguousarray(rows.hyper, dtype=np.float64)
         self.alpha = rows.alpha
@@ -321,20 +328,7 @@ class Execution:
 
     def loss_at(self, points: FloatArray) -> FloatArray:
         """The noiseless full objective at ``points`` (..., 2)."""
-        w, b = points[..., 0], points[..., 1]
-        if isinstance(self.problem, Surface):
-            return self.problem.value(w, b)
-        # A regression loss is a mean over every sample: take the points a block
-        # at a time, so a sweep's 65 536 cells × 5 000 samples never become one
-        # (cells, samples) temporary of gigabytes.
-        flat_w, flat_b = w.reshape(-1), b.reshape(-1)
-        losses = np.empty(flat_w.shape)
-        block = max(1, LOSS_BLOCK // len(self.data_x))
-        for start in range(0, len(flat_w), block):
-            part = slice(start, start + block)
-            z = flat_w[part, None] * self.data_x + flat_b[part, None]
-            losses[part] = self.problem.sample_loss(z, self.data_y).mean(axis=-1)
-        return losses.reshape(w.shape)
+        return numpy_backend.loss_at(self.problem, points, self.data_x, self.data_y)
 
     def data(self) -> dict[str, Any] | None:
         if not isinstance(self.problem, Regression):
@@ -403,9 +397,7 @@ class Execution:
         kept = np.where(diverged == 0, count, np.clip(diverged - first_update, 0, count))
         self.convergence.observe(losses, column, kept, first_update)
         if self.backend == "compiled":
-            from app import compiled
-
-            compiled.report_new_compiles()
+            compiled_backend.report_new_compiles()
         return kept
 
     def _max_piece(self) -> int:
@@ -432,16 +424,24 @@ class Execution:
             rates[:, rows] = learning_rates(
                 self.alpha[rows], self.schedules, self.schedule_of_row[rows], epochs
             )
-        noise = self.noise[first_update - 1 : first_update - 1 + count]
-        batches = self._batches(first_update, count)
-        if self.backend == "compiled":
-            from app import compiled
-
-            compiled.run_updates(
-                self, first_update, rates, noise, batches, out_path, out_loss, column
-            )
-        else:
-            self._numpy_updates(first_update, rates, noise, batches, out_path, out_loss, column)
+        inputs = StepInputs(
+            problem=self.problem,
+            x=self.x,
+            state=self.state,
+            diverged_at=self.diverged_at,
+            optimizer_ids=self.optimizer_ids,
+            hyper=self.hyper,
+            rates=rates,
+            first_update=first_update,
+            noise=self.noise[first_update - 1 : first_update - 1 + count],
+            sigma=self.sigma,
+            data_x=self.data_x,
+            data_y=self.data_y,
+            batches=self._batches(first_update, count),
+            batch_of_row=self.batch_of_row,
+            max_coordinate=MAX_COORDINATE,
+        )
+        ADVANCE[self.backend](inputs, out_path, out_loss, column)
 
     def _batches(self, first_update: int, count: int) -> regression.Batches:
         """Every batch-size group's minibatches, stacked: starts and sizes are (G, count)."""
@@ -466,77 +466,6 @@ class Execution:
             sizes.append(group.sizes)
             offset += len(group.order)
         return regression.Batches(np.concatenate(orders), np.stack(starts), np.stack(sizes))
-
-    def _numpy_updates(
-        self,
-        first_update: int,
-        rates: FloatArray,
-        noise: FloatArray,
-        batches: regression.Batches,
-        out_path: FloatArray,
-        out_loss: FloatArray,
-        column: int,
-    ) -> None:
-        groups = [
-            (OPTIMIZERS[name], np.flatnonzero(self.optimizer_ids == index))
-            for index, name in enumerate(OPTIMIZERS)
-        ]
-        groups = [(spec, rows) for spec, rows in groups if len(rows)]
-        with np.errstate(all="ignore"):
-            for k in range(len(rates)):
-                t = float(first_update + k)
-                active = self.diverged_at == 0
-                eval_points = self.x.copy()
-                for spec, rows in groups:
-                    if spec.lookahead is not None:
-                        eval_points[rows] = spec.lookahead(
-                            self.x[rows], self.state[rows, 0], t, *self._args(spec, rows, rates[k])
-                        )
-                gradient = self._numpy_gradient(eval_points, batches, k)
-                gradient = gradient + self.sigma * noise[k]
-                new_x = self.x.copy()
-                new_state = self.state.copy()
-                for spec, rows in groups:
-                    slots = len(spec.state)
-                    result = spec.update(
-                        self.x[rows],
-                        gradient[rows],
-                        *(self.state[rows, j] for j in range(slots)),
-                        t,
-                        *self._args(spec, rows, rates[k]),
-                    )
-                    new_x[rows] = result[0]
-                    for j in range(slots):
-                        new_state[rows, j] = result[1 + j]
-                bad = active & (
-                    ~np.isfinite(new_x).all(axis=1) | (np.abs(new_x) > MAX_COORDINATE).any(axis=1)
-                )
-                self.diverged_at[bad] = first_update + k
-                moving = active & ~bad
-                self.x[moving] = new_x[moving]
-                self.state[moving] = new_state[moving]
-                out_path[:, column + k] = self.x
-                out_loss[:, column + k] = self.loss_at(self.x)
-
-    def _args(self, spec, rows, rates_now):
-        """``lr`` then the hyper-parameters of ``rows``, shaped (rows, 1) to broadcast."""
-        hyper = [self.hyper[rows, j, None] for j in range(len(spec.hyper_names))]
-        return (rates_now[rows, None], *hyper)
-
-    def _numpy_gradient(self, points: FloatArray, batches: regression.Batches, k: int):
-        if isinstance(self.problem, Surface):
-            gx, gy = self.problem.grad(points[:, 0], points[:, 1])
-            return np.stack([gx, gy], axis=1)
-        gradient = np.empty_like(points)
-        for group in range(len(self.batch_sizes)):
-            rows = self.batch_of_row == group
-            start, size = batches.starts[group, k], batches.sizes[group, k]
-            samples = batches.order[start : start + size]
-            xs, ys = self.data_x[samples], self.data_y[samples]
-            z = points[rows, 0, None] * xs + points[rows, 1, None]
-            dloss = self.problem.sample_dloss(z, ys)
-            gradient[rows] = np.stack([(dloss * xs).mean(axis=1), dloss.mean(axis=1)], axis=1)
-        return gradient
 
 
 def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:

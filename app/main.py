@@ -31,10 +31,10 @@ optimiser, schedule and problem with its parameters and equations.
 
 
 def _warm_up() -> float:
-    from app import compiled
+    from app.warmup import warm_up
 
     began = time.perf_counter()
-    compiled.warm_up()
+    warm_up()
     return time.perf_counter() - began
 
 

@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app import limits
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -39,14 +41,15 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1
-    # Request limits. The API schema enforces the contract's 10 000 / 64 (docs/API.md);
-    # these may only lower them.
-    max_steps: int = Field(10_000, ge=1, le=10_000)
-    max_runs: int = Field(64, ge=1, le=64)
-    max_body_bytes: int = Field(256 * 1024, ge=1024)
-    # WebSocket /api/stream, per connection: largest message, and a token bucket
-    # of `ws_burst` messages refilled at `ws_rate` per second.
-    ws_max_message_bytes: int = Field(256 * 1024, ge=1024)
+    # Request limits. The API schema enforces app.limits' (docs/API.md); these may
+    # only lower them.
+    max_steps: int = Field(limits.MAX_STEPS, ge=1, le=limits.MAX_STEPS)
+    max_runs: int = Field(limits.MAX_RUNS, ge=1, le=limits.MAX_RUNS)
+    max_body_bytes: int = Field(limits.MAX_BODY_BYTES, ge=1024)
+    # WebSocket /api/stream, per connection: largest message (uvicorn's own limit,
+    # ws_read_bytes, follows it), and a token bucket of `ws_burst` messages
+    # refilled at `ws_rate` per second.
+    ws_max_message_bytes: int = Field(limits.WS_MAX_MESSAGE_BYTES, ge=1024)
     ws_rate: float = Field(30.0, gt=0)
     ws_burst: int = Field(60, ge=1)
     # permessage-deflate on /api/stream. Off: compressing the stream's JSON (≈ 0.84 MB a
@@ -64,6 +67,13 @@ class Settings(BaseSettings):
     # The source tree's folders, or a wheel's copies (asset_dir); env overrides both.
     static_dir: Path = Field(default_factory=lambda: asset_dir("static"))
     templates_dir: Path = Field(default_factory=lambda: asset_dir("templates"))
+
+    @property
+    def ws_read_bytes(self) -> int:
+        """uvicorn's ``ws_max_size``: the largest message it reads before closing the
+        socket, a few times ``ws_max_message_bytes`` so that a message just over that is
+        still read and answered ``too_large``."""
+        return limits.WS_READ_FACTOR * self.ws_max_message_bytes
 
 
 @lru_cache

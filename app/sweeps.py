@@ -22,8 +22,6 @@ import numpy as np
 import numpy.typing as npt
 
 from app.engine import (
-    HYPER_SLOTS,
-    MAX_COORDINATE,
     Backend,
     Execution,
     Rows,
@@ -32,19 +30,20 @@ from app.engine import (
     whole_number,
 )
 from app.errors import InvalidSpec
-from app.optim.registry import OPTIMIZERS
+from app.limits import (
+    DEFAULT_AXIS_CELLS,
+    DEFAULT_SWEEP_STEPS,
+    MAX_AXIS_CELLS,
+    MAX_CELL_UPDATES,
+    MAX_COORDINATE,
+    MAX_SWEEP_STEPS,
+)
+from app.optim.registry import OPTIMIZERS, hyper_slots
 from app.problems.registry import PROBLEMS
 
 FloatArray = npt.NDArray[np.float64]
 
 START_AXES = ("start_x", "start_y")
-MAX_AXIS_CELLS = 256
-DEFAULT_AXIS_CELLS = 32
-MAX_SWEEP_STEPS = 5_000
-DEFAULT_SWEEP_STEPS = 1_000
-# Cell·updates of one sweep: 256 × 256 cells × 1 500 updates, or 128 × 128 × 5 000
-# — a few seconds of one core at the slowest rule (AMSGrad on Rastrigin ≈ 70 ns).
-MAX_CELL_UPDATES = 100_000_000
 # A final point this close to a known minimum (as a fraction of the plot's
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01
@@ -235,7 +234,7 @@ class Sweep:
         }
         columns[self.x_axis.param] = grid_x.ravel().astype(np.float64)
         columns[self.y_axis.param] = grid_y.ravel().astype(np.float64)
-        hyper = np.zeros((cells, HYPER_SLOTS))
+        hyper = np.zeros((cells, hyper_slots()))
         for slot, name in enumerate(spec.hyper_names):
             hyper[:, slot] = columns[name]
         return Rows(

@@ -36,11 +36,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from app import compiled  # noqa: E402
+from app.backends import compiled  # noqa: E402
 from app.engine import build_simulation, simulate  # noqa: E402
 from app.optim.registry import OPTIMIZERS  # noqa: E402
 from app.problems.registry import PROBLEMS  # noqa: E402
 from app.sweeps import run_sweep  # noqa: E402
+from app.warmup import warm_up  # noqa: E402
 
 try:  # the optional `bench` extra
     import torch
@@ -110,8 +111,8 @@ def time_engine(body: dict, backend: str, repeats: int) -> tuple[float, float | 
 
     End to end is what a request pays: ``simulate(build_simulation(body))`` for a
     runs request, ``run_sweep(body)`` for a sweep. The kernel is whatever numba
-    loop ``app.compiled.run_updates`` calls (every module-level dispatcher whose
-    name starts with ``_run``), timed by wrapping it.
+    loop ``app.backends.compiled.advance`` calls (every dispatcher of the generated
+    kernel module whose name starts with ``run_``), timed by wrapping it.
     """
     if "x_axis" in body:
 
@@ -126,11 +127,12 @@ def time_engine(body: dict, backend: str, repeats: int) -> tuple[float, float | 
 
     if backend != "compiled":
         return best_of(run, repeats), None
+    module = compiled.kernels()
     kernels = {
-        name: getattr(compiled, name)
-        for name in dir(compiled)
-        if name.startswith("_run")
-        and isinstance(getattr(compiled, name), numba.core.dispatcher.Dispatcher)
+        name: getattr(module, name)
+        for name in dir(module)
+        if name.startswith("run_")
+        and isinstance(getattr(module, name), numba.core.dispatcher.Dispatcher)
     }
     spent: list[float] = []
 
@@ -144,7 +146,7 @@ def time_engine(body: dict, backend: str, repeats: int) -> tuple[float, float | 
 
     end_to_end = best_of(run, repeats)
     for name, kernel in kernels.items():
-        setattr(compiled, name, timed(kernel))
+        setattr(module, name, timed(kernel))
     try:
         kernel_best = math.inf
         for _ in range(repeats):
@@ -153,7 +155,7 @@ def time_engine(body: dict, backend: str, repeats: int) -> tuple[float, float | 
             kernel_best = min(kernel_best, sum(spent))
     finally:
         for name, kernel in kernels.items():
-            setattr(compiled, name, kernel)
+            setattr(module, name, kernel)
     return end_to_end, kernel_best
 
 
@@ -327,13 +329,13 @@ def check_floor(steps: int) -> float:
 # -- start-up -----------------------------------------------------------------------
 
 STARTUP = (
-    "import time; t = time.perf_counter(); import app.compiled as c; c.warm_up(); "
+    "import time; t = time.perf_counter(); import app.warmup as w; w.warm_up(); "
     "print(time.perf_counter() - t)"
 )
 
 
 def startup_seconds() -> tuple[float, float]:
-    """``import app.compiled`` + ``warm_up()`` in a fresh process: empty cache, then warm."""
+    """``import app.warmup`` + ``warm_up()`` in a fresh process: empty cache, then warm."""
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
         times = []
@@ -375,7 +377,7 @@ def main() -> None:
 
     if torch is not None:
         torch.set_num_threads(1)
-    compiled.warm_up()
+    warm_up()
 
     scenes = {
         "a": ("Adam × 7 rows", ["adam"] * 7, steps, repeats),
@@ -452,7 +454,7 @@ def main() -> None:
         cold, warm = startup_seconds()
         print()
         print(
-            "start-up, import app.compiled + warm_up() in a fresh process: "
+            "start-up, import app.warmup + warm_up() in a fresh process: "
             f"{cold:.2f} s with an empty NUMBA_CACHE_DIR, {warm:.2f} s with a warm one"
         )
 

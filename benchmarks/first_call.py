@@ -11,7 +11,7 @@ for, the second what every later one does. Two caches:
 
 - ``cold``: an empty cache, so the server's start-up warm-up compiles everything;
 - ``warm``: a copy of a cache filled beforehand by the Dockerfile's own build
-  step (``python -c "from app.compiled import warm_up; warm_up()"``), as in the
+  step (``python -c "from app.warmup import warm_up; warm_up()"``), as in the
   image. A fresh copy per server: a server writes what it compiles into its cache,
   and the next scene must not find it there.
 
@@ -156,7 +156,7 @@ async def _stream(base: str, body: dict) -> None:
 def fill_cache(cache: str) -> None:
     """The Dockerfile's build step, in a process of its own."""
     subprocess.run(
-        [sys.executable, "-c", "from app.compiled import warm_up; warm_up()"],
+        [sys.executable, "-c", "from app.warmup import warm_up; warm_up()"],
         cwd=ROOT,
         env={**os.environ, "NUMBA_CACHE_DIR": cache},
         check=True,

@@ -52,6 +52,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app.settings import Settings  # noqa: E402
 from tests.serving import free_port, start_server, stop_server  # noqa: E402
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -92,13 +93,14 @@ def loadavg() -> str:
 
 
 def start_uvicorn(port: int, deflate: bool):
-    """uvicorn with one worker, as the Dockerfile runs it; returns once /readyz is 200."""
+    """uvicorn with one worker, as `descentlab serve` runs it (access log off); returns
+    once /readyz is 200."""
     return start_server(
         port,
         "--workers",
         "1",
         "--ws-max-size",
-        "1048576",
+        str(Settings().ws_read_bytes),
         "--no-access-log",
         "--ws-per-message-deflate",
         "true" if deflate else "false",

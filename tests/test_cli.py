@@ -5,12 +5,19 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import subprocess
 import sys
+import time
+import urllib.request
 
 import pytest
+from websockets.exceptions import ConnectionClosed
+from websockets.sync.client import connect
 
 from app.cli import main
+from app.settings import Settings
+from tests.serving import ROOT, free_port, stop_server
 
 
 def _run(capsys, *argv):
@@ -99,3 +106,38 @@ def test_console_script_is_installed():
         check=True,
     )
     assert completed.stdout.splitlines()[0] == "t,x,y,loss"
+
+
+def test_serve_takes_the_websocket_message_limit_from_one_setting():
+    # DESCENTLAB_WS_MAX_MESSAGE_BYTES sets both the app's limit (a message over it is
+    # answered too_large) and uvicorn's read limit (far past it, the socket closes).
+    limit = 2048
+    port = free_port()
+    env = dict(
+        os.environ,
+        DESCENTLAB_WS_MAX_MESSAGE_BYTES=str(limit),
+        DESCENTLAB_PORT=str(port),
+        DESCENTLAB_HOST="127.0.0.1",
+        DESCENTLAB_WARM_UP="false",  # nothing here needs the engine
+    )
+    server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve"], cwd=ROOT, env=env)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, "descentlab serve exited"
+            assert time.monotonic() < deadline, "no /healthz within 60 s"
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        read_limit = Settings(ws_max_message_bytes=limit).ws_read_bytes
+        with connect(f"ws://127.0.0.1:{port}/api/stream", max_size=None) as socket_:
+            socket_.send(json.dumps({"type": "stop", "pad": "x" * limit}))
+            assert json.loads(socket_.recv(timeout=10))["code"] == "too_large"
+            socket_.send("x" * (read_limit + 1))
+            with pytest.raises(ConnectionClosed) as closed:
+                socket_.recv(timeout=10)
+        assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+    finally:
+        stop_server(server)

@@ -267,6 +267,29 @@ def test_rows_that_share_a_rule_step_exactly_like_rows_alone(optimizer):
         assert together.diverged_at[i] == alone.diverged_at[0]
 
 
+@pytest.mark.parametrize("optimizer", ["nesterov", "adam", "amsgrad"])
+def test_regression_rows_that_share_a_rule_step_exactly_like_rows_alone(optimizer):
+    # The blocked loop on minibatches: rows with their own batch sizes (so their own
+    # sample groups), more rows than one block, and for Nesterov one row whose rate
+    # makes it diverge.
+    problem = {"name": "linear_regression", "n_samples": 40, "batch_size": 8}
+    sizes = [1, 8, 40, 5]
+    runs = [
+        {"optimizer": optimizer, "params": {"alpha": 0.01}, "start": [0.2 * i, -0.1 * i],
+         "batch_size": sizes[i % 4]}
+        for i in range(18)
+    ]  # fmt: skip
+    runs[5] = {**runs[5], "params": {"alpha": 1.0}}
+    together = run(problem, runs, steps=200, seed=6)
+    if optimizer == "nesterov":
+        assert together.diverged_at[5] is not None
+    for i in (0, 1, 2, 3, 5, 17):
+        alone = run(problem, [runs[i]], steps=200, seed=6)
+        np.testing.assert_array_equal(together.paths[i], alone.paths[0])
+        np.testing.assert_array_equal(together.losses[i], alone.losses[0])
+        assert together.diverged_at[i] == alone.diverged_at[0]
+
+
 @pytest.mark.parametrize("problem", list(PROBLEMS))
 def test_loss_grid_is_the_loss_a_run_reports_at_that_point(problem):
     spec = {"name": problem, "n_samples": 40} if PROBLEMS[problem].kind == "regression" else problem

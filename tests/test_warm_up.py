@@ -9,22 +9,24 @@ import numba
 import numpy as np
 import pytest
 
-from app import compiled, convergence
+from app import convergence
 from app.api import streaming
 from app.api.routes import runs as runs_route
 from app.api.routes import surface as surface_route
 from app.api.routes import sweeps as sweeps_route
-from app.compiled import COMPILED_AFTER_WARM_UP
+from app.backends import compiled
+from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.engine import build_simulation, simulate
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
 from app.sweeps import Sweep
+from app.warmup import warm_up
 
 
 def dispatchers() -> dict[str, numba.core.registry.CPUDispatcher]:
     """Every numba function of the engine, the kernels and the rules they inline."""
     found = {}
-    for module in (compiled, convergence):
+    for module in (compiled.kernels(), convergence):
         for name, value in vars(module).items():
             if isinstance(value, numba.core.registry.CPUDispatcher):
                 found[f"{module.__name__}.{name}"] = value
@@ -75,13 +77,13 @@ def representative_requests() -> None:
 
 
 def test_requests_after_warm_up_compile_nothing(caplog: pytest.LogCaptureFixture) -> None:
-    compiled.warm_up()
+    warm_up()
     before = {name: list(d.signatures) for name, d in dispatchers().items()}
-    with caplog.at_level(logging.WARNING, logger="app.compiled"):
+    with caplog.at_level(logging.WARNING, logger="app.backends.compiled"):
         representative_requests()
     after = {name: list(d.signatures) for name, d in dispatchers().items()}
     assert after == before
-    for name, kernel in compiled.KERNELS.items():
+    for name, kernel in compiled.dispatchers().items():
         assert len(kernel.signatures) == 1, (name, kernel.signatures)
     assert COMPILED_AFTER_WARM_UP not in caplog.text
 
@@ -98,7 +100,7 @@ def test_a_compile_after_warm_up_is_logged_with_the_kernel(
     watch.check()  # not armed: compiles before warm-up are expected
     watch.arm()
     twice(np.ones(3))
-    with caplog.at_level(logging.WARNING, logger="app.compiled"):
+    with caplog.at_level(logging.WARNING, logger="app.backends.compiled"):
         watch.check()
         watch.check()  # reported once
     (record,) = caplog.records

@@ -14,15 +14,18 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from app.engine import MAX_COORDINATE, MAX_RUNS, MAX_SEED, MAX_STEPS
-from app.optim.base import HyperParam
+from app.hyperparams import HyperParam
+from app.limits import (
+    MAX_AXIS_CELLS,
+    MAX_COORDINATE,
+    MAX_RESOLUTION,
+    MAX_RUNS,
+    MAX_SEED,
+    MAX_STEPS,
+    MAX_SWEEP_STEPS,
+    MIN_RESOLUTION,
+)
 from app.problems.registry import PROBLEMS
-from app.sweeps import MAX_AXIS_CELLS, MAX_SWEEP_STEPS
-
-MIN_RESOLUTION = 10
-MAX_RESOLUTION = 200
-DEFAULT_RESOLUTION = 80
-MAX_SPEED = 1_000_000.0
 
 
 def _whole(value: Any) -> Any:

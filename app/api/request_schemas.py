@@ -33,7 +33,6 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 
 from app.api.fields import (
     BATCH_SIZE,
-    DEFAULT_RESOLUTION,
     RUNS_DESCRIPTION,
     AxisCount,
     Resolution,
@@ -42,13 +41,23 @@ from app.api.fields import (
     Steps,
     SweepSteps,
 )
-from app.engine import DEFAULT_STEPS, MAX_COORDINATE, MAX_RUNS, MAX_SAMPLE_WORK
-from app.optim.base import HyperParam, OptimizerSpec, export_value
+from app.hyperparams import HyperParam, export_value
+from app.limits import (
+    DEFAULT_AXIS_CELLS,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STEPS,
+    DEFAULT_SWEEP_STEPS,
+    MAX_CELL_UPDATES,
+    MAX_COORDINATE,
+    MAX_RUNS,
+    MAX_SAMPLE_WORK,
+)
+from app.optim.base import OptimizerSpec
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import DEFAULT_SCHEDULE, SCHEDULES
 from app.problems.base import Problem
 from app.problems.registry import PROBLEMS
-from app.sweeps import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS, MAX_CELL_UPDATES, START_AXES
+from app.sweeps import START_AXES
 
 _N_SAMPLES = next(
     (p for problem in PROBLEMS.values() for p in problem.params if p.name == "n_samples"), None

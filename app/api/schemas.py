@@ -3,11 +3,12 @@
 Requests are checked in two steps. The models here check a body's fixed shape: its
 fields (an unknown top-level field of a body, a run, an axis or a stream message is
 a 422, so a typo such as ``"step": 300`` or ``"optimiser"`` is not silently
-ignored), their types and the fixed limits (``app/api/fields.py``). The engine's
-``build_simulation`` (and ``Sweep``) then checks everything the registries decide:
-optimiser, schedule and problem names, which parameters each one has, their ranges
-and kinds, and the rules across fields, with messages that name the field and list
-the valid names; the routes turn its InvalidSpec into the same 422.
+ignored), their types and the fixed limits (``app/api/fields.py``, from
+``app/limits.py``). The engine's ``build_simulation`` (and ``Sweep``) then checks
+everything the registries decide: optimiser, schedule and problem names, which
+parameters each one has, their ranges and kinds, and the rules across fields, with
+messages that name the field and list the valid names; the routes turn its
+InvalidSpec into the same 422.
 
 OpenAPI shows each request body as ``app/api/request_schemas.py`` generates it from
 the same registries (``documented_as``), so the schema says exactly what the two
@@ -22,8 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchem
 from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
-    DEFAULT_RESOLUTION,
-    MAX_SPEED,
     RUNS_DESCRIPTION,
     AxisCount,
     BatchSize,
@@ -40,14 +39,16 @@ from app.api.request_schemas import (
     SweepRequestSchema,
     documented_as,
 )
-from app.engine import DEFAULT_STEPS, MAX_RUNS
-from app.sweeps import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS
-
-# Ids are echoed on every message, so they must survive JSON both ways: integers
-# a JavaScript number holds exactly (whole numbers, by the API's integer rule), and
-# short strings.
-MAX_ID_INTEGER = 2**53
-MAX_ID_LENGTH = 64
+from app.limits import (
+    DEFAULT_AXIS_CELLS,
+    DEFAULT_RESOLUTION,
+    DEFAULT_STEPS,
+    DEFAULT_SWEEP_STEPS,
+    MAX_ID_INTEGER,
+    MAX_ID_LENGTH,
+    MAX_RUNS,
+    MAX_SPEED,
+)
 
 
 def message_id(value: Any) -> int | str | None:
@@ -344,6 +345,14 @@ class ResolutionLimits(BaseModel):
     default: int
 
 
+class SweepLimits(BaseModel):
+    max_steps: int
+    default_steps: int
+    max_axis_cells: int = Field(description="the most cells along one axis")
+    default_axis_cells: int
+    max_cell_updates: int = Field(description="cells × steps must not exceed it")
+
+
 class Limits(BaseModel):
     max_steps: int
     max_runs: int
@@ -354,6 +363,7 @@ class Limits(BaseModel):
         description="regression: runs (or sweep cells) × (steps + 1) × n_samples must not exceed it"
     )
     surface_resolution: ResolutionLimits
+    sweep: SweepLimits
 
 
 class Catalog(BaseModel):

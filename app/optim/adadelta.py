@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from app.hyperparams import HyperParam
 from app.optim import params
-from app.optim.base import HyperParam, OptimizerSpec
+from app.optim.base import OptimizerSpec
 
 
 def adadelta_update(x, g, avg_sq_grad, avg_sq_delta, t, lr, rho, eps):
@@ -35,7 +36,6 @@ ADADELTA = OptimizerSpec(
         params.RHO,
         params.eps(1e-6),
     ),
-    state=("avg_sq_grad", "avg_sq_delta"),
     update=adadelta_update,
     equations=(
         r"E \leftarrow \rho\, E + (1 - \rho)\, g^2",
@@ -45,5 +45,4 @@ ADADELTA = OptimizerSpec(
     ),
     description="Scale each step by the ratio of the RMS of past steps to the RMS of "
     "past gradients, so it needs no learning rate of its own.",
-    family="adaptive",
 )

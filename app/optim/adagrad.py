@@ -18,7 +18,6 @@ ADAGRAD = OptimizerSpec(
     name="adagrad",
     label="Adagrad",
     params=(params.alpha(0.1), params.eps(1e-8)),
-    state=("sum_sq",),
     update=adagrad_update,
     equations=(
         r"G \leftarrow G + g^2",
@@ -26,5 +25,4 @@ ADAGRAD = OptimizerSpec(
     ),
     description="Divide each coordinate's step by the root of all its past squared "
     "gradients: steep directions slow down, but the rate only ever falls.",
-    family="adaptive",
 )

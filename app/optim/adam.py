@@ -69,7 +69,6 @@ ADAM = OptimizerSpec(
     name="adam",
     label="Adam",
     params=(*_ADAM_PARAMS, params.BIAS_CORRECTION),
-    state=("exp_avg", "exp_avg_sq"),
     update=adam_update,
     equations=(
         *_MOMENTS,
@@ -79,14 +78,12 @@ ADAM = OptimizerSpec(
     ),
     description="Momentum and RMSProp together: a moving average of gradients, divided "
     "by the root of a moving average of squared gradients, both bias-corrected.",
-    family="adam",
 )
 
 AMSGRAD = OptimizerSpec(
     name="amsgrad",
     label="AMSGrad",
     params=_ADAM_PARAMS,
-    state=("exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
     update=amsgrad_update,
     equations=(
         *_MOMENTS,
@@ -96,14 +93,12 @@ AMSGRAD = OptimizerSpec(
     ),
     description="Adam that never lets its denominator shrink: it divides by the largest "
     "second moment seen so far.",
-    family="adam",
 )
 
 ADAMAX = OptimizerSpec(
     name="adamax",
     label="AdaMax",
     params=(params.alpha(0.002), params.BETA1, params.BETA2, params.eps(1e-8)),
-    state=("exp_avg", "exp_inf"),
     update=adamax_update,
     equations=(
         _MOMENTS[0],
@@ -112,14 +107,12 @@ ADAMAX = OptimizerSpec(
     ),
     description="Adam with the infinity norm: the denominator is a decaying maximum of "
     "|g| instead of a root mean square.",
-    family="adam",
 )
 
 NADAM = OptimizerSpec(
     name="nadam",
     label="Nadam",
     params=_ADAM_PARAMS,
-    state=("exp_avg", "exp_avg_sq"),
     update=nadam_update,
     equations=(
         *_MOMENTS,
@@ -129,5 +122,4 @@ NADAM = OptimizerSpec(
         r"{\sqrt{\hat s + \varepsilon}}",
     ),
     description="Adam with Nesterov's look-ahead folded into the momentum term.",
-    family="adam",
 )

@@ -1,139 +1,107 @@
-"""What every update rule and schedule is described by.
+"""What an update rule is described by, and the check that keeps its parts in step.
 
 A rule is an *elementwise* function: it takes the position, the gradient, its
-state arrays, the update index ``t`` and the scheduled learning rate ``lr``,
-and returns the new position and state. Written with arithmetic and
-``np.sqrt`` / ``np.maximum`` / ``np.abs`` only, the same function runs on numpy
-arrays (a whole batch of rows at once, the readable reference) and compiles
-with numba for the fast step loop (one scalar coordinate at a time).
+state, the update index ``t`` and the scheduled learning rate ``lr``, and
+returns the new position and state. Written with arithmetic and ``np.sqrt`` /
+``np.maximum`` / ``np.abs`` only, the same function runs on numpy arrays (a
+whole batch of rows at once, the readable reference) and compiles with numba
+for the fast step loop (one scalar coordinate at a time).
+
+The function's signature is the one statement of a rule's layout::
+
+    update(x, g, *state, t, lr, *hyper) -> (x, *state)
+    lookahead(x, *state, t, lr, *hyper) -> the point where the gradient is taken
+
+The names between ``g`` and ``t`` are the rule's state (each starts at 0 and is
+carried from update to update); the names after ``lr`` are its hyper-parameters,
+which must be the spec's ``params`` after ``alpha``, in the same order (``alpha``
+only ever enters through the scheduled ``lr``). A look-ahead may read any of the
+rule's state and hyper-parameters, by name. ``OptimizerSpec`` reads all of this
+from the signatures and refuses a spec whose ``params`` disagree with them, so
+both backends, which call the functions with the arguments in this order, get
+the layout from the same place.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable, Mapping
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cached_property
-from typing import Any, Literal
+from typing import Any
 
-from app.errors import InvalidSpec
+from app.hyperparams import HyperParam
 
-# How a slider moves over the range: evenly, in log10(value), or in log10(1 − value)
-# ("log1m": decays such as β, whose useful values crowd towards 1).
-Scale = Literal["linear", "log", "log1m"]
-Kind = Literal["float", "int", "bool"]
+UPDATE_FORM = "update(x, g, *state, t, lr, *hyper)"
+LOOKAHEAD_FORM = "lookahead(x, *state, t, lr, *hyper)"
 
 
-@dataclass(frozen=True)
-class HyperParam:
-    """One tunable number: its range, how a slider should move over it, its symbol."""
-
-    name: str
-    symbol: str  # LaTeX
-    default: float
-    min: float
-    max: float
-    scale: Scale = "linear"
-    step: float = 0.01
-    kind: Kind = "float"
-    description: str = ""
-
-    def validate(self, value: Any, loc: tuple[str | int, ...]) -> float:
-        """Return ``value`` as a float, or raise InvalidSpec naming the rule broken.
-
-        The JSON types are those of the OpenAPI schema (``app/api/schemas.py``):
-        a ``bool`` is JSON ``true``/``false`` only; an ``int`` is any number without
-        a fractional part (``8`` or ``8.0``, as JSON Schema's ``integer``); a
-        ``float`` any finite number. Booleans are never numbers.
-        """
-        if self.kind == "bool":
-            if isinstance(value, bool):
-                return float(value)
-            raise InvalidSpec(loc, "must be true or false")
-        if isinstance(value, bool) or not isinstance(value, int | float):
-            raise InvalidSpec(loc, f"must be a number, got {type(value).__name__}")
-        try:
-            number = float(value)
-        except OverflowError:  # an integer of hundreds of digits
-            number = math.inf
-        if not math.isfinite(number):
-            raise InvalidSpec(loc, "must be a finite number")
-        if self.kind == "int" and not number.is_integer():
-            raise InvalidSpec(loc, "must be a whole number")
-        if not self.min <= number <= self.max:
-            raise InvalidSpec(loc, f"must be between {self.min:g} and {self.max:g}")
-        return number
-
-    def as_json(self) -> dict[str, Any]:
-        default: Any = self.default
-        if self.kind == "bool":
-            default = bool(self.default)
-        elif self.kind == "int":
-            default = int(self.default)
-        return {
-            "name": self.name,
-            "symbol": self.symbol,
-            "default": default,
-            "min": self.min,
-            "max": self.max,
-            "scale": self.scale,
-            "step": self.step,
-            "kind": self.kind,
-            "description": self.description,
-        }
-
-
-def export_value(param: HyperParam, value: float) -> Any:
-    """The JSON form of a validated value: bools as bools, counts as ints."""
-    if param.kind == "bool":
-        return bool(value)
-    if param.kind == "int":
-        return int(value)
-    return value
-
-
-def resolve(
-    params: tuple[HyperParam, ...],
-    given: Mapping[str, Any] | None,
-    loc: tuple[str | int, ...],
-    what: str,
-) -> dict[str, float]:
-    """Fill defaults into ``given`` and check every value against its spec."""
-    given = dict(given or {})
-    known = {p.name: p for p in params}
-    unknown = sorted(set(given) - set(known))
-    if unknown:
-        valid = ", ".join(known) or "none"
-        raise InvalidSpec(
-            loc + (unknown[0],), f"unknown parameter for {what}; valid parameters: {valid}"
-        )
-    return {
-        p.name: p.validate(given[p.name], loc + (p.name,)) if p.name in given else p.default
-        for p in params
-    }
+def split_signature(
+    function: Callable[..., Any], leading: tuple[str, ...], form: str, owner: str
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The state and hyper-parameter names of ``function(*leading, *state, t, lr, *hyper)``,
+    or a ValueError that shows the expected form."""
+    where = f"{owner}: {function.__name__}{inspect.signature(function)}"
+    parameters = list(inspect.signature(function).parameters.values())
+    plain = all(
+        p.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD and p.default is inspect.Parameter.empty
+        for p in parameters
+    )
+    names = [p.name for p in parameters]
+    if not plain or names[: len(leading)] != list(leading) or "t" not in names:
+        raise ValueError(f"{where} must have the form {form}, with plain positional arguments")
+    at = names.index("t")
+    if names[at + 1 : at + 2] != ["lr"]:
+        raise ValueError(f"{where} must have the form {form}: lr right after t")
+    return tuple(names[len(leading) : at]), tuple(names[at + 2 :])
 
 
 @dataclass(frozen=True)
 class OptimizerSpec:
     """An update rule with everything the catalog, the engine and the page need.
 
-    ``update(x, g, *state, t, lr, *hyper)`` returns ``(x, *state)``, where
-    ``hyper`` are the values of ``params`` after ``alpha`` in declaration order
-    (``alpha`` only ever enters through the scheduled ``lr``). ``lookahead``,
-    when set, gives the point at which the gradient is taken.
+    ``state`` and ``hyper_names`` are read from ``update``'s signature (see the
+    module's docstring); ``lookahead_state`` and ``lookahead_hyper`` from
+    ``lookahead``'s, when it is set.
     """
 
     name: str
     label: str
     params: tuple[HyperParam, ...]
-    state: tuple[str, ...]
     update: Callable[..., tuple[Any, ...]]
     equations: tuple[str, ...]
     description: str
     lookahead: Callable[..., Any] | None = None
-    family: str = field(default="")
+    state: tuple[str, ...] = field(init=False)
+    hyper_names: tuple[str, ...] = field(init=False)
+    lookahead_state: tuple[str, ...] = field(init=False)
+    lookahead_hyper: tuple[str, ...] = field(init=False)
 
-    @cached_property
-    def hyper_names(self) -> tuple[str, ...]:
-        # Cached: every request reads it once per run to lay out the rows.
-        return tuple(p.name for p in self.params if p.name != "alpha")
+    def __post_init__(self) -> None:
+        owner = f"optimizer {self.name!r}"
+        state, hyper = split_signature(self.update, ("x", "g"), UPDATE_FORM, owner)
+        declared = tuple(p.name for p in self.params)
+        if "alpha" not in declared:
+            raise ValueError(f"{owner}: params must include alpha, the learning rate")
+        after_alpha = tuple(name for name in declared if name != "alpha")
+        if hyper != after_alpha:
+            raise ValueError(
+                f"{owner}: {self.update.__name__} takes ({', '.join(hyper)}) after lr, but "
+                f"params after alpha are ({', '.join(after_alpha)}); they must match in "
+                "name and order"
+            )
+        seen_state: tuple[str, ...] = ()
+        seen_hyper: tuple[str, ...] = ()
+        if self.lookahead is not None:
+            seen_state, seen_hyper = split_signature(self.lookahead, ("x",), LOOKAHEAD_FORM, owner)
+            unknown = [n for n in seen_state if n not in state] + [
+                n for n in seen_hyper if n not in hyper
+            ]
+            if unknown:
+                raise ValueError(
+                    f"{owner}: {self.lookahead.__name__} reads {', '.join(unknown)}, which "
+                    f"{self.update.__name__} does not have"
+                )
+        object.__setattr__(self, "state", state)
+        object.__setattr__(self, "hyper_names", hyper)
+        object.__setattr__(self, "lookahead_state", seen_state)
+        object.__setattr__(self, "lookahead_hyper", seen_hyper)

@@ -34,7 +34,6 @@ MOMENTUM = OptimizerSpec(
     name="momentum",
     label="Momentum",
     params=(params.alpha(0.01), params.BETA, params.BETA_WARMUP_STEPS),
-    state=("velocity",),
     update=momentum_update,
     equations=(
         r"v \leftarrow \beta_t\, v + g",
@@ -43,14 +42,12 @@ MOMENTUM = OptimizerSpec(
     ),
     description="Keep an exponentially weighted sum of past gradients, so steps "
     "build up along a valley and cancel across it.",
-    family="momentum",
 )
 
 NESTEROV = OptimizerSpec(
     name="nesterov",
     label="Nesterov",
     params=(params.alpha(0.01), params.BETA, params.BETA_WARMUP_STEPS),
-    state=("velocity",),
     update=momentum_update,
     lookahead=nesterov_lookahead,
     equations=(
@@ -61,5 +58,4 @@ NESTEROV = OptimizerSpec(
     ),
     description="Momentum that looks ahead: the gradient is taken where the "
     "velocity is about to carry the point, so it brakes before overshooting.",
-    family="momentum",
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.optim.base import HyperParam
+from app.hyperparams import HyperParam
 
 
 def alpha(default: float) -> HyperParam:

@@ -6,19 +6,43 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.errors import InvalidSpec
+from app.hyperparams import export_value, resolve
 from app.optim.adadelta import ADADELTA
 from app.optim.adagrad import ADAGRAD
 from app.optim.adam import ADAM, ADAMAX, AMSGRAD, NADAM
-from app.optim.base import OptimizerSpec, export_value, resolve
+from app.optim.base import OptimizerSpec
 from app.optim.momentum import MOMENTUM, NESTEROV
 from app.optim.rmsprop import RMSPROP
 from app.optim.sgd import SGD
 
 # The order is the story the page tells, from gradient descent to Adam and beyond.
+# Adding a rule is its module in app/optim/ and one line here: the engine, both
+# backends, the catalog, the schemas and the page all follow.
 OPTIMIZERS: dict[str, OptimizerSpec] = {
     spec.name: spec
-    for spec in (SGD, MOMENTUM, NESTEROV, ADAGRAD, RMSPROP, ADAM, ADADELTA, NADAM, ADAMAX, AMSGRAD)
+    for spec in (
+        SGD,
+        MOMENTUM,
+        NESTEROV,
+        ADAGRAD,
+        RMSPROP,
+        ADAM,
+        ADADELTA,
+        NADAM,
+        ADAMAX,
+        AMSGRAD,
+    )
 }
+
+
+def state_slots(optimizers: Mapping[str, OptimizerSpec] = OPTIMIZERS) -> int:
+    """The widest state of any rule: how many state slots each row has."""
+    return max([len(spec.state) for spec in optimizers.values()])
+
+
+def hyper_slots(optimizers: Mapping[str, OptimizerSpec] = OPTIMIZERS) -> int:
+    """The most hyper-parameters after alpha of any rule: each row's hyper slots."""
+    return max([len(spec.hyper_names) for spec in optimizers.values()])
 
 
 def get_optimizer(name: Any, loc: tuple[str | int, ...]) -> OptimizerSpec:

@@ -19,7 +19,6 @@ RMSPROP = OptimizerSpec(
     name="rmsprop",
     label="RMSProp",
     params=(params.alpha(0.01), params.GAMMA, params.eps(1e-8)),
-    state=("avg_sq",),
     update=rmsprop_update,
     equations=(
         r"s \leftarrow \gamma\, s + (1 - \gamma)\, g^2",
@@ -27,5 +26,4 @@ RMSPROP = OptimizerSpec(
     ),
     description="Divide each coordinate's step by the root of a moving average of "
     "its squared gradients, which forgets old gradients.",
-    family="adaptive",
 )

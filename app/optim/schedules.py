@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app.errors import InvalidSpec
-from app.optim.base import HyperParam, export_value, resolve
+from app.hyperparams import HyperParam, export_value, resolve
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -15,10 +15,8 @@ SGD = OptimizerSpec(
     name="sgd",
     label="SGD",
     params=(params.alpha(0.01),),
-    state=(),
     update=sgd_update,
     equations=(r"x \leftarrow x - \alpha_t\, g",),
     description="Step straight down the gradient; with noisy or minibatch gradients, "
     "this is stochastic gradient descent.",
-    family="gradient descent",
 )

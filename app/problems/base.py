@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from app.optim.base import HyperParam
+from app.hyperparams import HyperParam
 
 Point = tuple[float, float]
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.errors import InvalidSpec
-from app.optim.base import export_value, resolve
+from app.hyperparams import export_value, resolve
 from app.problems.base import Problem
 from app.problems.regression import REGRESSIONS
 from app.problems.surfaces import SURFACES

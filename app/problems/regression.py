@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from app.optim.base import HyperParam
+from app.hyperparams import HyperParam
+from app.limits import MAX_SAMPLES
 from app.problems.base import Regression
 
 FloatArray = npt.NDArray[np.float64]
@@ -73,7 +74,7 @@ def _params(noise_default: float, noise_max: float, noise_text: str) -> tuple[Hy
             "n",
             200,
             10,
-            5000,
+            MAX_SAMPLES,
             step=1,
             kind="int",
             description="number of samples in the dataset",
@@ -86,7 +87,7 @@ def _params(noise_default: float, noise_max: float, noise_text: str) -> tuple[Hy
             "m",
             16,
             1,
-            5000,
+            MAX_SAMPLES,
             step=1,
             kind="int",
             description="samples per update: 1 is SGD, n is full-batch gradient descent",

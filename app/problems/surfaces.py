@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from app.optim.base import HyperParam
+from app.hyperparams import HyperParam
 from app.problems.base import Surface
 
 TWO_PI = 2.0 * np.pi

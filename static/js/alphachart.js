@@ -2,9 +2,10 @@
 
 import { fmtNumber } from "./plots.js";
 
-// The schedules' d(e) for the little α(t) chart; a schedule without an entry
-// here simply shows no chart (the server stays the one source of the maths).
-const DECAY = {
+// The schedules' d(e) (app/optim/schedules.py), for the little α(t) chart; a
+// schedule without an entry here simply shows no chart. A browser test evaluates
+// both on the same inputs (tests/browser/test_page_sources.py).
+export const DECAY = {
   constant: () => 1,
   step: (e, p) => p.factor ** Math.floor(e / p.every),
   exponential: (e, p) => Math.exp(-p.k * e),

@@ -194,6 +194,7 @@ function applyState(next, { animate = false, focus = spotlight.selected } = {}) 
 function renderHeader() {
   $("#steps").value = state.steps;
   $("#steps").max = catalog.maxSteps();
+  $("#seed").max = catalog.maxSeed();
   $("#seed").value = state.seed;
   $("#speed").value = Math.log10(state.speed).toFixed(2);
   $("#speed-out").textContent = `${state.speed}/s`;
@@ -283,7 +284,7 @@ function wire() {
   });
   $("#seed").addEventListener("change", (e) => {
     const v = Math.round(Number(e.target.value));
-    state.seed = Number.isFinite(v) ? Math.max(0, Math.min(2 ** 32 - 1, v)) : state.seed;
+    state.seed = Number.isFinite(v) ? Math.max(0, Math.min(catalog.maxSeed(), v)) : state.seed;
     e.target.value = state.seed;
     changed({ push: true, ground: true });
   });

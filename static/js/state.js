@@ -1,9 +1,10 @@
 // The page's whole state: one plain object, declared as a table, mirrored in the URL.
 //
-// Scalars are described by FIELDS (name in the URL, kind, default, range). The
-// problem's parameters and every run's hyper-parameters come from the catalog,
-// so nothing here lists optimisers, schedules or problems by name except the
-// default scene a first visit shows.
+// Scalars are described by FIELDS (name in the URL, kind, default, range; a range
+// the server enforces names its entry in the catalog's `limits`). The problem's
+// parameters and every run's hyper-parameters come from the catalog, so nothing
+// here lists optimisers, schedules or problems by name except the default scene a
+// first visit shows.
 //
 //   ?problem=steep_valley&noise=0&steps=120&seed=0
 //   &run=sgd~alpha:0.45&run=adam~alpha:0.2~beta1:0.9~lr:step~lr.every:10~at:-4,1.5
@@ -12,8 +13,8 @@
 // The lesson, if any, is the path (/lessons/<slug>), not the query.
 
 export const FIELDS = [
-  { key: "steps", kind: "int", default: 120, min: 1, max: 10000 },
-  { key: "seed", kind: "int", default: 0, min: 0, max: 2 ** 32 - 1 },
+  { key: "steps", kind: "int", default: 120, min: 1, limit: "max_steps" },
+  { key: "seed", kind: "int", default: 0, min: 0, limit: "max_seed" },
   { key: "speed", kind: "int", default: 60, min: 1, max: 2000 }, // updates per second on replay
   { key: "instant", kind: "bool", default: true },
   { key: "view", kind: "enum", values: ["2d", "3d"], default: "2d" },
@@ -71,7 +72,7 @@ export class Catalog {
     this.optimizers = new Map(raw.optimizers.map((o) => [o.name, o]));
     this.schedules = new Map(raw.schedules.map((s) => [s.name, s]));
     this.problems = new Map(raw.problems.map((p) => [p.name, p]));
-    this.limits = raw.limits || {};
+    this.limits = raw.limits; // the server's: every bound the page enforces comes from here
   }
   optimizer(name) {
     return this.optimizers.get(name) || this.raw.optimizers[0];
@@ -118,10 +119,13 @@ export class Catalog {
     return state;
   }
   maxRuns() {
-    return this.limits.max_runs || 64;
+    return this.limits.max_runs;
   }
   maxSteps() {
-    return this.limits.max_steps || 10000;
+    return this.limits.max_steps;
+  }
+  maxSeed() {
+    return this.limits.max_seed;
   }
 }
 
@@ -146,7 +150,7 @@ function parseField(field, raw, catalog) {
   if (field.kind === "enum") return field.values.includes(raw) ? raw : field.default;
   const n = Number(raw);
   if (!Number.isFinite(n)) return field.default;
-  const max = field.key === "steps" ? catalog.maxSteps() : field.max;
+  const max = field.limit ? catalog.limits[field.limit] : field.max;
   return clamp(Math.round(n), field.min, max);
 }
 

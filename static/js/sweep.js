@@ -8,14 +8,12 @@ import { fmtNumber, runColor } from "./plots.js";
 import { SweepView } from "./sweepplot.js";
 
 const $ = (sel, root = document) => root.querySelector(sel);
-const MAX_SWEEP_STEPS = 5000;
-// The server's budget for regressions: cells × steps × n_samples (loss terms).
-const SAMPLE_BUDGET = 2e8;
-
-/** The most steps a sweep of `cells` may take on this problem. */
+/** The most steps a sweep of `cells` may take on this problem: the server's sweep
+ * limit and, on a regression, its budget of cells × steps × n_samples (loss terms). */
 function stepCap(state, catalog, cells) {
+  const most = catalog.limits.sweep.max_steps;
   const n = catalog.isRegression(state.problem) ? state.problemParams.n_samples : 0;
-  return n ? Math.max(1, Math.min(MAX_SWEEP_STEPS, Math.floor(SAMPLE_BUDGET / (cells * n)))) : MAX_SWEEP_STEPS;
+  return n ? Math.max(1, Math.min(most, Math.floor(catalog.limits.max_sample_work / (cells * n)))) : most;
 }
 const GREEK = { alpha: "α", beta: "β", beta1: "β₁", beta2: "β₂", gamma: "γ", rho: "ρ", eps: "ε" };
 
@@ -262,7 +260,7 @@ export class SweepPanel {
       const asked = Math.max(1, Math.round(Number(this.field("steps").value)) || state.steps);
       const steps = Math.min(asked, stepCap(state, catalog, count * count));
       this.field("steps").value = steps;
-      if (steps < asked && steps < MAX_SWEEP_STEPS) this.page.toast(`Sweep steps lowered to ${steps}: the server allows cells × steps × samples ≤ ${SAMPLE_BUDGET.toExponential()}.`);
+      if (steps < asked && steps < catalog.limits.sweep.max_steps) this.page.toast(`Sweep steps lowered to ${steps}: the server allows cells × steps × samples ≤ ${catalog.limits.max_sample_work.toExponential()}.`);
       request = { ...baseRequest(run, state, catalog, steps), x_axis: this.axisSpec("x", count), y_axis: this.axisSpec("y", count) };
       if (request.x_axis.param === request.y_axis.param) throw new Error("choose two different axes");
     } catch (error) {

@@ -108,3 +108,38 @@ def test_large_json_answers_are_gzipped(http: httpx.Client) -> None:
     response = http.post("/api/runs", json=body, headers={"accept-encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert len(response.json()["runs"][0]["path"]) == 2001
+
+
+def test_the_catalogs_sweep_limits_are_the_ones_a_sweep_meets(http: httpx.Client) -> None:
+    sweep = http.get("/api/catalog").json()["limits"]["sweep"]
+    body = {
+        "problem": {"name": "steep_valley"},
+        "optimizer": "sgd",
+        "x_axis": {"param": "alpha"},
+        "y_axis": {"param": "start_x", "count": 2},
+    }
+    defaults = http.post("/api/sweeps", json=body).json()
+    assert defaults["steps"] == sweep["default_steps"]
+    assert len(defaults["x_axis"]["values"]) == sweep["default_axis_cells"]
+
+    longest = {**body, "steps": sweep["max_steps"], "x_axis": {"param": "alpha", "count": 2}}
+    assert http.post("/api/sweeps", json=longest).status_code == 200
+    refused = http.post("/api/sweeps", json={**longest, "steps": sweep["max_steps"] + 1})
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "steps"]
+
+    widest = {**body, "x_axis": {"param": "alpha", "count": sweep["max_axis_cells"] + 1}}
+    refused = http.post("/api/sweeps", json=widest)
+    assert refused.status_code == 422
+    assert refused.json()["detail"][0]["loc"] == ["body", "x_axis", "count"]
+
+    side = sweep["max_axis_cells"]
+    too_much = {
+        **body,
+        "steps": sweep["max_cell_updates"] // side**2 + 1,
+        "x_axis": {"param": "alpha", "count": side},
+        "y_axis": {"param": "start_x", "count": side},
+    }
+    refused = http.post("/api/sweeps", json=too_much)
+    assert refused.status_code == 422
+    assert f"{sweep['max_cell_updates']:,}" in refused.json()["detail"][0]["msg"]

@@ -17,8 +17,8 @@ import pytest
 from pydantic import TypeAdapter
 
 from app.api import request_schemas
+from app.hyperparams import HyperParam, export_value
 from app.main import create_app
-from app.optim.base import HyperParam, export_value
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES
 from app.problems.registry import PROBLEMS
@@ -142,6 +142,11 @@ def test_sweeps_are_one_variant_per_optimizer_with_its_axes() -> None:
 # -- a grown registry ------------------------------------------------------------------
 
 
+def toy_update(x, g, t, lr, lam):
+    """A rule that takes the extra parameter (a spec's params must match its rule's)."""
+    return (x - lr * lam * g,)
+
+
 @pytest.fixture
 def grown(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     """The schema module rebuilt over registries with one more optimiser, schedule and
@@ -150,7 +155,7 @@ def grown(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     period = HyperParam("period", "P", 20, 1, 100, step=1, kind="int")
     tilt = HyperParam("tilt", "c", 0.0, -1.0, 1.0)
     toy = dataclasses.replace(
-        OPTIMIZERS["sgd"], name="toy", params=(*OPTIMIZERS["sgd"].params, lam)
+        OPTIMIZERS["sgd"], name="toy", params=(*OPTIMIZERS["sgd"].params, lam), update=toy_update
     )
     monkeypatch.setitem(OPTIMIZERS, "toy", toy)
     monkeypatch.setitem(

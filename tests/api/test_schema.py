@@ -25,8 +25,8 @@ from schemathesis.config import SchemathesisConfig
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from app.engine import DEFAULT_STEPS
+from app.limits import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS, MAX_CELL_UPDATES
 from app.main import create_app
-from app.sweeps import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS, MAX_CELL_UPDATES
 
 load_all_checks()
 EVERY_CHECK = list(CHECKS.get_all())

@@ -28,7 +28,7 @@ import pytest
 from websockets.sync.client import connect
 
 from app.api.routes.vendor import PLOTLY_URL
-from app.compiled import COMPILED_AFTER_WARM_UP
+from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.optim.registry import OPTIMIZERS
 from tests.deploy.containers import buildkit_docker, engine_answers, tool
 from tests.deploy.dockerfile import REPO
@@ -332,13 +332,13 @@ def test_the_proxy_spreads_requests_over_every_replica(deployment):
 
 def test_the_web_server_runs_as_a_non_root_user(deployment):
     for replica in deployment.replicas:
-        # PID 1 is uvicorn itself (the CMD execs it).
+        # PID 1 is the server itself, `descentlab serve` running uvicorn in-process.
         status = deployment.python(replica.container, "print(open('/proc/1/status').read())")
         ids = dict(re.findall(r"^(Uid|Gid):\s+(.*)$", status, re.M))
         cmdline = deployment.python(
             replica.container, "print(open('/proc/1/cmdline').read().replace(chr(0), ' '))"
         )
-        assert "uvicorn app.main:app" in cmdline
+        assert "descentlab serve" in cmdline
         # real, effective, saved and filesystem ids
         assert "0" not in ids["Uid"].split(), f"{replica.name}: uid {ids['Uid']}"
         assert "0" not in ids["Gid"].split(), f"{replica.name}: gid {ids['Gid']}"

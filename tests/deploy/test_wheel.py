@@ -24,7 +24,7 @@ import httpx
 import pytest
 from websockets.sync.client import connect
 
-from app.compiled import COMPILED_AFTER_WARM_UP
+from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.optim.registry import OPTIMIZERS
 from tests.deploy.dockerfile import REPO, cmd, context_entries, final_stage, healthcheck, stages
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.engine import Execution, build_simulation
+from app.engine import Execution, build_simulation, simulate
 from app.problems import regression
 from app.problems.registry import PROBLEMS
 
@@ -43,18 +43,24 @@ def test_a_stretch_of_updates_matches_the_same_updates_of_a_longer_stretch():
         np.testing.assert_array_equal(whole.order[w0 : w0 + wn], part.order[p0 : p0 + pn])
 
 
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
 @pytest.mark.parametrize("name", ["linear_regression", "logistic_regression"])
-def test_full_batch_gradient_equals_central_differences_of_the_loss(name):
+def test_full_batch_gradient_equals_central_differences_of_the_loss(name, backend):
+    points = np.array([[0.3, -0.7], [2.5, 1.0], [-1.0, 2.0]])
+    alpha = 1e-3
     simulation = build_simulation(
         {
             "problem": {"name": name, "n_samples": 300, "batch_size": 300},
-            "runs": [{"optimizer": "sgd"}] * 3,
+            "steps": 1,
+            "runs": [
+                {"optimizer": "sgd", "params": {"alpha": alpha}, "start": list(p)} for p in points
+            ],
         }
     )
+    # One plain gradient step from each point: x_1 = x_0 - α ∇L(x_0).
+    result = simulate(simulation, backend=backend)
+    gradient = np.array([(path[0] - path[1]) / alpha for path in result.paths])
     execution = Execution(simulation, backend="numpy")
-    points = np.array([[0.3, -0.7], [2.5, 1.0], [-1.0, 2.0]])
-    batches = regression.Batches(np.arange(300), np.zeros((1, 1), dtype=int), np.full((1, 1), 300))
-    gradient = execution._numpy_gradient(points, batches, 0)
     h = 1e-6
     for axis in range(2):
         step = np.zeros(2)

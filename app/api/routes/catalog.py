@@ -9,10 +9,9 @@ from fastapi import APIRouter, Request
 from latex2mathml.converter import convert
 from starlette.responses import Response
 
+from app import limits as fixed
 from app.api.encoding import JSONBytesResponse, dumps
-from app.api.fields import DEFAULT_RESOLUTION, MAX_RESOLUTION, MAX_SPEED, MIN_RESOLUTION
 from app.api.schemas import Catalog
-from app.engine import MAX_COORDINATE, MAX_SAMPLE_WORK, MAX_SEED
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES
 from app.problems.registry import PROBLEMS
@@ -57,14 +56,21 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
     limits = {
         "max_steps": max_steps,
         "max_runs": max_runs,
-        "max_coordinate": MAX_COORDINATE,
-        "max_seed": MAX_SEED,
-        "max_speed": MAX_SPEED,
-        "max_sample_work": MAX_SAMPLE_WORK,
+        "max_coordinate": fixed.MAX_COORDINATE,
+        "max_seed": fixed.MAX_SEED,
+        "max_speed": fixed.MAX_SPEED,
+        "max_sample_work": fixed.MAX_SAMPLE_WORK,
         "surface_resolution": {
-            "min": MIN_RESOLUTION,
-            "max": MAX_RESOLUTION,
-            "default": DEFAULT_RESOLUTION,
+            "min": fixed.MIN_RESOLUTION,
+            "max": fixed.MAX_RESOLUTION,
+            "default": fixed.DEFAULT_RESOLUTION,
+        },
+        "sweep": {
+            "max_steps": fixed.MAX_SWEEP_STEPS,
+            "default_steps": fixed.DEFAULT_SWEEP_STEPS,
+            "max_axis_cells": fixed.MAX_AXIS_CELLS,
+            "default_axis_cells": fixed.DEFAULT_AXIS_CELLS,
+            "max_cell_updates": fixed.MAX_CELL_UPDATES,
         },
     }
     return {
@@ -73,10 +79,6 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
         "problems": problems,
         "limits": limits,
     }
-
-
-def catalog_for(settings: Settings) -> dict[str, Any]:
-    return build_catalog(settings.max_steps, settings.max_runs)
 
 
 @lru_cache(maxsize=4)

@@ -1,0 +1,168 @@
+"""The compiled backend: the engine's rules and gradients, run by numba.
+
+The update rules and the gradients are *not* rewritten here: the elementwise
+functions of ``app.optim`` and ``app.problems`` are compiled as they are and
+called on one scalar coordinate at a time, from loops whose dispatch is
+generated from the registries (``kernel_source``; the loops are
+``kernel_loops.py``). ``kernels()`` is the generated module for the registries
+as they are now.
+
+The machine code is cached on disk (``NUMBA_CACHE_DIR`` or ``__pycache__``),
+and ``app.warmup.warm_up`` compiles or loads it at start-up, not on a user's
+first click. numba compiles a kernel once per combination of argument types,
+and an array's type includes its memory layout: ``advance`` hands every array
+over C-contiguous with one dtype (outputs are whole buffers and a column
+offset, never strided views), so each kernel has exactly one signature, the one
+warm-up compiles. ``CompileWatch`` logs any compile after that.
+"""
+
+from __future__ import annotations
+
+import logging
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from app import convergence
+from app.backends import FloatArray, StepInputs, kernel_source
+from app.optim.registry import OPTIMIZERS
+from app.problems.registry import PROBLEMS
+
+log = logging.getLogger(__name__)
+
+# The kernel module of each registry seen, by its specs, the last one used last (a
+# rule registered later, as a test may, gets a module of its own).
+_modules: list[tuple[tuple[Any, ...], ModuleType]] = []
+
+
+def kernels() -> ModuleType:
+    """The kernel module generated from the registries as they are now."""
+    specs = (*OPTIMIZERS.values(), *PROBLEMS.values())
+    # Called for every chunk: comparing tuples of the same objects is identity checks.
+    for index in range(len(_modules) - 1, -1, -1):
+        if _modules[index][0] == specs:
+            _modules.append(_modules.pop(index))
+            return _modules[-1][1]
+    module = kernel_source.load(*kernel_source.render(OPTIMIZERS, PROBLEMS))
+    _modules.append((specs, module))
+    return module
+
+
+def _readable(array, dtype) -> np.ndarray:
+    """``array`` in the one layout the loops are compiled for: C-contiguous, aligned,
+    writeable (numba types a read-only array apart), of ``dtype``. Copies only when
+    it is not already so."""
+    flags = array.flags
+    if array.dtype == dtype and flags.c_contiguous and flags.aligned and flags.writeable:
+        return array
+    return np.array(array, dtype=dtype, order="C")
+
+
+def _writable(array, dtype) -> np.ndarray:
+    """An array the loops write into: it must already be in their layout (a copy would
+    lose the writes)."""
+    flags = array.flags
+    if array.dtype != dtype or not (flags.c_contiguous and flags.aligned and flags.writeable):
+        raise TypeError(f"the compiled loop writes into C-contiguous {dtype} arrays only")
+    return array
+
+
+def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
+    """Make ``len(inputs.rates)`` updates of every row, writing update ``k`` into
+    column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)."""
+    module = kernels()
+    f64, i64 = np.float64, np.int64
+    ids, hyper, state = inputs.optimizer_ids, inputs.hyper, inputs.state
+    # The loops read exactly these widths, unchecked: a narrower array would be read past.
+    if state.shape[1:] != (module.STATE_SLOTS, 2) or hyper.shape[1:] != (module.HYPER_SLOTS,):
+        raise ValueError(
+            f"state {state.shape} and hyper {hyper.shape} do not have the registry's "
+            f"{module.STATE_SLOTS} state and {module.HYPER_SLOTS} hyper-parameter slots"
+        )
+    if len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
+        kernel, rule = module.run_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
+    else:
+        kernel, rule = module.run_rows, (_readable(ids, i64), _readable(hyper, f64))
+    batches = inputs.batches
+    kernel(
+        module.PROBLEM_IDS[inputs.problem.name],
+        float(inputs.sigma),
+        _readable(inputs.noise, f64),
+        _readable(inputs.data_x, f64),
+        _readable(inputs.data_y, f64),
+        _readable(batches.order, i64),
+        _readable(batches.starts, i64),
+        _readable(batches.sizes, i64),
+        _readable(inputs.batch_of_row, i64),
+        *rule,
+        _readable(inputs.rates, f64),
+        int(inputs.first_update),
+        _writable(inputs.x, f64),
+        _writable(state, f64),
+        _writable(inputs.diverged_at, i64),
+        _writable(out_path, f64),
+        _writable(out_loss, f64),
+        int(column),
+        float(inputs.max_coordinate),
+    )
+
+
+def dispatchers() -> dict[str, Any]:
+    """Every numba kernel a request calls. Their arguments always have the same types
+    (see _readable), so each has exactly one signature, compiled by warm-up."""
+    module = kernels()
+    return {
+        "run_rows": module.run_rows,
+        "run_alike": module.run_alike,
+        "convergence.scan": convergence.compiled_scan,
+    }
+
+
+# What the server logs when a request had to compile: operators (and the compose
+# test) look for this phrase.
+COMPILED_AFTER_WARM_UP = "engine compiled a new kernel after warm-up"
+
+
+class CompileWatch:
+    """Logs a warning when a kernel gains a signature after warm-up.
+
+    Such a compile takes seconds of a core on some user's request: it means a
+    request passed arrays of a type or layout warm-up did not cover. Checking
+    is a length comparison per kernel, cheap enough to do after every chunk.
+    """
+
+    def __init__(self, kernels) -> None:
+        self.kernels = kernels
+        self.known: dict[str, int] | None = None  # None: not warm yet, compiles expected
+
+    def arm(self) -> None:
+        self.known = {name: len(kernel.signatures) for name, kernel in self.kernels.items()}
+
+    def check(self) -> None:
+        if self.known is None:
+            return
+        for name, kernel in self.kernels.items():
+            signatures = kernel.signatures
+            if len(signatures) > self.known[name]:
+                self.known[name] = len(signatures)
+                log.warning(
+                    COMPILED_AFTER_WARM_UP + ": %s for %s",
+                    name,
+                    signatures[-1],
+                )
+
+
+_watch = CompileWatch({})
+
+
+def watch_compiles() -> None:
+    """From now on, log any compile of the kernels (warm-up calls it when it is done)."""
+    global _watch
+    _watch = CompileWatch(dispatchers())
+    _watch.arm()
+
+
+def report_new_compiles() -> None:
+    """Warn if any kernel compiled since warm-up (called after each chunk of work)."""
+    _watch.check()

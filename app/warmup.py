@@ -1,0 +1,37 @@
+"""Compile (or load from numba's cache) every kernel before the first request needs it.
+
+``warm_up`` runs at start-up, in a thread (app/main.py), and during the Docker
+build, which fills the cache the replicas then load.
+"""
+
+from __future__ import annotations
+
+from app.backends import compiled
+from app.engine import Execution, build_simulation, simulate
+from app.optim.registry import OPTIMIZERS
+from app.sweeps import Sweep
+
+
+def warm_up() -> None:
+    """Compile (or load from the cache) every kernel, through the entry points the
+    routes use (POST /api/runs, the stream, sweeps), on a noisy surface and a
+    minibatch regression, mixed rows and rows alike; then watch for later compiles."""
+    problems = (
+        {"name": "rosenbrock", "noise": 0.1},
+        {"name": "linear_regression", "n_samples": 20, "batch_size": 4},
+    )
+    for problem in problems:
+        # Mixed optimisers (run_rows), then rows all alike (run_alike).
+        for runs in ([{"optimizer": name} for name in OPTIMIZERS], [{"optimizer": "adam"}] * 2):
+            request = {"problem": problem, "steps": 2, "runs": runs}
+            simulate(build_simulation(request))
+            list(Execution(build_simulation(request)).chunks(1))
+        sweep = {
+            "problem": problem,
+            "optimizer": "adam",
+            "steps": 2,
+            "x_axis": {"param": "alpha", "count": 2},
+            "y_axis": {"param": "start_x", "count": 2},
+        }
+        Sweep(sweep).run()
+    compiled.watch_compiles()

@@ -1,0 +1,242 @@
+"""A rule is its function and one registry entry: both backends pick up a new one, and a
+spec that disagrees with its function's signature is refused."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import sys
+
+import numpy as np
+import pytest
+
+from app.backends import kernel_source
+from app.engine import build_simulation, simulate
+from app.hyperparams import HyperParam
+from app.optim import params
+from app.optim.base import OptimizerSpec
+from app.optim.registry import OPTIMIZERS, hyper_slots, state_slots
+from app.problems.registry import PROBLEMS
+
+# -- two rules that are not in the app -------------------------------------------------
+
+
+def leaky_update(x, g, average, t, lr, leak):
+    """A leaky sum of gradients, stepped along with a 1/√t rate."""
+    average = leak * average + g
+    return x - lr * average / np.sqrt(t), average
+
+
+def leaky_lookahead(x, average, t, lr, leak):
+    """Take the gradient where the leaky sum is about to carry the point."""
+    return x - lr * leak * average
+
+
+def echo_update(x, g, g1, g2, g3, count, t, lr, w0, w1, w2, w3, shrink):
+    """A weighted sum of the last four gradients (wider state and more hyper-parameters
+    than any rule of the app)."""
+    direction = w0 * g + w1 * g1 + w2 * g2 + w3 * g3
+    return x - lr * shrink * direction, g, g1, g2, count + 1.0
+
+
+def _weight(name, default):
+    return HyperParam(name, name, default, 0.0, 1.0, description="weight of a past gradient")
+
+
+LEAKY = OptimizerSpec(
+    name="leaky",
+    label="Leaky",
+    params=(params.alpha(0.001), HyperParam("leak", r"\lambda", 0.8, 0.0, 1.0)),
+    update=leaky_update,
+    lookahead=leaky_lookahead,
+    equations=(r"m \leftarrow \lambda m + g",),
+    description="A test rule with a look-ahead.",
+)
+ECHO = OptimizerSpec(
+    name="echo",
+    label="Echo",
+    params=(
+        params.alpha(0.001),
+        _weight("w0", 0.4),
+        _weight("w1", 0.3),
+        _weight("w2", 0.2),
+        _weight("w3", 0.1),
+        HyperParam("shrink", "s", 0.5, 0.0, 1.0),
+    ),
+    update=echo_update,
+    equations=(r"x \leftarrow x - \alpha s \sum_i w_i g_{t-i}",),
+    description="A test rule with four state slots and five hyper-parameters.",
+)
+
+
+def reference(name, values, gradient, start, steps, noise):
+    """Positions after 0 … ``steps`` updates, one coordinate at a time in plain floats."""
+    x = list(start)
+    state = [[0.0, 0.0, 0.0, 0.0] for _ in range(2)]
+    path = [tuple(x)]
+    for t in range(1, steps + 1):
+        lr = values["alpha"]
+        if name == "leaky":
+            at = [x[i] - lr * values["leak"] * state[i][0] for i in range(2)]
+        else:
+            at = list(x)
+        g = [a + n for a, n in zip(gradient(*at), noise[t - 1], strict=True)]
+        for i in range(2):
+            if name == "leaky":
+                state[i][0] = values["leak"] * state[i][0] + g[i]
+                x[i] -= lr * state[i][0] / math.sqrt(t)
+            else:
+                g1, g2, g3, count = state[i]
+                weights = values["w0"], values["w1"], values["w2"], values["w3"]
+                direction = sum(w * v for w, v in zip(weights, (g[i], g1, g2, g3), strict=True))
+                x[i] -= lr * values["shrink"] * direction
+                state[i] = [g[i], g1, g2, count + 1.0]
+        path.append(tuple(x))
+    return np.array(path)
+
+
+def steep_valley_gradient(x, y):
+    return 0.2 * x, 4.0 * y
+
+
+@pytest.fixture
+def registered(monkeypatch):
+    """The registry with both test rules added, as one line each would add them."""
+    monkeypatch.setitem(OPTIMIZERS, LEAKY.name, LEAKY)
+    monkeypatch.setitem(OPTIMIZERS, ECHO.name, ECHO)
+
+
+def test_rules_added_to_the_registry_run_on_both_backends(registered):
+    # One request: both test rules (ECHO widens every row's state and hyper-parameter
+    # slots) beside rules of the app, on a surface with gradient noise.
+    assert (state_slots(), hyper_slots()) == (4, 5)
+    sigma, seed, steps = 0.3, 4, 60
+    runs = [
+        {"optimizer": "leaky", "params": {"alpha": 0.02, "leak": 0.7}},
+        {"optimizer": "echo", "start": [3.0, -1.0]},
+        {"optimizer": "nesterov", "params": {"alpha": 0.01}},
+        {"optimizer": "amsgrad"},
+    ]
+    request = {"problem": {"name": "steep_valley", "noise": sigma}, "steps": steps, "seed": seed}
+    noise = sigma * np.random.default_rng(seed).standard_normal((steps, 2))
+    simulation = build_simulation({**request, "runs": runs})
+    results = {backend: simulate(simulation, backend) for backend in ("compiled", "numpy")}
+    for backend, result in results.items():
+        for row in (0, 1):
+            spec = OPTIMIZERS[runs[row]["optimizer"]]
+            values = result.simulation.runs[row].params
+            expected = reference(
+                spec.name, values, steep_valley_gradient, result.simulation.runs[row].start,
+                steps, noise,
+            )  # fmt: skip
+            np.testing.assert_allclose(result.paths[row], expected, rtol=1e-12, err_msg=backend)
+    for a, b in zip(results["compiled"].paths, results["numpy"].paths, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-12)
+
+    # The app's rules step exactly as in a request without the test rules.
+    alone = simulate(build_simulation({**request, "runs": runs[2:]}))
+    for a, b in zip(results["compiled"].paths[2:], alone.paths, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_an_added_rule_runs_alike_rows_and_minibatches(registered, backend):
+    # Rows alike take the compiled backend's blocked loop; each must equal its run alone.
+    problem = {"name": "linear_regression", "n_samples": 30, "batch_size": 4}
+    starts = [[-1.0, 2.0], [0.5, 0.5], [3.0, -2.0]]
+    runs = [{"optimizer": "leaky", "params": {"alpha": 0.01}, "start": s} for s in starts]
+    body = {"problem": problem, "steps": 80, "seed": 2}
+    together = simulate(build_simulation({**body, "runs": runs}), backend)
+    for row, run in enumerate(runs):
+        alone = simulate(build_simulation({**body, "runs": [run]}), backend)
+        np.testing.assert_array_equal(together.paths[row], alone.paths[0])
+    assert together.losses[0][-1] < 0.5 * together.losses[0][0]
+
+
+# -- the registry check ------------------------------------------------------------------
+
+
+MOMENTUM_PARAMS = (params.alpha(0.01), params.BETA)
+
+
+def _spec(update, params_=MOMENTUM_PARAMS, lookahead=None):
+    return OptimizerSpec(
+        name="broken",
+        label="Broken",
+        params=params_,
+        update=update,
+        lookahead=lookahead,
+        equations=(),
+        description="",
+    )
+
+
+def momentumish(x, g, velocity, t, lr, beta):
+    return x - lr * velocity, beta * velocity + g
+
+
+def test_a_spec_whose_params_differ_from_its_signature_is_refused():
+    def two_hypers(x, g, velocity, t, lr, beta, gamma):
+        return x, velocity
+
+    with pytest.raises(ValueError, match=r"takes \(beta, gamma\) after lr, but params after "
+                       r"alpha are \(beta\)"):  # fmt: skip
+        _spec(two_hypers)
+    with pytest.raises(ValueError, match="must match in name and order"):
+        _spec(momentumish, (params.alpha(0.01), params.GAMMA))
+    with pytest.raises(ValueError, match="must include alpha"):
+        _spec(momentumish, (params.BETA,))
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        lambda x, g, velocity, lr, t, beta: (x, velocity),  # lr before t
+        lambda x, velocity, g, t, lr, beta: (x, velocity),  # g not second
+        lambda x, g, *state, t, lr, beta: (x, *state),  # no fixed state
+        lambda x, g, velocity, t, lr, beta=0.9: (x, velocity),  # a default
+    ],
+)
+def test_an_update_not_of_the_documented_form_is_refused(update):
+    with pytest.raises(ValueError, match=r"update\(x, g, \*state, t, lr, \*hyper\)"):
+        _spec(update)
+
+
+def test_a_lookahead_that_reads_what_the_rule_lacks_is_refused():
+    def peeks_at_gamma(x, velocity, t, lr, gamma):
+        return x
+
+    with pytest.raises(ValueError, match="reads gamma"):
+        _spec(momentumish, lookahead=peeks_at_gamma)
+
+
+def test_the_compiled_backend_refuses_a_rule_it_cannot_import():
+    def local_rule(x, g, velocity, t, lr, beta):
+        return x, velocity
+
+    with pytest.raises(ValueError, match="module-level functions"):
+        kernel_source.render({**OPTIMIZERS, "broken": _spec(local_rule)}, PROBLEMS)
+
+
+# -- the generated module ----------------------------------------------------------------
+
+
+def test_editing_a_rule_names_a_new_kernel_module(tmp_path, monkeypatch):
+    # numba checks a cached kernel against its own file only: the generated file's
+    # name must change with the source of any rule it compiles.
+    rule_file = tmp_path / "edited_rule.py"
+    rule_file.write_text("def edited_update(x, g, t, lr):\n    return (x - lr * g,)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = importlib.import_module("edited_rule")
+    monkeypatch.setitem(sys.modules, "edited_rule", module)
+
+    def digest():
+        spec = _spec(module.edited_update, (params.alpha(0.01),))
+        source, modules = kernel_source.render({**OPTIMIZERS, "edited": spec}, PROBLEMS)
+        return source, kernel_source.digest(source, modules)
+
+    before_source, before = digest()
+    rule_file.write_text("def edited_update(x, g, t, lr):\n    return (x - 2.0 * lr * g,)\n")
+    importlib.reload(module)
+    after_source, after = digest()
+    assert after_source == before_source and after != before
