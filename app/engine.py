@@ -17,6 +17,10 @@ plain arrays (``StepInputs``), to one of two interchangeable backends
 Both draw the gradient noise and the minibatches from ``seed`` alone, so a
 run's path never depends on which other runs share the request (common random
 numbers), and both stop a row at the update where it diverges (docs/API.md, Problems: Divergence).
+
+A request with ``"anatomy": true`` also keeps, for every update, what the rule
+used and left behind (``app.anatomy``); without it the engine does exactly what
+it did before anatomy existed.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app import convergence
+from app.anatomy import AnatomyBuffers, RunAnatomy
 from app.backends import StepInputs
 from app.backends import compiled as compiled_backend
 from app.backends import numpy as numpy_backend
@@ -104,15 +109,18 @@ class Simulation:
     steps: int
     seed: int
     runs: tuple[RunConfig, ...]
+    anatomy: bool = False  # keep every update's anatomy (app.anatomy)
 
 
 @dataclass
 class Chunk:
-    """Points ``first … first+len-1`` of every run (a diverged run's lists may be short)."""
+    """Points ``first … first+len-1`` of every run (a diverged run's lists may be short),
+    and, when asked for, the anatomy of the updates that made them."""
 
     first: int
     paths: list[FloatArray]
     losses: list[FloatArray]
+    anatomy: list[RunAnatomy] | None = None
 
 
 @dataclass
@@ -124,6 +132,7 @@ class Result:
     converged_at: list[int | None]
     blew_up_at: list[int | None]
     data: dict[str, Any] | None
+    anatomy: list[RunAnatomy] | None = None  # per run, updates 1 … len(path) − 1
 
 
 def whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) -> int:
@@ -209,7 +218,10 @@ def build_simulation(
             )
         )
     check_sample_work(len(configs), steps, problem, "runs")
-    return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs))
+    anatomy = request.get("anatomy", False)
+    if not isinstance(anatomy, bool):
+        raise InvalidSpec(("anatomy",), "must be true or false")
+    return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs), anatomy=anatomy)
 
 
 @dataclass
@@ -281,6 +293,8 @@ class Execution:
         self.batch_of_row = np.ascontiguousarray(rows.batch_of_row, dtype=np.int64)
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
         self.updates_done = 0
+        specs = list(OPTIMIZERS.values())
+        self.specs = [specs[index] for index in self.optimizer_ids]
 
         if isinstance(self.problem, Regression):
             problem = simulation.problem
@@ -349,6 +363,9 @@ class Execution:
             first=0,
             paths=[start[row : row + 1] for row in range(len(start))],
             losses=[np.atleast_1d(self.loss_at(start[row])) for row in range(len(start))],
+            anatomy=[RunAnatomy.none(spec) for spec in self.specs]
+            if self.simulation.anatomy
+            else None,
         )
         yield first
         while self.updates_done < self.simulation.steps:
@@ -358,14 +375,21 @@ class Execution:
     def advance(self, count: int) -> Chunk:
         """Make ``count`` more updates and return the points they produced."""
         first_update = self.updates_done + 1
-        paths, losses, kept = self.step(count)
+        anatomy = AnatomyBuffers(len(self.x), count) if self.simulation.anatomy else None
+        paths, losses, kept = self.step(count, anatomy)
+        rows = range(len(self.x))
         return Chunk(
             first=first_update,
-            paths=[paths[row, : kept[row]] for row in range(len(self.x))],
-            losses=[losses[row, : kept[row]] for row in range(len(self.x))],
+            paths=[paths[row, : kept[row]] for row in rows],
+            losses=[losses[row, : kept[row]] for row in rows],
+            anatomy=None
+            if anatomy is None
+            else [anatomy.run(row, 0, kept[row], self.specs[row]) for row in rows],
         )
 
-    def step(self, count: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    def step(
+        self, count: int, anatomy: AnatomyBuffers | None = None
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
         """Make ``count`` more updates of every row.
 
         Returns the positions ``(B, count, 2)``, losses ``(B, count)`` and, per
@@ -376,21 +400,27 @@ class Execution:
         # points are written contiguously and handed out without copying.
         paths = np.empty((len(self.x), count, 2))
         losses = np.empty((len(self.x), count))
-        return paths, losses, self.step_into(paths, losses)
+        return paths, losses, self.step_into(paths, losses, anatomy=anatomy)
 
     def step_into(
-        self, paths: FloatArray, losses: FloatArray, column: int = 0, count: int | None = None
+        self,
+        paths: FloatArray,
+        losses: FloatArray,
+        column: int = 0,
+        count: int | None = None,
+        anatomy: AnatomyBuffers | None = None,
     ) -> npt.NDArray[np.int64]:
         """``step``, writing update ``k`` of this call into column ``column + k`` of
-        ``paths`` (B, n, 2) and ``losses`` (B, n); ``count`` defaults to the columns
-        left. The buffers are whole C-contiguous float64 arrays, never views: the
-        compiled loop writes into them as they are, with one layout for every caller."""
+        ``paths`` (B, n, 2) and ``losses`` (B, n) (and of ``anatomy``'s buffers, when
+        given); ``count`` defaults to the columns left. The buffers are whole
+        C-contiguous float64 arrays, never views: the compiled loop writes into them
+        as they are, with one layout for every caller."""
         count = paths.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
         done = 0
         while done < count:
             piece = min(count - done, self._max_piece())
-            self._advance_piece(first_update + done, piece, paths, losses, column + done)
+            self._advance_piece(first_update + done, piece, paths, losses, column + done, anatomy)
             done += piece
         self.updates_done += count
         diverged = self.diverged_at
@@ -414,7 +444,13 @@ class Execution:
         return max(1, MAX_ORDER_LENGTH // self.n_samples) * min(shuffled)
 
     def _advance_piece(
-        self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray, column: int
+        self,
+        first_update: int,
+        count: int,
+        out_path: FloatArray,
+        out_loss: FloatArray,
+        column: int,
+        anatomy: AnatomyBuffers | None,
     ) -> None:
         """Updates ``first_update …`` (``count`` of them) into columns ``column …``."""
         rates = np.empty((count, len(self.x)))
@@ -440,8 +476,12 @@ class Execution:
             batches=self._batches(first_update, count),
             batch_of_row=self.batch_of_row,
             max_coordinate=MAX_COORDINATE,
+            recording=None if anatomy is None else anatomy.recording(),
         )
+        before = self.state.copy() if anatomy is not None else None
         ADVANCE[self.backend](inputs, out_path, out_loss, column)
+        if anatomy is not None:
+            anatomy.complete(self.optimizer_ids, self.hyper, before, rates, first_update, column)
 
     def _batches(self, first_update: int, count: int) -> regression.Batches:
         """Every batch-size group's minibatches, stacked: starts and sizes are (G, count)."""
@@ -478,7 +518,9 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     all_losses = np.empty((count, simulation.steps + 1))
     all_paths[:, 0] = execution.x
     all_losses[:, 0] = execution.loss_at(execution.x)
-    kept = 1 + execution.step_into(all_paths, all_losses, column=1)
+    # The anatomy of update t in column t, as its point (column 0 stays unused).
+    anatomy = AnatomyBuffers(count, simulation.steps + 1) if simulation.anatomy else None
+    kept = 1 + execution.step_into(all_paths, all_losses, column=1, anatomy=anatomy)
     paths = [all_paths[row, : kept[row]] for row in range(count)]
     losses = [all_losses[row, : kept[row]] for row in range(count)]
     return Result(
@@ -489,6 +531,9 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
         converged_at=nullable(execution.converged_at),
         blew_up_at=nullable(execution.blew_up_at),
         data=execution.data(),
+        anatomy=None
+        if anatomy is None
+        else [anatomy.run(row, 1, kept[row] - 1, execution.specs[row]) for row in range(count)],
     )
 
 

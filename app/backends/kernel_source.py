@@ -18,7 +18,8 @@ registry is all the compiled backend needs.
 3. the dispatch, each function a plain if-chain on an id (``update``,
    ``lookahead``, ``surface_gradient``, ``surface_value``, ``sample_dloss``,
    ``sample_loss``), ``FIRST_REGRESSION``, and ``load_state`` / ``store_state`` /
-   ``load_hyper``, which move a row's slots between the arrays and tuples;
+   ``load_hyper`` / ``record_state``, which move a row's slots between the arrays
+   and tuples;
    ``STATE_SLOTS`` and ``HYPER_SLOTS`` are the widths of those arrays;
 4. the loops, copied from ``kernel_loops.py``, which call only the names above.
 
@@ -209,6 +210,13 @@ def _slots(s: int, h: int) -> list[str]:
         "Write back what ``load_state`` read.",
     )
     lines += [f"    state[row, {j}, coordinate] = s[{j}]" for j in range(s)] or ["    pass"]
+    lines += _header(
+        "def record_state(out_state, row, column, coordinate, s):",
+        "Write the state slots into a recording's column.",
+    )
+    lines += [f"    out_state[row, column, {j}, coordinate] = s[{j}]" for j in range(s)] or [
+        "    pass"
+    ]
     lines += _header("def load_hyper(hyper, row):", "The hyper-parameter slots of one row.")
     lines.append(f"    return {_tuple([f'hyper[row, {j}]' for j in range(h)])}")
     return lines

@@ -21,7 +21,8 @@ LOSS_BLOCK = 1 << 20
 
 def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k``'s position
-    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)."""
+    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)
+    (and of ``inputs.recording``'s buffers, if it has one)."""
     x, state, hyper = inputs.x, inputs.state, inputs.hyper
     groups = [
         (spec, np.flatnonzero(inputs.optimizer_ids == index))
@@ -75,6 +76,10 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             state[moving] = new_state[moving]
             out_path[:, column + k] = x
             out_loss[:, column + k] = loss_at(inputs.problem, x, inputs.data_x, inputs.data_y)
+            if inputs.recording is not None:
+                inputs.recording.grad[:, column + k] = gradient
+                inputs.recording.at[:, column + k] = eval_points
+                inputs.recording.state[:, column + k] = state
 
 
 def _gradient(inputs: StepInputs, points: FloatArray, k: int) -> FloatArray:
