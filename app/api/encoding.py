@@ -13,6 +13,7 @@ import numpy as np
 import orjson
 from starlette.responses import JSONResponse
 
+from app.anatomy import RunAnatomy
 from app.engine import Chunk, Execution, Result, Simulation, nullable
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
@@ -47,6 +48,19 @@ def data_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def anatomy_json(anatomy: RunAnatomy) -> dict[str, Any]:
+    """A run's anatomy fields (docs/API.md, Anatomy): entry k is the k-th update's."""
+    body: dict[str, Any] = {"grad": _array(anatomy.grad).reshape(-1, 2)}
+    if anatomy.lookahead is not None:
+        body["lookahead"] = _array(anatomy.lookahead).reshape(-1, 2)
+    body["alpha_t"] = _array(anatomy.alpha_t)
+    body["state"] = {
+        symbol: _array(values).reshape(-1, 2) for symbol, values in anatomy.state.items()
+    }
+    body["effective_lr"] = _array(anatomy.effective_lr).reshape(-1, 2)
+    return body
+
+
 def result_json(result: Result) -> dict[str, Any]:
     """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
     simulation = result.simulation
@@ -55,6 +69,8 @@ def result_json(result: Result) -> dict[str, Any]:
         run = config.as_json()
         run["path"] = _array(result.paths[row])
         run["loss"] = _array(result.losses[row])
+        if result.anatomy is not None:
+            run.update(anatomy_json(result.anatomy[row]))
         run["diverged_at"] = result.diverged_at[row]
         run["converged_at"] = result.converged_at[row]
         run["blew_up_at"] = result.blew_up_at[row]
@@ -86,17 +102,14 @@ def started_message(run_id: Any, simulation: Simulation, execution: Execution) -
 
 
 def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
-    return dumps(
-        {
-            "type": "chunk",
-            "id": run_id,
-            "from": chunk.first,
-            "runs": [
-                {"path": _array(path).reshape(-1, 2), "loss": _array(loss)}
-                for path, loss in zip(chunk.paths, chunk.losses, strict=True)
-            ],
-        }
-    )
+    runs = [
+        {"path": _array(path).reshape(-1, 2), "loss": _array(loss)}
+        for path, loss in zip(chunk.paths, chunk.losses, strict=True)
+    ]
+    if chunk.anatomy is not None:
+        for run, anatomy in zip(runs, chunk.anatomy, strict=True):
+            run.update(anatomy_json(anatomy))
+    return dumps({"type": "chunk", "id": run_id, "from": chunk.first, "runs": runs})
 
 
 def done_message(run_id: Any, execution: Execution) -> bytes:

@@ -60,6 +60,15 @@ Steps = whole_number(
 SweepSteps = whole_number(1, MAX_SWEEP_STEPS, "updates per cell")
 Resolution = whole_number(MIN_RESOLUTION, MAX_RESOLUTION, "grid points along each axis")
 AxisCount = whole_number(2, MAX_AXIS_CELLS, "cells on this axis")
+Anatomy = Annotated[
+    bool,
+    Field(
+        strict=True,
+        description="also send every update's anatomy: the gradient the rule used, the "
+        "look-ahead point (Nesterov), α_t, the rule's state after the update and its "
+        "effective learning rate (docs/API.md, Anatomy)",
+    ),
+]
 RUNS_DESCRIPTION = (
     f"1 … {MAX_RUNS} runs (a server may set a lower limit: limits.max_runs in GET /api/catalog)"
 )

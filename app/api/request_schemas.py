@@ -34,6 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 from app.api.fields import (
     BATCH_SIZE,
     RUNS_DESCRIPTION,
+    Anatomy,
     AxisCount,
     Resolution,
     Seed,
@@ -259,6 +260,7 @@ def _runs_request(kind: str) -> type[BaseModel]:
                 ],
                 ...,
             ),
+            "anatomy": (Anatomy, False),
         },
     )
 

@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
     RUNS_DESCRIPTION,
+    Anatomy,
     AxisCount,
     BatchSize,
     Number,
@@ -122,6 +123,7 @@ class RunsRequest(_Closed):
     steps: Steps = DEFAULT_STEPS
     seed: Seed = 0
     runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS, description=RUNS_DESCRIPTION)
+    anatomy: Anatomy = False
 
     def engine_body(self) -> dict[str, Any]:
         """The request as the engine reads it (fields left out stay out)."""
@@ -204,6 +206,18 @@ class RunResult(BaseModel):
     blew_up_at: int | None = Field(
         description="the first update whose loss was more than 1e6 times further from the "
         "minimum than at the start, or null; the run goes on (docs/API.md, Convergence)"
+    )
+    # With "anatomy": true, entry t − 1 of each is update t's (docs/API.md, Anatomy).
+    grad: list[Point] | None = Field(None, description="the gradient the rule used")
+    lookahead: list[Point] | None = Field(
+        None, description="where it was taken (Nesterov only): the look-ahead point"
+    )
+    alpha_t: list[float] | None = Field(None, description="the scheduled learning rate")
+    state: dict[str, list[Point]] | None = Field(
+        None, description="the rule's state after the update, by its symbols (v, G, s, …)"
+    )
+    effective_lr: list[Point] | None = Field(
+        None, description="per coordinate, x_t − x_{t−1} = −effective_lr · direction"
     )
 
 
@@ -305,6 +319,20 @@ class ParamInfo(BaseModel):
     description: str
 
 
+class AnatomyInfo(BaseModel):
+    """How a rule's anatomy reads (docs/API.md, Anatomy); LaTeX, and the same as MathML."""
+
+    state: list[str] = Field(description="the symbols of its state, as the anatomy names them")
+    direction: str = Field(description="what the rule steps along")
+    direction_mathml: str
+    effective_lr: str = Field(description="x_t − x_{t−1} = −effective_lr · direction")
+    effective_lr_mathml: str
+    velocity_term: str | None = Field(
+        description="the part of the step its velocity carries beside −α_t g, or null"
+    )
+    velocity_term_mathml: str | None
+
+
 class OptimizerInfo(BaseModel):
     name: str
     label: str
@@ -312,6 +340,7 @@ class OptimizerInfo(BaseModel):
     params: list[ParamInfo]
     equations: list[str] = Field(description="the update rule, LaTeX, one line each")
     equations_mathml: list[str] = Field(description="the same lines as MathML")
+    anatomy: AnatomyInfo
 
 
 class ScheduleInfo(BaseModel):

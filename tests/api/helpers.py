@@ -59,8 +59,13 @@ async def until(ws: ClientConnection, kind: str, run_id: Any, timeout: float = 6
             return seen
 
 
+# A run's anatomy fields (docs/API.md, Anatomy): one entry per update, in its chunks.
+ANATOMY_LISTS = ("grad", "lookahead", "alpha_t", "effective_lr")
+
+
 def join(messages: list[dict[str, Any]], run_id: Any) -> dict[str, Any]:
-    """The chunks of ``run_id`` joined into POST /api/runs' ``path`` / ``loss`` lists."""
+    """The chunks of ``run_id`` joined into POST /api/runs' ``path`` / ``loss`` lists (and
+    its anatomy's, when the run asked for it)."""
     started = next(m for m in messages if m["type"] == "started" and m["id"] == run_id)
     done = next(m for m in messages if m["type"] == "done" and m["id"] == run_id)
     chunks = [m for m in messages if m["type"] == "chunk" and m["id"] == run_id]
@@ -75,6 +80,16 @@ def join(messages: list[dict[str, Any]], run_id: Any) -> dict[str, Any]:
                 assert len(joined["path"]) == chunk["from"]
             joined["path"] += part["path"]
             joined["loss"] += part["loss"]
+            if "grad" in part:
+                # Updates from … from+len−1: point 0 has no update before it.
+                updates = len(part["path"]) - (chunk["from"] == 0 and len(part["path"]) > 0)
+                for field in (f for f in ANATOMY_LISTS if f in part):
+                    assert len(part[field]) == updates, field
+                    joined[field] = joined.get(field, []) + part[field]
+                joined.setdefault("state", {symbol: [] for symbol in part["state"]})
+                for symbol, values in part["state"].items():
+                    assert len(values) == updates, symbol
+                    joined["state"][symbol] += values
     for joined, config, end in zip(runs, started["runs"], done["runs"], strict=True):
         joined.update(config)
         joined.update(end)  # diverged_at, converged_at

@@ -63,6 +63,19 @@ STREAMED = {
         {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
         steps=200,
     ),
+    # The stream's joined anatomy is the POST's too (docs/API.md, Anatomy).
+    "classroom, anatomy": request(
+        "rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=1000, anatomy=True
+    ),
+    "minibatch regression, anatomy": request(
+        {"name": "linear_regression", "n_samples": 150, "batch_size": 9},
+        {"optimizer": "nesterov"}, {"optimizer": "adadelta", "batch_size": 1},
+        steps=600, seed=4, anatomy=True,
+    ),
+    "diverging, anatomy": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "amsgrad"},
+        steps=300, anatomy=True,
+    ),
 }  # fmt: skip
 
 
@@ -86,6 +99,7 @@ def test_joined_chunks_equal_the_post_response(
     assert {m["id"] for m in messages} == {7}
     joined = join(messages, 7)
     assert joined["runs"] == posted["runs"]  # exactly: every float, every diverged_at
+    assert all(("grad" in run) == body.get("anatomy", False) for run in posted["runs"])
     assert joined["started"]["data"] == posted.get("data")
     assert joined["started"]["problem"] == posted["problem"]
     if case == "diverging":
