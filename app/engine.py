@@ -147,7 +147,8 @@ def whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) ->
     return int(value)
 
 
-def _start(value: Any, default: tuple[float, float], loc: tuple[str | int, ...]):
+def start_point(value: Any, default: Any, loc: tuple[str | int, ...]):
+    """``value`` as a point ``(x, y)`` (``default`` when it is None), or InvalidSpec."""
     if value is None:
         return default
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
@@ -213,7 +214,7 @@ def build_simulation(
                 optimizer=spec.name,
                 params=resolve_params(spec, params, loc + ("params",)),
                 schedule=resolve_schedule(schedule, loc + ("schedule",)),
-                start=_start(run.get("start"), default_start, loc + ("start",)),
+                start=start_point(run.get("start"), default_start, loc + ("start",)),
                 batch_size=batch_size,
             )
         )
@@ -490,17 +491,9 @@ class Execution:
             return regression.Batches(np.zeros(0, dtype=np.int64), zeros, zeros)
         orders, starts, sizes, offset = [], [], [], 0
         for size in self.batch_sizes:
-            if size == self.n_samples:
-                # A full batch holds every sample whatever the shuffle: skip it.
-                group = regression.Batches(
-                    order=np.arange(self.n_samples, dtype=np.int64),
-                    starts=np.zeros(count, dtype=np.int64),
-                    sizes=np.full(count, self.n_samples, dtype=np.int64),
-                )
-            else:
-                group = regression.minibatches(
-                    self.n_samples, size, self.simulation.seed, first_update, count
-                )
+            group = regression.batches_of(
+                self.n_samples, size, self.simulation.seed, first_update, count
+            )
             orders.append(group.order)
             starts.append(group.starts + offset)
             sizes.append(group.sizes)

@@ -35,7 +35,8 @@ def dispatchers() -> dict[str, numba.core.registry.CPUDispatcher]:
 
 def representative_requests() -> None:
     """What the routes run: POST /api/runs, the stream's chunks, sweeps (POST and
-    stream), surface grids; one run and many, every optimiser, every problem."""
+    stream), surface grids; one run and many, every optimiser, every problem, with
+    and without anatomy."""
     every = [{"optimizer": name} for name in OPTIMIZERS]
     for name, problem in PROBLEMS.items():
         spec = {"name": name}
@@ -49,6 +50,7 @@ def representative_requests() -> None:
         if problem.kind == "regression":
             sizes = [{"optimizer": "sgd", "batch_size": size} for size in (40, 8, 1)]
             bodies.append({"problem": spec, "steps": 30, "runs": sizes})
+        bodies += [{**body, "anatomy": True} for body in bodies]
         for body in bodies:
             runs_route._compute(build_simulation(body))  # POST /api/runs
             execution, _, _ = streaming._begin(1, build_simulation(body))  # the stream

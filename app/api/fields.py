@@ -69,6 +69,11 @@ Anatomy = Annotated[
         "effective learning rate (docs/API.md, Anatomy)",
     ),
 ]
+Update = whole_number(
+    1,
+    MAX_STEPS,
+    "the update t (1, 2, …): its epoch's minibatches, with t's own among them",
+)
 RUNS_DESCRIPTION = (
     f"1 … {MAX_RUNS} runs (a server may set a lower limit: limits.max_runs in GET /api/catalog)"
 )

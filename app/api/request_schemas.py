@@ -41,6 +41,7 @@ from app.api.fields import (
     Start,
     Steps,
     SweepSteps,
+    Update,
 )
 from app.hyperparams import HyperParam, export_value
 from app.limits import (
@@ -278,6 +279,22 @@ SurfaceRequestSchema = _closed(
         "problem": (ProblemSchema, ...),
         "seed": (Seed, 0),
         "resolution": (Resolution, DEFAULT_RESOLUTION),
+    },
+)
+
+
+# -- the minibatch cloud ------------------------------------------------------------------
+
+CloudRequestSchema = _closed(
+    "CloudRequest",
+    "The gradient of every minibatch of one epoch of a regression run at one point. "
+    f"Rule across fields: {BATCH_RULE}.",
+    {
+        "problem": (PROBLEM_OF_KIND["regression"], ...),
+        "seed": (Seed, 0),
+        "batch_size": _BATCH_SIZE_FIELD,
+        "t": (Update, ...),
+        "at": (Start, Field(description="[w, b]: where the gradients are taken")),
     },
 )
 

@@ -33,8 +33,10 @@ from app.api.fields import (
     Start,
     Steps,
     SweepSteps,
+    Update,
 )
 from app.api.request_schemas import (
+    CloudRequestSchema,
     RunsRequestSchema,
     SurfaceRequestSchema,
     SweepRequestSchema,
@@ -138,6 +140,16 @@ class SurfaceRequest(_Closed):
     resolution: Resolution = DEFAULT_RESOLUTION
 
 
+class CloudRequest(_Closed):
+    """The body of ``POST /api/cloud``."""
+
+    problem: Entries
+    seed: Seed = 0
+    batch_size: BatchSize | None = None
+    t: Update
+    at: Start
+
+
 class AxisSpec(_Closed):
     param: str
     min: Number | None = None
@@ -183,6 +195,7 @@ class SweepRequest(_Closed):
 RunsBody = Annotated[RunsRequest, documented_as(RunsRequestSchema)]
 SurfaceBody = Annotated[SurfaceRequest, documented_as(SurfaceRequestSchema)]
 SweepBody = Annotated[SweepRequest, documented_as(SweepRequestSchema)]
+CloudBody = Annotated[CloudRequest, documented_as(CloudRequestSchema)]
 
 
 # -- responses (documentation; the routes encode with orjson) ----------------------------
@@ -243,6 +256,21 @@ class SurfaceResponse(BaseModel):
     z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+
+
+class CloudResponse(BaseModel):
+    """The request completed with its defaults, then the cloud."""
+
+    problem: dict[str, str | float | int]
+    seed: int
+    batch_size: int
+    t: int
+    at: Point
+    epoch: int = Field(description="the epoch of update t, counted from 0")
+    batch: int = Field(description="the index (in gradients) of the minibatch update t used")
+    sizes: list[int] = Field(description="each minibatch's number of samples")
+    gradients: list[Point] = Field(description="each minibatch's gradient at at, in order")
+    full: Point = Field(description="the full-batch gradient at at: the size-weighted mean")
 
 
 class AxisResult(BaseModel):
