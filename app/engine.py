@@ -479,10 +479,9 @@ class Execution:
             max_coordinate=MAX_COORDINATE,
             recording=None if anatomy is None else anatomy.recording(),
         )
-        before = self.state.copy() if anatomy is not None else None
         ADVANCE[self.backend](inputs, out_path, out_loss, column)
         if anatomy is not None:
-            anatomy.complete(self.optimizer_ids, self.hyper, before, rates, first_update, column)
+            anatomy.add_rates(rates, column)
 
     def _batches(self, first_update: int, count: int) -> regression.Batches:
         """Every batch-size group's minibatches, stacked: starts and sizes are (G, count)."""

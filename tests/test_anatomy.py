@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from app.anatomy import evaluate
+from app.backends.numpy import evaluate
 from app.engine import Execution, build_simulation, simulate
 from app.optim.registry import OPTIMIZERS
 from app.problems.regression import LINEAR, minibatches

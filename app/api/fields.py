@@ -60,10 +60,19 @@ Steps = whole_number(
 SweepSteps = whole_number(1, MAX_SWEEP_STEPS, "updates per cell")
 Resolution = whole_number(MIN_RESOLUTION, MAX_RESOLUTION, "grid points along each axis")
 AxisCount = whole_number(2, MAX_AXIS_CELLS, "cells on this axis")
+
+
+def _switch(value: Any) -> Any:
+    if not isinstance(value, bool):
+        # The engine's words for the same rule (HyperParam.validate of a bool).
+        raise PydanticCustomError("bool_type", "must be true or false")
+    return value
+
+
 Anatomy = Annotated[
     bool,
+    BeforeValidator(_switch),
     Field(
-        strict=True,
         description="also send every update's anatomy: the gradient the rule used, the "
         "look-ahead point (Nesterov), α_t, the rule's state after the update and its "
         "effective learning rate (docs/API.md, Anatomy)",

@@ -36,6 +36,7 @@ class Recording:
     grad: FloatArray  # (B, n, 2): the gradient the rule used, noise included
     at: FloatArray  # (B, n, 2): where it was taken (the look-ahead point, else x_{t−1})
     state: FloatArray  # (B, n, state slots, 2): every state slot after the update
+    effective_lr: FloatArray  # (B, n, 2): the rule's effective_lr (its OptimizerSpec)
 
 
 @dataclass

@@ -85,7 +85,10 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
     if recording is not None:
         # Only run_rows records (run_alike's results are the same, bit for bit).
         kernel, rule = module.run_rows_recording, (_readable(ids, i64), _readable(hyper, f64))
-        kept = tuple(_writable(a, f64) for a in (recording.grad, recording.at, recording.state))
+        kept = tuple(
+            _writable(a, f64)
+            for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
+        )
     elif len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
         kernel, rule = module.run_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
     else:

@@ -7,7 +7,8 @@ file come from that generated part:
 
 - ``update(op, x, g, s, t, lr, h) -> (x, s)``: one coordinate of one update of
   optimiser ``op``, with its state slots ``s`` and hyper-parameter slots ``h``
-  (tuples);
+  (tuples); ``effective_rate(op, g, s, before, t, lr, h)``: its effective learning
+  rate, from the state after (``s``) and before (``before``) the update;
 - ``lookahead(op, x, y, sx, sy, t, lr, h)``: where optimiser ``op`` takes its gradient;
 - ``surface_gradient(problem, x, y)``, ``surface_value(problem, x, y)``;
 - ``sample_dloss(problem, z, y)``, ``sample_loss(problem, z, y)``: a regression's
@@ -127,10 +128,11 @@ def rows_loop(
     out_grad,
     out_at,
     out_state,
+    out_rate,
 ):
     """Any mix of optimisers: each row runs all its updates with its state in registers;
-    with ``record``, what each update used and left goes into ``out_grad``, ``out_at``
-    and ``out_state`` (column ``column + k``, as the path)."""
+    with ``record``, what each update used and left goes into ``out_grad``, ``out_at``,
+    ``out_state`` and ``out_rate`` (column ``column + k``, as the path)."""
     for row in range(x.shape[0]):
         if diverged_at[row] != 0:
             continue
@@ -163,17 +165,20 @@ def rows_loop(
             if escaped(nx, ny, max_coordinate):
                 diverged_at[row] = first_update + k
                 break
-            px, py, sx, sy = nx, ny, nsx, nsy
-            out_path[row, column + k, 0] = px
-            out_path[row, column + k, 1] = py
-            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
             if record:
                 out_grad[row, column + k, 0] = gx
                 out_grad[row, column + k, 1] = gy
                 out_at[row, column + k, 0] = ex
                 out_at[row, column + k, 1] = ey
-                record_state(out_state, row, column + k, 0, sx)
-                record_state(out_state, row, column + k, 1, sy)
+                record_state(out_state, row, column + k, 0, nsx)
+                record_state(out_state, row, column + k, 1, nsy)
+                lr = rates[k, row]
+                out_rate[row, column + k, 0] = effective_rate(op, gx, nsx, sx, t, lr, h)
+                out_rate[row, column + k, 1] = effective_rate(op, gy, nsy, sy, t, lr, h)
+            px, py, sx, sy = nx, ny, nsx, nsy
+            out_path[row, column + k, 0] = px
+            out_path[row, column + k, 1] = py
+            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
         x[row, 0], x[row, 1] = px, py
         store_state(state, row, 0, sx)
         store_state(state, row, 1, sy)
@@ -207,7 +212,7 @@ def run_rows(
     rows_loop(
         problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
         optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
-        out_loss, column, max_coordinate, False, out_path, out_path, unused,
+        out_loss, column, max_coordinate, False, out_path, out_path, unused, out_path,
     )  # fmt: skip
 
 
@@ -236,12 +241,14 @@ def run_rows_recording(
     out_grad,
     out_at,
     out_state,
+    out_rate,
 ):
-    """``rows_loop`` keeping each update's gradient, where it was taken and the state after."""
+    """``rows_loop`` keeping each update's gradient, where it was taken, the state after
+    and the effective learning rate."""
     rows_loop(
         problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
         optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
-        out_loss, column, max_coordinate, True, out_grad, out_at, out_state,
+        out_loss, column, max_coordinate, True, out_grad, out_at, out_state, out_rate,
     )  # fmt: skip
 
 

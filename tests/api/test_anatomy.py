@@ -79,4 +79,4 @@ def test_the_flag_is_true_or_false(http: httpx.Client, value) -> None:
     response = http.post("/api/runs", json={**EVERY, "anatomy": value})
     assert response.status_code == 422, response.text
     (item,) = response.json()["detail"]
-    assert item["loc"] == ["body", "anatomy"]
+    assert (item["loc"], item["msg"]) == (["body", "anatomy"], "must be true or false")
