@@ -464,13 +464,14 @@ export class SurfaceView {
   }
 
   /**
-   * One trace of the step anatomy (meta.anatomy = its role, meta.t the update):
+   * One trace of the step anatomy (meta: anatomy = its role, t the update, of the run,
+   * factor the magnification):
    * arrows as line segments with an arrowhead at their end, or Nesterov's look-ahead
    * point; empty when `shown` (anatomy.js's layer, or null) has none.
    */
   anatomyTrace(role, shown) {
     const color = ARROWS[role].color ?? shown?.color ?? "#1f2733";
-    const meta = { anatomy: role, t: shown?.t ?? null, of: shown?.run ?? null };
+    const meta = { anatomy: role, t: shown?.t ?? null, of: shown?.run ?? null, factor: shown?.factor ?? null };
     if (role === "lookahead") {
       const p = shown?.lookahead;
       return {
