@@ -72,14 +72,14 @@ LESSONS: tuple[Lesson, ...] = (
         notice=(
             "After one epoch (1, 13 and 200 updates) SGD is already near the best fit while "
             "full batch has barely moved; at the end, full batch sits still on the minimum and "
-            "SGD keeps jittering around it. The arrows (Anatomy) show why: select a run and "
-            "scrub, and every mini-batch's gradient of that epoch scatters around the full "
-            "one (dashed). At the start, single samples scatter 5.3 times wider than "
-            "mini-batches of 16."
+            "SGD keeps jittering around it."
         ),
         try_this=(
             "Raise the learning rate of the SGD run: it reaches the bottom sooner but jitters "
-            "more. Lower the noise of the data and the jitter shrinks."
+            "more. Lower the noise of the data and the jitter shrinks. Select a run and scrub "
+            "with the arrows (Anatomy) on: every mini-batch's gradient of that epoch scatters "
+            "around the full one (dashed); at the start, single samples scatter 5.3 times "
+            "wider than mini-batches of 16."
         ),
         scene={
             "problem": {"name": "linear_regression", "n_samples": 200, "noise": 0.5},
@@ -143,16 +143,14 @@ LESSONS: tuple[Lesson, ...] = (
             "SGD zig-zags and needs 77 updates to converge (the ✓ in the legend: from there on "
             "the loss stays within 10⁻⁶ of the minimum); momentum with β = 0.5 needs 25. With "
             "β = 0.9 it overshoots the bottom and swings from one side of the valley to the "
-            "other (147 updates); a warm-up with β = 0.5 for the first 25 updates tames it (33). "
-            "Scrub with the arrows on: along the valley β = 0.5's velocity term points with the "
-            "gradient term at every update after the first, and by update 10 v is 2.8 times "
-            "the gradient there; across it, it points against the new gradient term in 21 of "
-            "the first 29 updates, so after 10 updates |v| across is 1 % of the |g| that went "
-            "into it."
+            "other (147 updates); a warm-up with β = 0.5 for the first 25 updates tames it (33)."
         ),
         try_this=(
             "Drag β from 0 to 0.99 and watch the path go from zig-zag to a smooth roll to ever "
-            "wider swings."
+            "wider swings. Scrub β = 0.5 with the arrows on: along the valley its velocity "
+            "term points with the gradient term at every update after the first (by update 10 "
+            "v is 2.8 times the gradient); across it, it points against it in 21 of the first "
+            "29 updates, and after 10 updates |v| across is 1 % of the |g| that went into it."
         ),
         scene={
             "problem": {"name": "steep_valley"},
@@ -185,12 +183,14 @@ LESSONS: tuple[Lesson, ...] = (
             "With the same α = 0.1 and β = 0.9, momentum swings across the valley almost as "
             "far as it started (|y| up to 1.2) and needs 59 updates to reach a loss of 0.001; "
             "Nesterov's swings are a third as wide (0.39) and it needs 15. To converge fully "
-            "(the ✓ in the legend) they need 148 and 107. Scrub Nesterov to update 3 with the "
-            "arrows on: its look-ahead point (◇) is already 0.4 below the valley floor while "
-            "the point is 0.22 above it, so −α g taken there points back up (g_y is −1.6): "
-            "it brakes before the overshoot."
+            "(the ✓ in the legend) they need 148 and 107."
         ),
-        try_this="Raise β towards 0.99: both oscillate more, but Nesterov stays calmer.",
+        try_this=(
+            "Raise β towards 0.99: both oscillate more, but Nesterov stays calmer. Scrub "
+            "Nesterov to update 3 with the arrows on: its look-ahead point (◇) is already 0.4 "
+            "below the valley floor while the point is 0.22 above it, so −α g taken there "
+            "points back up (g_y is −1.6): it brakes before the overshoot."
+        ),
         marks=(Mark(0, 59, "t=59"), Mark(1, 15, "t=15")),
         scene={
             "problem": {"name": "steep_valley"},

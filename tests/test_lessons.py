@@ -116,7 +116,7 @@ def test_3_the_arrows_show_momentum_piling_up_along_the_valley_and_cancelling_ac
     against = int((np.sign(velocity_term[:29, 1]) == -np.sign(gradient_term[:29, 1])).sum())
     piled = v[9, 0] / anatomy.grad[9, 0]
     left = abs(v[9, 1]) / np.abs(anatomy.grad[:10, 1]).sum()
-    assert 0.005 < left < 0.015 and "is 1 % of the |g|" in BY_SLUG["momentum"].notice
+    assert 0.005 < left < 0.015 and "is 1 % of the |g|" in BY_SLUG["momentum"].try_this
     quoted("momentum", against, 29, round(piled, 1))
 
 

@@ -163,8 +163,12 @@ export function renderKey(el, shown, { rule, color, name, terms }) {
       const ink = spec.color ?? color;
       return `<li data-arrow="${role}">${swatch(ink, role)}<span class="term">${mathml[role] || ""}</span><span class="words">${spec.words}</span></li>`;
     });
-  const magnified = shown.factor > 1 ? ` · drawn ×${fmtNumber(shown.factor)}` : "";
-  const tiny = shown.factor >= MAGNIFIED ? ` (too small to see: ${fmtNumber(shown.longest)} long)` : "";
-  el.innerHTML = `<p class="key-title"></p><ul>${rows.join("")}</ul>`;
-  el.querySelector(".key-title").textContent = `Update t = ${shown.t} of ${name}${magnified}${tiny}`;
+  const parts = [
+    ["key-t", `Update t = ${shown.t}`],
+    ["key-of", ` of ${name}`],
+    ["key-scale", shown.factor > 1 ? ` · drawn ×${fmtNumber(shown.factor)}` : ""],
+    ["key-tiny", shown.factor >= MAGNIFIED ? ` (too small to see: ${fmtNumber(shown.longest)} long)` : ""],
+  ];
+  el.innerHTML = `<p class="key-title">${parts.map(([part]) => `<span class="${part}"></span>`).join("")}</p><ul>${rows.join("")}</ul>`;
+  for (const [part, text] of parts) el.querySelector(`.${part}`).textContent = text;
 }

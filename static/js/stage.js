@@ -325,8 +325,24 @@ export class Stage {
         shown = { ...layer(step, magnification(step, problem.bounds), cloud), color: runColor(i), run: i };
       }
       renderKey($("#anatomy-key"), shown, { rule, color: runColor(i), name: legendName(run, state, catalog), terms: catalog.raw.arrow_terms });
+      if (shown && document.body.classList.contains("present")) this.placeKey();
     } else renderKey($("#anatomy-key"), null, {});
     return this.surface.showAnatomy(shown);
+  }
+
+  /**
+   * Presenting, the key lies over the map's lower right corner (inside its axes, away
+   * from the starts, which the problems put on the left), so the map keeps its height.
+   */
+  placeKey() {
+    const full = this.surface.el._fullLayout;
+    if (!full?.xaxis?._length) return;
+    const card = this.surface.el.closest(".surface-card").getBoundingClientRect();
+    const plot = this.surface.el.getBoundingClientRect();
+    const key = $("#anatomy-key");
+    // The axes' own box (a map keeps its aspect, so it may sit inside Plotly's margins).
+    key.style.setProperty("--map-right", `${card.right - plot.left - full.xaxis._offset - full.xaxis._length + 6}px`);
+    key.style.setProperty("--map-bottom", `${card.bottom - plot.top - full.yaxis._offset - full.yaxis._length + 6}px`);
   }
 
   /** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
