@@ -351,7 +351,14 @@ export class Stage {
       // The run came in pieces (animation, a slow run): its marks were not drawn yet.
       const { marks, converged, blowUps } = marksOf(cur);
       const metas = cur.buffers.map((buf, i) => this.runMeta(i, buf, buf.x.length));
-      await Promise.all([this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks, metas), this.surface.nest(metas)]);
+      const jobs = [this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks, metas), this.surface.nest(metas)];
+      // The state chart's axis was chosen from the first pieces: choose it from them all.
+      const state = this.page.state();
+      if (state.chart !== "loss") {
+        const order = this.page.spotlight.order(metas.length);
+        jobs.push(this.stateView.reset(metas, cur.request.steps, { order, view: state.chart, axes: this.page.catalog.problem(state.problem).axes }));
+      }
+      await Promise.all(jobs);
       this.view.marked = true;
     }
     this.page.statuses();
