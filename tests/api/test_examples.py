@@ -36,11 +36,15 @@ def _openapi_examples() -> Iterator[tuple[str, dict[str, Any], Any]]:
         contents = [("request", operation.get("requestBody", {}).get("content", {}))]
         contents += [(status, r.get("content", {})) for status, r in operation["responses"].items()]
         for where, content in contents:
-            for media in content.values():
+            for media_type, media in content.items():
+                # JSON is every route's; another media type is named.
+                at = f"{name} {where}" + (
+                    "" if media_type == "application/json" else f" {media_type}"
+                )
                 if "example" in media:
-                    yield f"{name} {where}", media["schema"], media["example"]
+                    yield at, media["schema"], media["example"]
                 for key, example in media.get("examples", {}).items():
-                    yield f"{name} {where} {key}", media["schema"], example["value"]
+                    yield f"{at} {key}", media["schema"], example["value"]
 
 
 OPENAPI_EXAMPLES = {name: (schema, example) for name, schema, example in _openapi_examples()}
