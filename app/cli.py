@@ -260,6 +260,8 @@ def _flag_of(error: InvalidSpec, request: dict[str, Any]) -> str:
     loc = error.loc
     if loc[:1] == ("problem",):
         return "--problem" if loc[1:] in ((), ("name",)) else f"--problem-param {loc[1]}"
+    if loc == ("runs",):
+        return "--optimizer"
     if loc[:1] != ("runs",) or len(loc) < 3:
         return f"--{str(loc[0]).replace('_', '-')}" if loc else "descentlab run"
     index, field = loc[1], loc[2]

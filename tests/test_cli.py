@@ -111,6 +111,7 @@ def test_a_switch_refuses_other_words(capsys):
         ),
         (["run", "--schedule", "cosine"], "--schedule: unknown schedule 'cosine'"),
         (["run", "--problem-param", "noise=-1"], "--problem-param noise: must be between"),
+        (["run", "--stride", "0"], "--stride: must be between 1 and 10000"),
     ],
 )
 def test_bad_values_exit_2_with_one_line(capsys, argv, words):
