@@ -11,7 +11,7 @@ run so the ratio holds on a shared machine:
 - engine: ``simulate(build_simulation(request))`` (the compiled loop, the recording
   and the effective rates);
 - POST work: what ``POST /api/runs`` computes before sending: the engine, then the
-  JSON (``encoding.result_json`` + orjson);
+  JSON (``formats.result_json`` + orjson);
 - stream work: the stream's worker-thread work for the whole run, chunked as a fast
   stream is (16 updates, then growing 8× a chunk);
 - bytes of the answer, and how many numbers it holds;
@@ -38,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from app import formats  # noqa: E402
 from app.api import encoding  # noqa: E402
 from app.engine import Execution, build_simulation, simulate  # noqa: E402
 from app.optim.registry import OPTIMIZERS  # noqa: E402
@@ -63,7 +64,7 @@ def best(work: Callable[[], Any], repeats: int) -> float:
 
 
 def post_work(body: dict[str, Any]) -> bytes:
-    return encoding.dumps(encoding.result_json(simulate(build_simulation(body))))
+    return formats.dumps(formats.result_json(simulate(build_simulation(body))))
 
 
 def stream_work(body: dict[str, Any]) -> int:

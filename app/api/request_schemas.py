@@ -40,6 +40,7 @@ from app.api.fields import (
     Seed,
     Start,
     Steps,
+    Stride,
     SweepSteps,
     Update,
 )
@@ -245,6 +246,13 @@ RUN_OF_KIND = {
 }
 
 
+# ANATOMY_STRIDE_RULE, in JSON Schema: with "anatomy": true, a stride can only be 1.
+ANATOMY_NEEDS_STRIDE_1 = {
+    "if": {"properties": {"anatomy": {"const": True}}, "required": ["anatomy"]},
+    "then": {"properties": {"stride": {"const": 1}}},
+}
+
+
 def _runs_request(kind: str) -> type[BaseModel]:
     rules = f" Rules across fields: {BATCH_RULE}; {SAMPLE_BUDGET_RULE}."
     return _closed(
@@ -254,6 +262,7 @@ def _runs_request(kind: str) -> type[BaseModel]:
             "problem": (PROBLEM_OF_KIND[kind], ...),
             "steps": (Steps, DEFAULT_STEPS),
             "seed": (Seed, 0),
+            "stride": (Stride, 1),
             "runs": (
                 Annotated[
                     list[RUN_OF_KIND[kind]],  # type: ignore[valid-type]
@@ -263,6 +272,7 @@ def _runs_request(kind: str) -> type[BaseModel]:
             ),
             "anatomy": (Anatomy, False),
         },
+        **ANATOMY_NEEDS_STRIDE_1,
     )
 
 

@@ -15,7 +15,7 @@ function emptyAnatomy() {
   return { gx: [], gy: [], lx: null, ly: null, alpha: [], rx: [], ry: [], state: {} };
 }
 
-function appendAnatomy(anatomy, run) {
+function appendAnatomy(anatomy, run, from) {
   const pairs = [[run.grad, "gx", "gy"], [run.effective_lr, "rx", "ry"]];
   if (run.lookahead) {
     anatomy.lx ??= [];
@@ -34,7 +34,8 @@ function appendAnatomy(anatomy, run) {
       ys.push(y);
     }
   }
-  for (const alpha of run.alpha_t) anatomy.alpha.push(alpha);
+  // alpha_t has one per point: the start's (from = 0) is the first update's again.
+  for (const alpha of from === 0 ? run.alpha_t.slice(1) : run.alpha_t) anatomy.alpha.push(alpha);
 }
 
 export class RunFeed {
@@ -129,7 +130,7 @@ export class RunFeed {
         buf.y.push(run.path[k][1]);
         buf.loss.push(run.loss[k]);
       }
-      if (buf.anatomy && run.grad) appendAnatomy(buf.anatomy, run);
+      if (buf.anatomy && run.grad) appendAnatomy(buf.anatomy, run, message.from);
       current.received = Math.max(current.received, message.from + run.path.length);
     });
     this.page.points();

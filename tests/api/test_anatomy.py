@@ -33,20 +33,23 @@ def test_every_rule_names_its_state_by_its_symbols(http: httpx.Client) -> None:
     result = simulate(build_simulation({**EVERY, "anatomy": True}))
     for row, run in enumerate(response.json()["runs"]):
         name = run["optimizer"]
-        anatomy = {"grad", "alpha_t", "state", "effective_lr"}
+        anatomy = {"alpha_t", "grad", "state", "effective_lr"}
         anatomy |= {"lookahead"} if name == "nesterov" else set()
         assert set(run) == RUN_FIELDS | anatomy, name
         assert list(run["state"]) == SYMBOLS[name]
-        # Entry t − 1 is update t: one fewer than the points.
-        for field in ("grad", "alpha_t", "effective_lr", *(["lookahead"] * (name == "nesterov"))):
+        # Entry t − 1 is update t: one fewer than the points; α_t is one per point.
+        for field in ("grad", "effective_lr", *(["lookahead"] * (name == "nesterov"))):
             assert len(run[field]) == len(run["path"]) - 1 == 60, (name, field)
+        assert len(run["alpha_t"]) == len(run["path"])
         # The engine's numbers, every digit (orjson writes float64 exactly).
         expected = result.anatomy[row]
         assert np.array_equal(run["grad"], expected.grad)
         assert np.array_equal(run["effective_lr"], expected.effective_lr)
-        assert np.array_equal(run["alpha_t"], expected.alpha_t)
+        assert np.array_equal(run["alpha_t"][1:], expected.alpha_t)
+        assert run["alpha_t"][0] == run["alpha_t"][1]  # the start: the first update's
         if name == "sgd":  # α = 0.01, inverse-time decay with k = 0.1, epoch e = t − 1
-            assert run["alpha_t"][:3] == pytest.approx([0.01, 0.01 / 1.1, 0.01 / 1.2], rel=1e-15)
+            expected_rates = [0.01, 0.01, 0.01 / 1.1, 0.01 / 1.2]
+            assert run["alpha_t"][:4] == pytest.approx(expected_rates, rel=1e-15)
         for symbol, values in run["state"].items():
             assert np.array_equal(values, expected.state[symbol]), (name, symbol)
 
@@ -72,6 +75,14 @@ def test_a_diverged_runs_anatomy_stops_with_its_path(http: httpx.Client) -> None
         == len(run["state"]["v"])
         == run["diverged_at"] - 1
     )
+
+
+def test_anatomy_comes_with_every_update_so_not_with_a_stride(http: httpx.Client) -> None:
+    response = http.post("/api/runs", json={**EVERY, "anatomy": True, "stride": 5})
+    assert response.status_code == 422
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "anatomy"] and "stride 1" in item["msg"]
+    assert http.post("/api/runs", json={**EVERY, "anatomy": True, "stride": 1}).status_code == 200
 
 
 @pytest.mark.parametrize("value", [1, "true", None, [True]])

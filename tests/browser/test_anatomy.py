@@ -89,7 +89,7 @@ def test_the_arrows_explain_the_scrubbed_update_and_follow_t(
         )
         at, gradient = vector(arrows["gradient"])
         assert at == pytest.approx(magnified)
-        alpha = served["alpha_t"][t - 1]
+        alpha = served["alpha_t"][t]  # one per point: update t made point t
         assert gradient == pytest.approx([-factor * alpha * g for g in served["grad"][t - 1]])
         # The step is the velocity term plus the gradient term; the first ends at the look-ahead.
         _, velocity = vector(arrows["velocity"])
