@@ -81,11 +81,11 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             f"{module.STATE_SLOTS} state and {module.HYPER_SLOTS} hyper-parameter slots"
         )
     recording = inputs.recording
-    kept: tuple[np.ndarray, ...] = ()
+    recorded: tuple[np.ndarray, ...] = ()  # the recording's buffers, after the loop's own
     if recording is not None:
         # Only run_rows records (run_alike's results are the same, bit for bit).
         kernel, rule = module.run_rows_recording, (_readable(ids, i64), _readable(hyper, f64))
-        kept = tuple(
+        recorded = tuple(
             _writable(a, f64)
             for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
         )
@@ -114,7 +114,7 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         _writable(out_loss, f64),
         int(column),
         float(inputs.max_coordinate),
-        *kept,
+        *recorded,
     )
 
 
