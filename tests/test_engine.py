@@ -165,7 +165,7 @@ def test_defaults_fill_every_field():
             "valid problems",
         ),
         (
-            {"problem": "rosenbrock", "runs": [{"optimizer": "adamw"}]},
+            {"problem": "rosenbrock", "runs": [{"optimizer": "adam2"}]},
             ("runs", 0, "optimizer"),
             "valid optimizers",
         ),
@@ -182,7 +182,7 @@ def test_defaults_fill_every_field():
         (
             {
                 "problem": "rosenbrock",
-                "runs": [{"optimizer": "sgd", "schedule": {"name": "cosine"}}],
+                "runs": [{"optimizer": "sgd", "schedule": {"name": "sawtooth"}}],
             },
             ("runs", 0, "schedule", "name"),
             "valid schedules",

@@ -161,7 +161,9 @@ def grown(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     )
     monkeypatch.setitem(OPTIMIZERS, "toy", toy)
     monkeypatch.setitem(
-        SCHEDULES, "cosine", dataclasses.replace(SCHEDULES["step"], name="cosine", params=(period,))
+        SCHEDULES,
+        "sawtooth",
+        dataclasses.replace(SCHEDULES["step"], name="sawtooth", params=(period,)),
     )
     saddle = PROBLEMS["saddle"]
     monkeypatch.setitem(
@@ -188,8 +190,8 @@ def test_a_grown_registry_grows_the_schema(grown: Any) -> None:
     assert_params_match(schemas, problem, PROBLEMS["tilted"].params)
     run = schemas.by_const(surface["properties"]["runs"]["items"], "optimizer")["toy"]
     assert_params_match(schemas, run["properties"]["params"], OPTIMIZERS["toy"].params)
-    cosine = schemas.by_const(run["properties"]["schedule"], "name")["cosine"]
-    assert_params_match(schemas, cosine, SCHEDULES["cosine"].params)
+    sawtooth = schemas.by_const(run["properties"]["schedule"], "name")["sawtooth"]
+    assert_params_match(schemas, sawtooth, SCHEDULES["sawtooth"].params)
 
     sweeps = TypeAdapter(grown.SweepRequestSchema).json_schema()
     schemas = Schemas(sweeps, "$defs")

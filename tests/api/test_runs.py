@@ -99,11 +99,11 @@ def test_diverging_run_is_a_result_with_finite_numbers(http: httpx.Client) -> No
 
 BAD_REQUESTS = {
     "unknown optimizer": (
-        request("rosenbrock", {"optimizer": "adamw"}),
+        request("rosenbrock", {"optimizer": "adam2"}),
         ["body", "runs", 0, "optimizer"], "valid optimizers: sgd",
     ),
     "unknown schedule": (
-        request("rosenbrock", {"optimizer": "sgd", "schedule": {"name": "cosine"}}),
+        request("rosenbrock", {"optimizer": "sgd", "schedule": {"name": "sawtooth"}}),
         ["body", "runs", 0, "schedule", "name"], "valid schedules: constant",
     ),
     "unknown problem": (

@@ -55,7 +55,7 @@ def test_start_point_sweep_reports_which_minimum_each_cell_reached(http: httpx.C
 @pytest.mark.parametrize(
     ("change", "loc"),
     [
-        ({"optimizer": "adamw"}, ["body", "optimizer"]),
+        ({"optimizer": "adam2"}, ["body", "optimizer"]),
         ({"x_axis": {"param": "rho"}}, ["body", "x_axis", "param"]),
         ({"x_axis": {"param": "alpha", "count": 300}}, ["body", "x_axis", "count"]),
         ({"x_axis": {"param": "alpha", "min": 1.0, "max": 0.1}}, ["body", "x_axis", "max"]),
