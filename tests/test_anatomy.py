@@ -10,7 +10,7 @@ import pytest
 
 from app.backends.numpy import evaluate
 from app.engine import Execution, build_simulation, simulate
-from app.optim.registry import OPTIMIZERS
+from app.optim.registry import OPTIMIZERS, hyper_slots, state_slots
 from app.problems.regression import LINEAR, minibatches
 from tests.optim.reference import DEFAULTS, reference_run
 
@@ -136,10 +136,10 @@ def test_every_step_is_minus_the_effective_rate_times_the_direction(backend):
     result = simulate(simulation, backend)
     for row, spec in enumerate(OPTIMIZERS.values()):
         anatomy = result.anatomy[row]
-        slots = np.zeros((1, 60, 3, 2))
+        slots = np.zeros((1, 60, state_slots(), 2))
         for j, name in enumerate(spec.state):
             slots[0, :, j] = anatomy.state[spec.symbols[name]]
-        hyper = np.zeros((1, 5))
+        hyper = np.zeros((1, hyper_slots()))
         params = simulation.runs[row].params
         hyper[0, : len(spec.hyper_names)] = [params[n] for n in spec.hyper_names]
         direction = evaluate(
@@ -147,10 +147,11 @@ def test_every_step_is_minus_the_effective_rate_times_the_direction(backend):
             "direction",
             anatomy.grad[None],
             slots,
-            np.zeros((1, 3, 2)),
+            np.zeros((1, state_slots(), 2)),
             1,
             anatomy.alpha_t[None],
             hyper,
+            points=result.paths[row][None, :-1],
         )[0]
         step = np.diff(result.paths[row], axis=0)
         np.testing.assert_allclose(step, -anatomy.effective_lr * direction, rtol=1e-9, atol=1e-15)

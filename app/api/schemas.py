@@ -381,6 +381,11 @@ class AnatomyInfo(BaseModel):
         description="the part of the step its velocity carries beside −α_t g, or null"
     )
     velocity_term_mathml: str | None
+    decay_term: str | None = Field(
+        description="the step's own weight-decay part, −α_t λ x_{t−1} with λ the run's "
+        "weight_decay, or null (a rule without one, or whose decay goes through its moments)"
+    )
+    decay_term_mathml: str | None
 
 
 class OptimizerInfo(BaseModel):

@@ -167,7 +167,7 @@ export function lossAt(grid, x, y) {
 const NARROW = 560; // px: under this the colour bar goes under the axes
 // The step anatomy's traces (anatomy.js), last on the graph and in this order: the
 // cloud under the rest, the step over the terms it is the sum of.
-const ANATOMY_LAYER = ["cloud", "full", "velocity", "gradient", "step", "lookahead"];
+const ANATOMY_LAYER = ["cloud", "full", "velocity", "decay", "gradient", "step", "lookahead"];
 
 /**
  * #surface-plot: the ground as an image, then per run a trajectory (meta.run = i,
