@@ -151,7 +151,12 @@ def test_defaults_fill_every_field():
         "batch_size": 16,
     }
     run_json = simulation.runs[0].as_json()
-    assert run_json["params"] == {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0}
+    assert run_json["params"] == {
+        "alpha": 0.01,
+        "beta": 0.9,
+        "beta_warmup_steps": 0,
+        "weight_decay": 0.0,
+    }
     assert run_json["schedule"] == {"name": "constant"}
     assert run_json["start"] == list(PROBLEMS["linear_regression"].start)
 

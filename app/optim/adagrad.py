@@ -6,7 +6,7 @@ import numpy as np
 
 from app.optim import params
 from app.optim.base import OptimizerSpec
-from app.optim.sgd import sgd_direction
+from app.optim.sgd import gradient_direction
 
 
 def adagrad_update(x, g, sum_sq, t, lr, eps):
@@ -26,7 +26,7 @@ ADAGRAD = OptimizerSpec(
     params=(params.alpha(0.1), params.eps(1e-8)),
     update=adagrad_update,
     symbols={"sum_sq": "G"},
-    direction=sgd_direction,
+    direction=gradient_direction,
     effective_lr=adagrad_effective_lr,
     direction_equation="g",
     effective_lr_equation=r"\frac{\alpha_t}{\sqrt{G + \varepsilon}}",

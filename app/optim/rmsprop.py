@@ -6,7 +6,7 @@ import numpy as np
 
 from app.optim import params
 from app.optim.base import OptimizerSpec
-from app.optim.sgd import sgd_direction
+from app.optim.sgd import gradient_direction
 
 
 def rmsprop_update(x, g, avg_sq, t, lr, gamma, eps):
@@ -27,7 +27,7 @@ RMSPROP = OptimizerSpec(
     params=(params.alpha(0.01), params.GAMMA, params.eps(1e-8)),
     update=rmsprop_update,
     symbols={"avg_sq": "s"},
-    direction=sgd_direction,
+    direction=gradient_direction,
     effective_lr=rmsprop_effective_lr,
     direction_equation="g",
     effective_lr_equation=r"\frac{\alpha_t}{\sqrt{s + \varepsilon}}",

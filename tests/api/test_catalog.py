@@ -30,10 +30,11 @@ def test_catalog_lists_every_optimizer_with_its_equations(http: httpx.Client) ->
     adam = next(o for o in catalog["optimizers"] if o["name"] == "adam")
     assert adam["label"] and adam["description"]
     names = [p["name"] for p in adam["params"]]
-    assert names == ["alpha", "beta1", "beta2", "eps", "bias_correction"]
+    assert names == ["alpha", "beta1", "beta2", "eps", "bias_correction", "weight_decay"]
     alpha = adam["params"][0]
     assert {"default", "min", "max", "scale", "symbol", "step", "kind"} <= set(alpha)
-    assert adam["params"][-1]["default"] is True
+    assert adam["params"][4]["default"] is True
+    assert adam["params"][5]["default"] == 0.0  # weight decay: off unless asked for
     assert len(adam["equations"]) == len(adam["equations_mathml"]) >= 1
     assert all(m.startswith("<math") and 'display="block"' in m for m in adam["equations_mathml"])
 
@@ -46,6 +47,10 @@ def test_catalog_says_how_each_rules_anatomy_reads(http: httpx.Client) -> None:
     # Only the momentum rules' step has a velocity term beside −α_t g.
     with_velocity = [name for name, a in optimizers.items() if a["velocity_term"]]
     assert with_velocity == ["momentum", "nesterov"]
+    # A weight-decay part of its own: where nothing rescales the L2 term.
+    with_decay = [name for name, a in optimizers.items() if a["decay_term"]]
+    assert with_decay == ["sgd", "momentum", "nesterov"]
+    assert optimizers["sgd"]["decay_term_mathml"].startswith("<math")
     for anatomy in optimizers.values():
         for key in ("direction", "effective_lr"):
             assert anatomy[f"{key}_mathml"].startswith("<math"), key

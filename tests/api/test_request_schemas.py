@@ -144,9 +144,9 @@ def test_sweeps_are_one_variant_per_optimizer_with_its_axes() -> None:
 # -- a grown registry ------------------------------------------------------------------
 
 
-def toy_update(x, g, t, lr, lam):
+def toy_update(x, g, t, lr, weight_decay, lam):
     """A rule that takes the extra parameter (a spec's params must match its rule's)."""
-    return (x - lr * lam * g,)
+    return (x - lr * lam * (g + weight_decay * x),)
 
 
 @pytest.fixture
@@ -201,4 +201,4 @@ def test_a_grown_registry_grows_the_schema(grown: Any) -> None:
     assert toy_sweeps
     for sweep in toy_sweeps:
         axes = schemas.by_const(sweep["properties"]["x_axis"], "param")
-        assert list(axes) == ["alpha", "lam", *START_AXES]
+        assert list(axes) == ["alpha", "weight_decay", "lam", *START_AXES]

@@ -25,7 +25,12 @@ def test_spec_example_comes_back_complete(http: httpx.Client) -> None:
     assert "data" not in body  # surfaces carry no dataset
     (run,) = body["runs"]
     assert run["optimizer"] == "momentum"
-    assert run["params"] == {"alpha": 0.001, "beta": 0.9, "beta_warmup_steps": 0}
+    assert run["params"] == {
+        "alpha": 0.001,
+        "beta": 0.9,
+        "beta_warmup_steps": 0,
+        "weight_decay": 0.0,
+    }
     assert isinstance(run["params"]["beta_warmup_steps"], int)
     assert run["schedule"] == {"name": "step", "every": 100, "factor": 0.5}
     assert run["start"] == [-1.5, 2.0]
@@ -44,6 +49,7 @@ def test_defaults_fill_everything_left_out(http: httpx.Client) -> None:
     (run,) = body["runs"]
     assert run["params"] == {
         "alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True,
+        "weight_decay": 0.0,
     }  # fmt: skip
     assert run["schedule"] == {"name": "constant"}
     assert run["start"] == [-1.5, 2.0]

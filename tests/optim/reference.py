@@ -68,6 +68,8 @@ def reference_run(name, params, grad, start, steps, lr_of=None):
         for i in range(2):
             v, s, m = state[0][i], state[1][i], state[2][i]
             gi = g[i]
+            if name in ("sgd", "momentum", "nesterov", "adam"):
+                gi = gi + p["weight_decay"] * x[i]  # L2: the loss gains λ|x|²/2
             if name == "sgd":
                 x[i] = x[i] - lr * gi
                 rate[i] = lr
@@ -126,12 +128,19 @@ def reference_run(name, params, grad, start, steps, lr_of=None):
 
 
 DEFAULTS = {
-    "sgd": {"alpha": 0.01},
-    "momentum": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0},
-    "nesterov": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0},
+    "sgd": {"alpha": 0.01, "weight_decay": 0.0},
+    "momentum": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0, "weight_decay": 0.0},
+    "nesterov": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0, "weight_decay": 0.0},
     "adagrad": {"alpha": 0.1, "eps": 1e-8},
     "rmsprop": {"alpha": 0.01, "gamma": 0.9, "eps": 1e-8},
-    "adam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True},
+    "adam": {
+        "alpha": 0.01,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "bias_correction": True,
+        "weight_decay": 0.0,
+    },
     "amsgrad": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "adamax": {"alpha": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "nadam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},

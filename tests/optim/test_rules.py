@@ -15,12 +15,19 @@ BACKENDS = ("compiled", "numpy")
 
 # Non-default settings exercise every hyper-parameter away from its default.
 NON_DEFAULT = {
-    "sgd": {"alpha": 0.0005},
-    "momentum": {"alpha": 0.0004, "beta": 0.75, "beta_warmup_steps": 5},
-    "nesterov": {"alpha": 0.0004, "beta": 0.95, "beta_warmup_steps": 3},
+    "sgd": {"alpha": 0.0005, "weight_decay": 0.3},
+    "momentum": {"alpha": 0.0004, "beta": 0.75, "beta_warmup_steps": 5, "weight_decay": 0.2},
+    "nesterov": {"alpha": 0.0004, "beta": 0.95, "beta_warmup_steps": 3, "weight_decay": 0.5},
     "adagrad": {"alpha": 0.3, "eps": 1e-3},
     "rmsprop": {"alpha": 0.002, "gamma": 0.5, "eps": 1e-4},
-    "adam": {"alpha": 0.05, "beta1": 0.7, "beta2": 0.99, "eps": 1e-6, "bias_correction": False},
+    "adam": {
+        "alpha": 0.05,
+        "beta1": 0.7,
+        "beta2": 0.99,
+        "eps": 1e-6,
+        "bias_correction": False,
+        "weight_decay": 0.05,
+    },
     "amsgrad": {"alpha": 0.05, "beta1": 0.5, "beta2": 0.9, "eps": 1e-6},
     "adamax": {"alpha": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-5},
     "nadam": {"alpha": 0.03, "beta1": 0.8, "beta2": 0.95, "eps": 1e-7},
@@ -115,6 +122,25 @@ def test_adam_without_bias_correction_first_step_is_longer_by_the_predicted_fact
     exact = (0.1 / np.sqrt(0.001 * g * g + 1e-8)) / (1 / np.sqrt(g * g + 1e-8))
     assert ratio == pytest.approx(exact, rel=1e-12)
     assert ratio == pytest.approx((1 - 0.9) / math.sqrt(1 - 0.999), rel=1e-5)
+
+
+def test_sgd_with_weight_decay_first_steps_by_hand():
+    # λ = 0.5: g1 = (-0.9, 6) + 0.5·(-4.5, 1.5) = (-3.15, 6.75); x1 = x0 − 0.01·g1
+    path = path_of("steep_valley", "sgd", {"weight_decay": 0.5}, steps=2)
+    assert path[1] == pytest.approx((-4.4685, 1.4325), rel=1e-15)
+    # g2 = (0.2·-4.4685, 4·1.4325) + 0.5·x1 = (-0.8937 - 2.23425, 5.73 + 0.71625)
+    assert path[2] == pytest.approx((-4.4685 + 0.0312795, 1.4325 - 0.0644625), rel=1e-14)
+
+
+def test_adams_l2_decay_is_divided_like_the_gradient():
+    # At the first update v̂ = G and ŝ = G², G = g + λx: the step is α·G/√(G² + ε) ≈
+    # α·sign(G) in each coordinate, whatever λ: Adam divides the decay away with the
+    # gradient. λ = 1: G = (−0.9 − 4.5, 6 + 1.5), the signs of g, so the same step.
+    start = np.array([-4.5, 1.5])
+    decayed = path_of("steep_valley", "adam", {"weight_decay": 1.0}, steps=1)
+    G = np.array([-5.4, 7.5])
+    assert decayed[1] == pytest.approx(start - 0.01 * G / np.sqrt(G * G + 1e-8), rel=1e-15)
+    np.testing.assert_allclose(np.abs(decayed[1] - start), [0.01, 0.01], rtol=1e-9)
 
 
 def test_adamax_first_step_is_alpha():
