@@ -56,6 +56,7 @@ ADADELTA = OptimizerSpec(
         r"\Delta = \frac{\sqrt{d + \varepsilon}}{\sqrt{s + \varepsilon}}\, g",
         r"d \leftarrow \rho\, d + (1 - \rho)\, \Delta^2",
         r"x \leftarrow x - \alpha_t\, \Delta",
+        r"\varepsilon \text{ inside both roots, as torch.optim}",
     ),
     description="Scale each step by the ratio of the RMS of past steps to the RMS of "
     "past gradients, so it needs no learning rate of its own.",

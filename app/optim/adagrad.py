@@ -33,6 +33,7 @@ ADAGRAD = OptimizerSpec(
     equations=(
         r"G \leftarrow G + g^2",
         r"x \leftarrow x - \frac{\alpha_t\, g}{\sqrt{G + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Divide each coordinate's step by the root of all its past squared "
     "gradients: steep directions slow down, but the rate only ever falls.",

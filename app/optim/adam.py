@@ -123,6 +123,7 @@ ADAM = OptimizerSpec(
         _CORRECTED,
         r"\text{(bias correction off: } \hat v = v,\ \hat s = s \text{)}",
         r"x \leftarrow x - \frac{\alpha_t\, \hat v}{\sqrt{\hat s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Momentum and RMSProp together: a moving average of gradients, divided "
     "by the root of a moving average of squared gradients, both bias-corrected. Weight "
@@ -144,6 +145,7 @@ AMSGRAD = OptimizerSpec(
         r"m \leftarrow \max(m, s)",
         r"\hat v = \frac{v}{1 - \beta_1^t}, \quad \hat s = \frac{m}{1 - \beta_2^t}",
         r"x \leftarrow x - \frac{\alpha_t\, \hat v}{\sqrt{\hat s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Adam that never lets its denominator shrink: it divides by the largest "
     "second moment seen so far.",
@@ -163,6 +165,7 @@ ADAMAX = OptimizerSpec(
         _MOMENTS[0],
         r"u \leftarrow \max\left(\beta_2 u,\ |g|\right)",
         r"x \leftarrow x - \frac{\alpha_t}{1 - \beta_1^t} \cdot \frac{v}{u + \varepsilon}",
+        r"\varepsilon \text{ added to } u \text{ (torch.optim: to } |g| \text{ in the max)}",
     ),
     description="Adam with the infinity norm: the denominator is a decaying maximum of "
     "|g| instead of a root mean square.",
@@ -184,6 +187,7 @@ NADAM = OptimizerSpec(
         r"x \leftarrow x - \alpha_t\,"
         r" \frac{\beta_1 \hat v + \frac{(1 - \beta_1)\, g}{1 - \beta_1^t}}"
         r"{\sqrt{\hat s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Adam with Nesterov's look-ahead folded into the momentum term.",
 )

@@ -116,6 +116,14 @@ def decoupled_weight_decay(default: float) -> HyperParam:
     )
 
 
+# Where a rule puts ε, as a line of its equations: frameworks differ, and a reader
+# comparing with theirs needs to know (docs/API.md, Update rules).
+EPS_INSIDE_ROOT = (
+    r"\varepsilon \text{ inside the root (torch.optim: outside, } \sqrt{\cdot} + \varepsilon)"
+)
+EPS_OUTSIDE_ROOT = r"\varepsilon \text{ outside the root, as torch.optim}"
+
+
 def eps(default: float) -> HyperParam:
     return HyperParam(
         "eps",

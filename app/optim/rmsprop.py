@@ -34,6 +34,7 @@ RMSPROP = OptimizerSpec(
     equations=(
         r"s \leftarrow \gamma\, s + (1 - \gamma)\, g^2",
         r"x \leftarrow x - \frac{\alpha_t\, g}{\sqrt{s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Divide each coordinate's step by the root of a moving average of "
     "its squared gradients, which forgets old gradients.",

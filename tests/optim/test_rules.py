@@ -62,6 +62,13 @@ def test_non_default_settings_match_the_spec(name, backend):
     assert_paths_close(actual, expected)
 
 
+def test_every_rule_with_an_eps_says_where_it_sits():
+    # Frameworks put ε in different places: the card's last lines say where this one does.
+    for name, spec in OPTIMIZERS.items():
+        if "eps" in spec.hyper_names:
+            assert any(line.startswith(r"\varepsilon \text") for line in spec.equations), name
+
+
 def test_defaults_are_the_spec_defaults():
     for name, spec in OPTIMIZERS.items():
         defaults = {p.name: p.default for p in spec.params}
