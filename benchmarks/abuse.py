@@ -123,17 +123,20 @@ async def threads(server: Watched) -> Figures:
     }
 
 
+async def big_posts(http: httpx.AsyncClient, count: int, encoding: str) -> list:
+    """``count`` POSTs of the largest answer at once, accepting ``encoding``."""
+    headers = {"accept-encoding": encoding}
+    return await asyncio.gather(
+        *(post(http, "/api/runs", big_answer_body(), headers=headers) for _ in range(count))
+    )
+
+
 async def memory(server: Watched) -> Figures:
     figures: Figures = {"RSS at start": f"{server.rss_mib():.0f} MiB"}
     async with client(server, ATTACKER) as attacker:
         for burst in (1, 2):
             with RssSampler(server) as rss:
-                answers = await asyncio.gather(
-                    *(
-                        post(attacker, "/api/runs", big_answer_body(), headers={"accept-encoding": "identity"})
-                        for _ in range(12)
-                    )
-                )  # fmt: skip
+                answers = await big_posts(attacker, 12, "identity")
             await asyncio.sleep(3)
             figures[f"burst {burst}"] = (
                 f"{statuses(answers)}; RSS peak {rss.peak:.0f} MiB, "
@@ -226,6 +229,7 @@ async def wait_idle(server: Watched, limit: float) -> float:
     return math.inf
 
 
+LOGISTIC_5000 = {"name": "logistic_regression", "n_samples": 5000}
 SINGLE = {
     "sweep 256² × 1 500, AMSGrad on Rastrigin": ("/api/sweeps", sweep_body(256, 1500)),
     "regression 4 × 9 998 × 5 000, batch 1 (logistic)": (
@@ -246,11 +250,11 @@ SINGLE = {
     ),
     "surface 200², n 5 000 (logistic), seed 1": (
         "/api/surface",
-        {"problem": {"name": "logistic_regression", "n_samples": 5000}, "resolution": 200, "seed": 1},
+        {"problem": LOGISTIC_5000, "resolution": 200, "seed": 1},
     ),
     "surface 200², n 5 000 (logistic), seed 2": (
         "/api/surface",
-        {"problem": {"name": "logistic_regression", "n_samples": 5000}, "resolution": 200, "seed": 2},
+        {"problem": LOGISTIC_5000, "resolution": 200, "seed": 2},
     ),
 }  # fmt: skip
 
@@ -398,12 +402,7 @@ async def gzip(server: Watched) -> Figures:
             began = time.monotonic()
             answers = []
             for _ in range(2):
-                answers += await asyncio.gather(
-                    *(
-                        post(attacker, "/api/runs", big_answer_body(), headers={"accept-encoding": "gzip"})
-                        for _ in range(3)
-                    )
-                )  # fmt: skip
+                answers += await big_posts(attacker, 3, "gzip")
             ended = time.monotonic()
             loop_used, used = server.loop_cpu_seconds() - loop_cpu, server.cpu_seconds() - cpu
     encodings = {a.headers.get("content-encoding", "identity") for a in answers}

@@ -344,7 +344,7 @@ async def closed_by_server(writer: asyncio.StreamWriter, wait: float = 0.5) -> b
             data = await asyncio.wait_for(reader.read(1 << 20), wait)
             if not data:
                 return True
-    except (TimeoutError, asyncio.TimeoutError):
+    except TimeoutError:
         return False
     except OSError:
         return True
