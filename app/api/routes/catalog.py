@@ -104,7 +104,7 @@ def _example() -> dict[str, Any]:
     response_model=None,
     responses={200: {"model": Catalog, "content": {"application/json": {"example": _example()}}}},
 )
-def catalog(request: Request) -> Response:
+async def catalog(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     return Response(
         _catalog_bytes(settings.max_steps, settings.max_runs), media_type="application/json"
