@@ -7,15 +7,23 @@ The REST route and the stream encode paths and losses with the same function
 
 from __future__ import annotations
 
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import orjson
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
 from app.engine import Chunk, Execution, Result, Simulation, nullable
 
 _OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+# gzip for answers, wherever they are compressed (the middleware, and the engine's
+# answers in their worker turns): one level for both.
+GZIP_LEVEL = 5
+# Bodies smaller than this go uncompressed.
+GZIP_MINIMUM_BYTES = 4096
 
 
 def dumps(content: Any) -> bytes:
@@ -47,28 +55,71 @@ def data_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
+def _run_json(result: Result, row: int) -> dict[str, Any]:
+    run = result.simulation.runs[row].as_json()
+    run["path"] = _array(result.paths[row])
+    run["loss"] = _array(result.losses[row])
+    run["diverged_at"] = result.diverged_at[row]
+    run["converged_at"] = result.converged_at[row]
+    run["blew_up_at"] = result.blew_up_at[row]
+    return run
+
+
+def _head_json(result: Result) -> dict[str, Any]:
+    simulation = result.simulation
+    return {"problem": simulation.problem, "steps": simulation.steps, "seed": simulation.seed}
+
+
 def result_json(result: Result) -> dict[str, Any]:
     """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
-    simulation = result.simulation
-    runs = []
-    for row, config in enumerate(simulation.runs):
-        run = config.as_json()
-        run["path"] = _array(result.paths[row])
-        run["loss"] = _array(result.losses[row])
-        run["diverged_at"] = result.diverged_at[row]
-        run["converged_at"] = result.converged_at[row]
-        run["blew_up_at"] = result.blew_up_at[row]
-        runs.append(run)
-    body: dict[str, Any] = {
-        "problem": simulation.problem,
-        "steps": simulation.steps,
-        "seed": simulation.seed,
-        "runs": runs,
-    }
+    body = _head_json(result)
+    body["runs"] = [_run_json(result, row) for row in range(len(result.simulation.runs))]
     data = data_json(result.data)
     if data is not None:
         body["data"] = data
     return body
+
+
+def result_pieces(result: Result, points_per_piece: int) -> Iterator[bytes]:
+    """``dumps(result_json(result))``, byte for byte, as consecutive pieces of about
+    ``points_per_piece`` points each: encoding one piece at a time keeps neither the
+    whole text in memory nor the GIL for long (orjson holds it while it encodes)."""
+    head = dumps(_head_json(result))
+    pending = [head[:-1], b',"runs":[']
+    size = 0
+    for row in range(len(result.simulation.runs)):
+        if row:
+            pending.append(b",")
+        pending.append(dumps(_run_json(result, row)))
+        size += len(result.paths[row])
+        if size >= points_per_piece:
+            yield b"".join(pending)
+            pending, size = [], 0
+    pending.append(b"]")
+    data = data_json(result.data)
+    if data is not None:
+        pending += [b',"data":', dumps(data)]
+    pending.append(b"}")
+    yield b"".join(pending)
+
+
+def accepts_gzip(headers: Headers) -> bool:
+    """Whether the client takes gzip (Starlette's GZipMiddleware reads it the same way)."""
+    return "gzip" in headers.get("accept-encoding", "")
+
+
+class Gzip:
+    """A gzip stream compressed piece by piece: each ``compress`` returns bytes the
+    client can already inflate (a sync flush), ``finish`` the end of the stream."""
+
+    def __init__(self) -> None:
+        self._stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+
+    def compress(self, piece: bytes) -> bytes:
+        return self._stream.compress(piece) + self._stream.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self, piece: bytes = b"") -> bytes:
+        return self._stream.compress(piece) + self._stream.flush()
 
 
 def started_message(run_id: Any, simulation: Simulation, execution: Execution) -> bytes:

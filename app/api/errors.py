@@ -52,6 +52,13 @@ def unprocessable(items: list[dict[str, Any]]) -> Response:
     return JSONBytesResponse({"detail": items}, status_code=422)
 
 
+def retry_later(detail: str, seconds: int) -> Response:
+    """503 with ``Retry-After``: the request was fine, the server cannot take it now."""
+    return JSONBytesResponse(
+        {"detail": detail}, status_code=503, headers={"Retry-After": str(seconds)}
+    )
+
+
 def _not_json(request: Request) -> dict[str, Any]:
     content_type = request.headers.get("content-type")
     got = f"Content-Type {content_type!r}" if content_type else "no Content-Type"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 import time
 from typing import Any
 
@@ -109,7 +111,9 @@ def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:
 
     messages, after = asyncio.run(scenario())
     started = next(i for i, m in enumerate(messages) if m["type"] == "started" and m["id"] == 2)
-    assert all(m["id"] == 1 and m["type"] == "chunk" for m in messages[:started])
+    # The replaced run's chunks, then its `cancelled`, then only the new run.
+    assert messages[started - 1] == {"type": "cancelled", "id": 1}
+    assert all(m["id"] == 1 and m["type"] == "chunk" for m in messages[: started - 1])
     assert all(m["id"] == 2 for m in messages[started:])
     assert after == []
 
@@ -150,8 +154,27 @@ def test_stop_ends_the_run(live_server: str) -> None:
 
     until_stopped, after = asyncio.run(scenario())
     assert until_stopped[-1] == {"type": "stopped", "id": 3}
-    assert not any(m["type"] == "done" for m in until_stopped)
+    assert not any(m["type"] in ("done", "cancelled") for m in until_stopped)
     assert after == []
+
+
+def test_stop_with_nothing_in_flight_is_acknowledged_with_its_own_id(live_server: str) -> None:
+    async def scenario() -> tuple[dict, dict, list]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "stop", "id": "s"})
+            first = await receive(ws)
+            await send(ws, {"type": "stop"})
+            second = await receive(ws)
+            # after a run that finished, a stop has nothing to end either
+            await send(ws, {"type": "run", "id": 4, "request": CONTRACT_EXAMPLE})
+            await until(ws, "done", 4)
+            await send(ws, {"type": "stop", "id": 5})
+            return first, second, [await receive(ws)]
+
+    first, second, after_done = asyncio.run(scenario())
+    assert first == {"type": "stopped", "id": "s"}
+    assert second == {"type": "stopped", "id": None}
+    assert after_done == [{"type": "stopped", "id": 5}]
 
 
 def test_errors_leave_the_socket_open(live_server: str) -> None:
@@ -233,6 +256,51 @@ def test_message_flood_is_rate_limited_not_closed(live_server: str) -> None:
     assert run[-1]["type"] == "done"
 
 
+def test_the_rate_limit_is_charged_before_a_message_is_parsed(live_server: str) -> None:
+    async def scenario() -> tuple[list, list]:
+        async with open_stream(live_server) as ws:
+            for number in range(60):  # the whole burst, on valid messages
+                await send(ws, {"type": "stop", "id": number})
+            # Over the limit, even a message that is not JSON is dropped unread: the
+            # answer is rate_limited, not invalid_json, and it does not count towards
+            # closing the socket (ws_max_invalid).
+            for _ in range(30):
+                await ws.send("{not json" + "x" * 10_000)
+            answers = await _quiet(ws, 0.5)
+            await asyncio.sleep(1.0)  # the bucket refills
+            await send(ws, {"type": "run", "id": 1, "request": CONTRACT_EXAMPLE})
+            return answers, await until(ws, "done", 1)
+
+    answers, run = asyncio.run(scenario())
+    dropped = [m for m in answers if m["type"] == "error"]
+    assert len(dropped) >= 20 and {m["code"] for m in dropped} == {"rate_limited"}
+    assert all(m["id"] is None for m in dropped)  # too long to be read for its id
+    assert run[-1]["type"] == "done"
+
+
+def test_invalid_messages_in_a_row_close_the_socket(live_server: str) -> None:
+    async def scenario() -> tuple[list, int | None, list]:
+        async with open_stream(live_server) as ws:
+            # A valid message between invalid ones starts the count again.
+            for _ in range(9):
+                await ws.send("{not json")
+            await send(ws, {"type": "stop", "id": "ok"})
+            before = [await receive(ws) for _ in range(10)]
+            for _ in range(10):
+                await ws.send("[]")
+            answers = []
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    answers.append(await receive(ws))
+            return before, ws.close_code, answers
+
+    before, code, answers = asyncio.run(scenario())
+    assert [m["code"] for m in before[:9]] == ["invalid_json"] * 9
+    assert before[9] == {"type": "stopped", "id": "ok"}
+    assert len(answers) == 10 and all(m["code"] == "invalid_message" for m in answers)
+    assert code == 1008
+
+
 def test_oversized_message_is_refused_not_closed(live_server: str) -> None:
     async def scenario() -> tuple[dict, list]:
         async with open_stream(live_server) as ws:
@@ -249,7 +317,7 @@ def test_oversized_message_is_refused_not_closed(live_server: str) -> None:
 def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_server: str):
     heavy = request(
         {"name": "linear_regression", "n_samples": 2000, "batch_size": 2000},
-        *[{"optimizer": "adam"}] * 16, steps=6_000,  # 1.9e8 loss terms: under the budget
+        *[{"optimizer": "adam"}] * 16, steps=3_000,  # 9.6e7 loss terms: under the budget
     )  # fmt: skip
 
     async def drop() -> None:
@@ -273,7 +341,7 @@ def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_
 def test_a_long_run_does_not_stall_another_client(live_server: str) -> None:
     heavy = request(
         {"name": "logistic_regression", "n_samples": 2000, "batch_size": 2000},
-        *[{"optimizer": "adam"}] * 16, steps=6_000,  # 1.9e8 loss terms: under the budget
+        *[{"optimizer": "adam"}] * 16, steps=3_000,  # 9.6e7 loss terms: under the budget
     )  # fmt: skip
     light = request("himmelblau", {"optimizer": "sgd"}, steps=100)
 
@@ -310,7 +378,8 @@ def test_connection_closed_by_client_mid_stream_is_clean(live_server: str) -> No
 
 
 def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In process: once the client is gone, no further chunk is computed."""
+    """In process: once the client is gone, the session ends and its run is cancelled,
+    so no further chunk is computed."""
     from fastapi.testclient import TestClient
 
     from app.api import streaming
@@ -318,24 +387,47 @@ def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls = []
     advance = streaming._advance
+    two_chunks = threading.Event()
 
-    def counted(*args: Any) -> bytes:
+    def counted(*args: Any):
         calls.append(time.monotonic())
+        if len(calls) >= 2:
+            two_chunks.set()
         return advance(*args)
 
+    sessions: list[streaming.StreamSession] = []
+    runs: list[asyncio.Task] = []
+    ended = threading.Event()
+    serve, replace = streaming.StreamSession.serve, streaming.StreamSession.replace
+
+    async def watched_serve(self) -> None:
+        sessions.append(self)
+        try:
+            await serve(self)
+        finally:
+            ended.set()
+
+    async def recorded_replace(self, task_id, work) -> None:
+        await replace(self, task_id, work)
+        runs.append(self.task)
+
     monkeypatch.setattr(streaming, "_advance", counted)
+    monkeypatch.setattr(streaming.StreamSession, "serve", watched_serve)
+    monkeypatch.setattr(streaming.StreamSession, "replace", recorded_replace)
     body = request("rosenbrock", {"optimizer": "adam"}, steps=10_000)
     with TestClient(create_app()) as client:
         while client.get("/readyz").status_code != 200:  # runs are refused while warming
             time.sleep(0.05)
         with client.websocket_connect("/api/stream") as ws:
             ws.send_json({"type": "run", "id": 1, "request": body, "speed": 1000})
-            while ws.receive_json()["type"] != "chunk" or len(calls) < 2:
-                pass
-        time.sleep(0.2)  # the server notices the close
-        settled = len(calls)
-        time.sleep(0.3)
-        assert len(calls) == settled  # paced at 1000/s, it would have gone on for 10 s
+            assert two_chunks.wait(60)
+            ws.close(1000)  # the client leaves
+            assert ended.wait(60), "the session did not notice its client left"
+            # The run (paced at 1000/s, 10 s long) was stopped and awaited before the
+            # session ended: nothing is left that could compute another chunk.
+            assert len(runs) == 1 and runs[0].done()
+            assert sessions[0].task is None
+            assert len(calls) < 100
         assert client.get("/healthz").status_code == 200
 
 

@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.encoding import JSONBytesResponse, dumps, result_json
-from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
-from app.api.routes.responses import BAD_INPUT
+from app.api.answers import Refused, StreamedAnswer, admission
+from app.api.encoding import JSONBytesResponse, dumps, result_json, result_pieces
+from app.api.readiness import engine_warming, warming_response
+from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import RUNS_EXAMPLE, RunsBody, RunsResponse
-from app.engine import Simulation, build_simulation, simulate
+from app.engine import build_simulation, simulate
 from app.optim.registry import OPTIMIZERS
 from app.settings import Settings
 
@@ -53,8 +54,9 @@ EXAMPLES: dict[str, Example] = {
 }
 
 
-def _compute(simulation: Simulation) -> bytes:
-    return dumps(result_json(simulate(simulation)))
+# Points (runs × updates) encoded in one worker turn: ~3 MB of JSON, a few ms of
+# orjson (which holds the GIL while it encodes) and ~0.1 s of gzip.
+PIECE_POINTS = 50_000
 
 
 def _response_example() -> dict[str, Any]:
@@ -73,7 +75,7 @@ def _response_example() -> dict[str, Any]:
             "content": {"application/json": {"example": _response_example()}},
         },
         **BAD_INPUT,
-        **WARMING_RESPONSE,
+        **UNAVAILABLE,
     },
 )
 async def runs(
@@ -82,7 +84,8 @@ async def runs(
     """Every run of the request stepped together; `path[t]` is the position after t updates.
 
     A diverging run is a result (200, `diverged_at` set), not an error. While the
-    engine warms up after a start, the answer is 503 with `Retry-After`.
+    engine warms up after a start, or when the server is at capacity, the answer is
+    503 with `Retry-After`.
     """
     settings: Settings = request.app.state.settings
     simulation = build_simulation(
@@ -90,5 +93,23 @@ async def runs(
     )
     if engine_warming(request.app):
         return warming_response()  # the request was valid (else 422): it may come back
-    content = await to_thread.run_sync(_compute, simulation)
-    return Response(content, media_type="application/json")
+    # The answer's points stay reserved until it is sent, piece by piece.
+    admitted = AsyncExitStack()
+    try:
+        ticket = await admitted.enter_async_context(
+            admission(request, len(simulation.runs) * (simulation.steps + 1))
+        )
+    except Refused as refused:
+        return refused.response
+    try:
+        result = await ticket.run(simulate, simulation)
+    except BaseException:
+        await admitted.aclose()
+        raise
+    return StreamedAnswer(
+        ticket,
+        request,
+        lambda: result_pieces(result, PIECE_POINTS),
+        media_type="application/json",
+        finished=admitted.aclose,
+    )
