@@ -59,3 +59,12 @@ WS_READ_FACTOR = 4
 
 # -- HTTP --------------------------------------------------------------------------------
 MAX_BODY_BYTES = 256 * 1024  # the settings may change it
+
+# -- errors: a 422 (or a stream's invalid_message) stays small whatever the body -------
+# An object of a body or message with more keys is refused whole, before its keys
+# are checked one by one (a 256 KiB body holds 23 000 unknown keys).
+MAX_OBJECT_KEYS = 100
+# At most this many {loc, msg, type} items (the last says how many more there were),
+# and this many bytes of JSON in all.
+MAX_REPORTED_ERRORS = 20
+MAX_ERROR_BYTES = 16 * 1024

@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app import __version__
+from app import __version__, memory
 from app.api import errors, openapi
 from app.api.capacity import ComputeGate
 from app.api.encoding import GZIP_LEVEL, GZIP_MINIMUM_BYTES
@@ -58,9 +58,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # retry hint (app/api/readiness.py), never held for the compile.
     if app.state.settings.warm_up:
         app.state.warming = asyncio.create_task(_warm(app))
+    trimming = asyncio.create_task(memory.trim_every())
     try:
         yield
     finally:
+        trimming.cancel()
         warming = getattr(app.state, "warming", None)
         if warming is not None:
             await warming  # a thread cannot be interrupted; it is short
@@ -97,7 +99,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # surfaces, sweeps) are compressed in their own worker turns (app/api/answers.py)
     # and Plotly once by its own route: the middleware passes both through.
     app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        max_seconds=settings.http_read_timeout,
+    )
     app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     return app
 

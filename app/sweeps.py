@@ -59,9 +59,10 @@ MAX_SCRATCH = 1_000_000
 # grain at which a sweep yields its worker to other clients and can be stopped.
 CHUNK_WORK = 5_000_000
 # What a cell holds while the sweep runs (position, state, hyper-parameters, the
-# convergence window), in 24-byte points: what a sweep reserves of the server's
-# answers in flight (app/api/capacity.py), with its scratch buffer.
-POINTS_PER_CELL = 16
+# convergence window, its share of the result), in 24-byte points: what a sweep
+# reserves of the server's memory in flight (app/api/capacity.py), with its scratch
+# buffer (a 256 × 256 sweep peaks at +59 MB: 2.5 million points).
+POINTS_PER_CELL = 20
 
 
 @dataclass(frozen=True)

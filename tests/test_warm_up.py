@@ -11,6 +11,7 @@ import pytest
 
 from app import convergence
 from app.api import streaming
+from app.api.encoding import result_pieces
 from app.api.routes import runs as runs_route
 from app.api.routes import surface as surface_route
 from app.api.routes import sweeps as sweeps_route
@@ -50,7 +51,8 @@ def representative_requests() -> None:
             sizes = [{"optimizer": "sgd", "batch_size": size} for size in (40, 8, 1)]
             bodies.append({"problem": spec, "steps": 30, "runs": sizes})
         for body in bodies:
-            runs_route._compute(build_simulation(body))  # POST /api/runs
+            result = simulate(build_simulation(body))  # POST /api/runs, encoded in pieces
+            b"".join(result_pieces(result, runs_route.PIECE_POINTS))
             execution, _, _ = streaming._begin(1, build_simulation(body))  # the stream
             for count in (1, 16, 13):
                 streaming._advance(execution, 1, count)

@@ -127,9 +127,7 @@ class StreamedAnswer(Response):
                     return (gzip.finish() if gzip else b""), True
                 return (gzip.compress(piece) if gzip else piece), False
 
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
-            )
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
             last = False
             while not last and not gone.done():
                 body, last = await self.ticket.run(next_piece)

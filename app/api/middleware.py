@@ -6,6 +6,7 @@ large responses are not buffered.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -55,15 +56,17 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
 
 
 class BodySizeLimit:
-    """Answer 413 to a request whose body is larger than ``max_bytes``.
+    """Answer 413 to a request whose body is larger than ``max_bytes``, and 408 to one
+    whose body does not arrive whole within ``max_seconds``.
 
     Checks ``Content-Length`` up front and counts the bytes of chunked bodies
     as they arrive.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_seconds: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,11 +84,25 @@ class BodySizeLimit:
         received = 0
         answered = False
         started = False
+        body_done = False
+        deadline = asyncio.get_running_loop().time() + self.max_seconds
 
         async def limited_receive() -> Message:
-            nonlocal received, answered
-            message = await receive()
-            if message["type"] == "http.request" and not answered:
+            nonlocal received, answered, body_done
+            if body_done or answered:
+                return await receive()  # after the body: only a disconnect can come
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                answered = True
+                if not started:
+                    await _send_json(
+                        send, 408, f"the request body did not arrive within {self.max_seconds:g} s"
+                    )
+                return {"type": "http.disconnect"}
+            if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_bytes and not started:
                     answered = True

@@ -24,6 +24,7 @@ WARMING_DETAIL = (
     f"the engine is warming up (compiling at start-up); retry in {RETRY_AFTER_SECONDS} s"
 )
 
+
 def engine_warming(app: FastAPI) -> bool:
     """True while the start-up warm-up is still running (never, with warm-up off)."""
     warming = getattr(app.state, "warming", None)

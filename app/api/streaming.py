@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
-from app.api.capacity import ComputeGate
+from app.api.capacity import Busy, ComputeGate
 from app.api.errors import describe, error_items, spec_items
 from app.api.readiness import RETRY_AFTER_SECONDS, WARMING_DETAIL
 from app.api.schemas import (
@@ -135,18 +135,26 @@ class StreamSession:
 
     # -- sending ----------------------------------------------------------------------
 
-    async def send(self, payload: bytes) -> None:
+    async def send(self, message: str | bytes) -> None:
         """Send one JSON text message; a vanished client, or one that has not taken a
-        message for ``send_timeout`` s (it stopped reading), ends the session."""
+        message for ``send_timeout`` s (it stopped reading), ends the session.
+
+        Chunks come as text, decoded in their worker turn: a client that stops
+        reading holds one copy of a chunk here, not the JSON bytes as well."""
         if self.closed:
             return
+        text = message if isinstance(message, str) else message.decode()
+        del message
         async with self.send_lock:
             try:
-                await asyncio.wait_for(
-                    self.websocket.send_text(payload.decode()), self.settings.send_timeout
-                )
+                # asyncio.timeout, not wait_for: wait_for's inner task and its exception
+                # hold each other (and the message) until a garbage collection.
+                async with asyncio.timeout(self.settings.send_timeout):
+                    await self.websocket.send_text(text)
             except TimeoutError:
-                log.info("stream closed: its client read nothing for %g s", self.settings.send_timeout)
+                log.info(
+                    "stream closed: its client read nothing for %g s", self.settings.send_timeout
+                )
                 self.end()
             except Exception:  # noqa: BLE001 - any transport failure means the client is gone
                 self.end()
@@ -177,9 +185,8 @@ class StreamSession:
     async def close(self, reason: str) -> None:
         self.end()
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                self.websocket.close(POLICY_VIOLATION, reason), self.settings.send_timeout
-            )
+            async with asyncio.timeout(self.settings.send_timeout):
+                await self.websocket.close(POLICY_VIOLATION, reason)
 
     # -- the receive loop -------------------------------------------------------------
 
@@ -201,10 +208,12 @@ class StreamSession:
             self.closed = True
             if self.receiving is not None:
                 self.receiving.cancel()
+                self.receiving = None  # a cancelled task's error refers back to this frame
             await self.cancel()
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await asyncio.wait_for(self.websocket.close(), self.settings.send_timeout)
+                    async with asyncio.timeout(self.settings.send_timeout):
+                        await self.websocket.close()
 
     async def handle(self, message: dict[str, Any]) -> None:
         text = message.get("text")
@@ -324,22 +333,31 @@ class StreamSession:
             await self.error(task_id, "internal error while computing this request", "internal")
 
     async def sweep(self, sweep_id: Any, sweep: Sweep) -> None:
-        """``sweep_started``, then ``progress`` after every chunk, then ``sweep_done``."""
-        await self.send(
-            encoding.dumps(
-                {"type": "sweep_started", "id": sweep_id, "cells": sweep.cells, **sweep.request}
-            )
-        )
-        chunks = sweep.chunks(sweep.updates_per_chunk)
-        while not self.closed:
-            done = await self.gate.run(self.client, next, chunks, None)
-            if done is None:
-                break
-            await self.send(encoding.dumps({"type": "progress", "id": sweep_id, "done": done}))
-        if self.closed:
-            return  # its client left: no result to compute
-        result = await self.gate.run(self.client, lambda: result_as_json(sweep.result()))
-        await self.send(encoding.dumps({"type": "sweep_done", "id": sweep_id, "result": result}))
+        """``sweep_started``, then ``progress`` after every chunk, then ``sweep_done``.
+
+        A sweep holds its grid in memory while it runs, so it is admitted like a POST
+        (app/api/capacity.py); a server at capacity answers ``error`` (code ``busy``,
+        with ``retry_after``) instead."""
+        try:
+            async with self.gate.admit(self.client, sweep.points) as ticket:
+                await self.send(
+                    encoding.dumps(
+                        {"type": "sweep_started", "id": sweep_id, "cells": sweep.cells}
+                        | sweep.request
+                    )
+                )
+                chunks = sweep.chunks(sweep.updates_per_chunk)
+                while not self.closed:
+                    done = await ticket.run(next, chunks, None)
+                    if done is None:
+                        break
+                    progress = {"type": "progress", "id": sweep_id, "done": done}
+                    await self.send(encoding.dumps(progress))
+                if self.closed:
+                    return  # its client left: no result to compute
+                await self.send(await ticket.run(_sweep_done, sweep_id, sweep))
+        except Busy as busy:
+            await self.error(sweep_id, busy.detail, "busy", retry_after=busy.retry_after)
 
     async def run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
         execution, started, first = await self.gate.run(self.client, _begin, run_id, simulation)
@@ -376,16 +394,22 @@ class StreamSession:
         await self.send(encoding.done_message(run_id, execution))
 
 
-def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, bytes, bytes]:
+def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, str, str]:
     execution = Execution(simulation)
     chunks = execution.chunks(1)
     first = encoding.chunk_message(run_id, next(chunks))  # point 0 of every run
-    return execution, encoding.started_message(run_id, simulation, execution), first
+    started = encoding.started_message(run_id, simulation, execution)
+    return execution, started.decode(), first.decode()
 
 
-def _advance(execution: Execution, run_id: Any, count: int) -> tuple[bytes, float]:
+def _advance(execution: Execution, run_id: Any, count: int) -> tuple[str, float]:
     """The next ``count`` updates as a chunk message, and the seconds they took to
     compute (timed in the worker: a wait for a turn is not the engine's speed)."""
     began = time.perf_counter()
     message = encoding.chunk_message(run_id, execution.advance(count))
-    return message, time.perf_counter() - began
+    return message.decode(), time.perf_counter() - began
+
+
+def _sweep_done(sweep_id: Any, sweep: Sweep) -> str:
+    result = result_as_json(sweep.result())
+    return encoding.dumps({"type": "sweep_done", "id": sweep_id, "result": result}).decode()

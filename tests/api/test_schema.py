@@ -107,7 +107,11 @@ def broken_rules(path: str, body: Any, catalog: dict[str, Any]) -> list[list]:
     budget = catalog["limits"]["max_sample_work"]
     n_samples = _samples(body["problem"], catalog)
     if path == "/api/surface":
-        return _batch_rule(body, [], n_samples)
+        broken = _batch_rule(body, [], n_samples)
+        resolution = _given(body, "resolution", catalog["limits"]["surface_resolution"]["default"])
+        if resolution**2 * n_samples > budget:
+            broken.append(["body", "resolution"])
+        return broken
     if path == "/api/runs":
         runs = body["runs"]
         broken = _batch_rule(body, [["runs", i, "batch_size"] for i in range(len(runs))], n_samples)
@@ -120,7 +124,8 @@ def broken_rules(path: str, body: Any, catalog: dict[str, Any]) -> list[list]:
     cells = _given(body["x_axis"], "count", DEFAULT_AXIS_CELLS)
     cells *= _given(body["y_axis"], "count", DEFAULT_AXIS_CELLS)
     steps = _given(body, "steps", DEFAULT_SWEEP_STEPS)
-    if cells * steps > MAX_CELL_UPDATES or cells * (steps + 1) * n_samples > budget:
+    sweep_budget = catalog["limits"]["sweep"]["max_sample_work"]
+    if cells * steps > MAX_CELL_UPDATES or cells * (steps + 1) * n_samples > sweep_budget:
         broken.append(["body", "steps"])
     return broken
 

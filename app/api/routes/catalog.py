@@ -71,6 +71,7 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
             "max_axis_cells": fixed.MAX_AXIS_CELLS,
             "default_axis_cells": fixed.DEFAULT_AXIS_CELLS,
             "max_cell_updates": fixed.MAX_CELL_UPDATES,
+            "max_sample_work": fixed.MAX_SWEEP_SAMPLE_WORK,
         },
     }
     return {

@@ -54,8 +54,7 @@ async def stream(websocket: WebSocket) -> None:
         await deny(
             websocket,
             503,
-            f"the server has {settings.max_streams} streams open; retry in "
-            f"{STREAMS_RETRY_AFTER} s",
+            f"the server has {settings.max_streams} streams open; retry in {STREAMS_RETRY_AFTER} s",
             **{"Retry-After": str(STREAMS_RETRY_AFTER)},
         )
         return
