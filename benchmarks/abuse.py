@@ -308,7 +308,7 @@ async def single(server: Watched) -> Figures:
             used = server.cpu_seconds() - cpu
             note = ""
             if answer.status == 422:
-                detail = orjson.loads(answer.body)["detail"][0]
+                detail = answer.json()["detail"][0]
                 note = f": {'.'.join(map(str, detail['loc']))}: {detail['msg'][:90]}"
             figures[name] = (
                 f"{answer.status}{note}; server CPU {used:.2f} s, wall {answer.seconds:.2f} s"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import gzip
 import http.client
 import math
 import multiprocessing
@@ -118,6 +119,18 @@ class Watched:
     def log_text(self) -> str:
         return self.log.read_text(errors="replace") if self.log else ""
 
+    def connections_from(self, prefix: str) -> int:
+        """Established connections of the server's port whose peer address starts with
+        ``prefix`` (from /proc/net/tcp: the server's side, whatever the client does)."""
+        count = 0
+        for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+            local, remote, state = line.split()[1:4]
+            if state != "01" or int(local.split(":")[1], 16) != self.port:
+                continue
+            address = ".".join(str(b) for b in reversed(bytes.fromhex(remote.split(":")[0])))
+            count += address.startswith(prefix)
+        return count
+
 
 def _stat_cpu(path: str) -> float:
     with open(path) as f:
@@ -170,7 +183,7 @@ class Timing:
         return self.ended - self.began
 
 
-def _probe_loop(host, port, method, path, body, headers, interval, address, stop, results):
+def _probe_loop(host, port, method, path, body, headers, interval, address, stop, ready, results):
     timings = []
     connection = None
     while not stop.is_set():
@@ -194,6 +207,7 @@ def _probe_loop(host, port, method, path, body, headers, interval, address, stop
             status = None
         ended = time.monotonic()
         timings.append((began, ended, status))
+        ready.set()
         stop.wait(max(0.0, interval - (ended - began)))
     results.put(timings)
 
@@ -215,6 +229,7 @@ class Probe:
     ) -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
+        self._ready = context.Event()
         self._results = context.Queue()
         payload = orjson.dumps(body) if body is not None else None
         headers = {"content-type": "application/json"} if body is not None else {}
@@ -230,6 +245,7 @@ class Probe:
                 interval,
                 address,
                 self._stop,
+                self._ready,
                 self._results,
             ),
             daemon=True,
@@ -237,7 +253,9 @@ class Probe:
         self.timings: list[Timing] = []
 
     def __enter__(self) -> Probe:
+        """Start probing; return once the first probe request has been answered."""
         self._process.start()
+        self._ready.wait(60)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -282,7 +300,11 @@ class Answer:
     seconds: float = 0.0
     ended: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
+    body: bytes = b""  # as it came over the wire (gzipped, if the server chose to)
+
+    def json(self) -> Any:
+        gzipped = self.headers.get("content-encoding") == "gzip"
+        return orjson.loads(gzip.decompress(self.body) if gzipped else self.body)
 
 
 async def post(
