@@ -461,3 +461,75 @@ def test_an_id_follows_the_integer_rule_and_its_error_names_the_field(live_serve
     assert "whole number" in fraction["errors"][0]["msg"]
     # 7.0 is the integer 7, echoed as JSON 7.
     assert all(message["id"] == 7 and type(message["id"]) is int for message in whole)
+
+
+def _warm_client(**settings: Any):
+    """An in-process client of an app with these settings, once its engine is warm."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    client = TestClient(create_app(Settings(**settings)))
+    client.__enter__()
+    while client.get("/readyz").status_code != 200:
+        time.sleep(0.05)
+    return client
+
+
+def test_origins_other_than_the_servers_own_are_refused_unless_listed() -> None:
+    from starlette.testclient import WebSocketDenialResponse
+
+    client = _warm_client(allowed_origins=["https://course.example.org"])
+    try:
+        for origin in (None, "http://testserver", "https://course.example.org"):
+            headers = {} if origin is None else {"origin": origin}
+            with client.websocket_connect("/api/stream", headers=headers) as ws:
+                ws.send_json({"type": "stop", "id": origin})
+                assert ws.receive_json() == {"type": "stopped", "id": origin}
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with client.websocket_connect(
+                "/api/stream", headers={"origin": "https://evil.example"}
+            ):
+                pass
+        assert refused.value.status_code == 403
+        assert "https://evil.example" in refused.value.json()["detail"]
+        assert "frame-ancestors" in refused.value.headers["content-security-policy"]
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_a_sweep_the_server_has_no_room_for_is_answered_busy() -> None:
+    """A stream's sweep reserves its memory like a POST: when the points in flight are
+    taken for longer than compute_max_wait, the answer is `busy` with `retry_after`."""
+    client = _warm_client(compute_points=100_000, compute_max_wait=0.2)
+    gate = client.app.state.gate
+    release = threading.Event()
+
+    async def hold() -> None:
+        async with gate.admit("someone else", gate.points):
+            await asyncio.to_thread(release.wait, 60)
+
+    try:
+        holding = client.portal.start_task_soon(hold)
+        sweep = {
+            "problem": {"name": "rosenbrock"},
+            "optimizer": "adam",
+            "steps": 10,
+            "x_axis": {"param": "alpha", "count": 4},
+            "y_axis": {"param": "beta1", "count": 4},
+        }
+        with client.websocket_connect("/api/stream") as ws:
+            ws.send_json({"type": "sweep", "id": "s", "request": sweep})
+            busy = ws.receive_json()
+            release.set()
+            holding.result(60)
+            ws.send_json({"type": "sweep", "id": "again", "request": sweep})
+            while (message := ws.receive_json())["type"] != "sweep_done":
+                assert message["type"] in ("sweep_started", "progress")
+        assert busy["type"] == "error" and busy["id"] == "s" and busy["code"] == "busy"
+        assert busy["retry_after"] >= 1 and "busy" in busy["detail"]
+        assert message["id"] == "again"
+    finally:
+        release.set()
+        client.__exit__(None, None, None)
