@@ -24,6 +24,7 @@ Rows (docs/PERFORMANCE.md, Under abuse, has the figures before and after):
 | single | the costliest single requests the limits admit (CPU seconds of the server) |
 | ws-json | 4 sockets sending 240 KB invalid-JSON messages for 5 s |
 | ws-unread | 40 sockets that send a 64 × 10 000 run and never read |
+| mix | 60 such sockets, 12 of the largest POSTs and two 256 × 256 sweeps at once |
 | gzip | 6 gzip POSTs of 64 × 10 000 (3 at a time): CPU of the event loop's thread |
 | hygiene | HEAD, frame-ancestors, uvicorn's 400, a foreign Origin, a never-awaited run |
 """
@@ -394,6 +395,34 @@ async def ws_unread(server: Watched) -> Figures:
     }
 
 
+async def mix(server: Watched) -> Figures:
+    """The worst mix the limits admit at once: 60 streams of 64 × 10 000 whose clients
+    never read, 12 of the largest POSTs, two 256 × 256 sweeps."""
+    run = text_frame(orjson.dumps({"type": "run", "id": 1, "request": big_answer_body()}))
+    before = server.rss_mib()
+    writers = []
+    with RssSampler(server) as rss:
+        for i in range(60):
+            status, writer = await raw_websocket(server, f"127.0.4.{i + 1}")
+            if status == 101:
+                writer.write(run)
+                await writer.drain()
+            writers.append(writer)
+        async with client(server, ATTACKER) as first, client(server, SECOND_ATTACKER) as second:
+            answers = await asyncio.gather(
+                big_posts(first, 12, "identity"),
+                post(first, "/api/sweeps", sweep_body(256, 1500)),
+                post(second, "/api/sweeps", sweep_body(256, 1500)),
+            )
+    for writer in writers:
+        writer.close()
+    posts, *sweeps = answers
+    return {
+        "answers": f"POSTs {statuses(posts)}; sweeps {statuses(sweeps)}",
+        "RSS": f"{before:.0f} → peak {rss.peak:.0f} MiB",
+    }
+
+
 async def gzip(server: Watched) -> Figures:
     async with client(server, ATTACKER) as attacker:
         with Probe(server) as health:
@@ -456,6 +485,7 @@ ROWS: dict[str, Callable[[Watched], Awaitable[Figures]]] = {
     "single": single,
     "ws-json": ws_json,
     "ws-unread": ws_unread,
+    "mix": mix,
     "gzip": gzip,
     "hygiene": hygiene,
 }
