@@ -117,23 +117,30 @@ class StreamedAnswer(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.ensure_future(_disconnected(receive))
+        iterator = self.pieces()
+        gzip = Gzip() if self.gzip else None
+
+        def next_piece() -> tuple[bytes, bool]:
+            piece = next(iterator, None)
+            if piece is None:
+                return (gzip.finish() if gzip else b""), True
+            return (gzip.compress(piece) if gzip else piece), False
+
+        # One piece ahead: the next is encoded while this one is sent, so a client
+        # that reads at its own pace does not leave the worker idle between pieces.
+        upcoming: asyncio.Future[tuple[bytes, bool]] | None = None
         try:
-            iterator = self.pieces()
-            gzip = Gzip() if self.gzip else None
-
-            def next_piece() -> tuple[bytes, bool]:
-                piece = next(iterator, None)
-                if piece is None:
-                    return (gzip.finish() if gzip else b""), True
-                return (gzip.compress(piece) if gzip else piece), False
-
             await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            upcoming = asyncio.ensure_future(self.ticket.run(next_piece))
             last = False
             while not last and not gone.done():
-                body, last = await self.ticket.run(next_piece)
+                body, last = await upcoming
+                upcoming = None if last else asyncio.ensure_future(self.ticket.run(next_piece))
                 await send({"type": "http.response.body", "body": body, "more_body": not last})
         finally:
-            gone.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await gone
+            for task in (upcoming, gone):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, Exception):
+                        await task
             await self.finished()
