@@ -11,13 +11,13 @@ import pytest
 
 from app import convergence
 from app.api import streaming
-from app.api.encoding import result_pieces
 from app.api.routes import runs as runs_route
 from app.api.routes import surface as surface_route
 from app.api.routes import sweeps as sweeps_route
 from app.backends import compiled
 from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.engine import build_simulation, simulate
+from app.formats import csv_blocks, result_pieces
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
 from app.sweeps import Sweep
@@ -36,7 +36,8 @@ def dispatchers() -> dict[str, numba.core.registry.CPUDispatcher]:
 
 def representative_requests() -> None:
     """What the routes run: POST /api/runs, the stream's chunks, sweeps (POST and
-    stream), surface grids; one run and many, every optimiser, every problem."""
+    stream), surface grids; one run and many, every optimiser, every problem, with
+    and without anatomy."""
     every = [{"optimizer": name} for name in OPTIMIZERS]
     for name, problem in PROBLEMS.items():
         spec = {"name": name}
@@ -45,14 +46,17 @@ def representative_requests() -> None:
         bodies = [
             {"problem": spec, "steps": 30, "runs": [{"optimizer": "adam"}]},
             {"problem": spec, "steps": 30, "runs": every},
+            {"problem": spec, "steps": 30, "stride": 7, "runs": every},
             {"problem": spec, "steps": 30, "runs": [{"optimizer": "rmsprop"}] * 3},
         ]
         if problem.kind == "regression":
             sizes = [{"optimizer": "sgd", "batch_size": size} for size in (40, 8, 1)]
             bodies.append({"problem": spec, "steps": 30, "runs": sizes})
+        bodies += [{**body, "anatomy": True} for body in bodies if "stride" not in body]
         for body in bodies:
             result = simulate(build_simulation(body))  # POST /api/runs, encoded in pieces
             b"".join(result_pieces(result, runs_route.PIECE_POINTS))
+            b"".join(csv_blocks(result))  # … answered as CSV
             execution, _, _ = streaming._begin(1, build_simulation(body))  # the stream
             for count in (1, 16, 13):
                 streaming._advance(execution, 1, count)

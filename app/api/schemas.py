@@ -32,6 +32,7 @@ from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
     RUNS_DESCRIPTION,
+    Anatomy,
     AxisCount,
     BatchSize,
     Number,
@@ -39,9 +40,12 @@ from app.api.fields import (
     Seed,
     Start,
     Steps,
+    Stride,
     SweepSteps,
+    Update,
 )
 from app.api.request_schemas import (
+    CloudRequestSchema,
     RunsRequestSchema,
     SurfaceRequestSchema,
     SweepRequestSchema,
@@ -149,7 +153,9 @@ class RunsRequest(_Closed):
     problem: Entries
     steps: Steps = DEFAULT_STEPS
     seed: Seed = 0
+    stride: Stride = 1
     runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS, description=RUNS_DESCRIPTION)
+    anatomy: Anatomy = False
 
     def engine_body(self) -> dict[str, Any]:
         """The request as the engine reads it (fields left out stay out)."""
@@ -162,6 +168,16 @@ class SurfaceRequest(_Closed):
     problem: Entries
     seed: Seed = 0
     resolution: Resolution = DEFAULT_RESOLUTION
+
+
+class CloudRequest(_Closed):
+    """The body of ``POST /api/cloud``."""
+
+    problem: Entries
+    seed: Seed = 0
+    batch_size: BatchSize | None = None
+    t: Update
+    at: Start
 
 
 class AxisSpec(_Closed):
@@ -209,6 +225,7 @@ class SweepRequest(_Closed):
 RunsBody = Annotated[RunsRequest, documented_as(RunsRequestSchema)]
 SurfaceBody = Annotated[SurfaceRequest, documented_as(SurfaceRequestSchema)]
 SweepBody = Annotated[SweepRequest, documented_as(SweepRequestSchema)]
+CloudBody = Annotated[CloudRequest, documented_as(CloudRequestSchema)]
 
 
 # -- responses (documentation; the routes encode with orjson) ----------------------------
@@ -222,8 +239,24 @@ class RunResult(BaseModel):
     schedule: dict[str, str | float | int]
     start: Point
     batch_size: int | None = Field(None, description="regression runs given their own size")
-    path: list[Point] = Field(description="path[t] is the position after t updates")
+    updates_per_epoch: int | None = Field(
+        None,
+        description="regression only: the updates of one pass over the data at this run's "
+        "batch size, ⌈n_samples / batch_size⌉; the schedule's epoch e of update t is "
+        "⌊(t − 1) / updates_per_epoch⌋",
+    )
+    t: list[int] | None = Field(
+        None, description="with a stride > 1 only: the update index of each point"
+    )
+    path: list[Point] = Field(
+        description="path[i] is the position after t[i] updates (t[i] = i without a stride)"
+    )
     loss: list[float] = Field(description="the noiseless objective at every path point")
+    alpha_t: list[float] | None = Field(
+        None,
+        description="regression runs, and every run with anatomy: the learning rate of the "
+        "update that led to each point (at t = 0, the first update's)",
+    )
     diverged_at: int | None = Field(description="the update that diverged, or null")
     converged_at: int | None = Field(
         description="the update from which the run stayed within tolerance of the known "
@@ -233,6 +266,17 @@ class RunResult(BaseModel):
         description="the first update whose loss was more than 1e6 times further from the "
         "minimum than at the start, or null; the run goes on (docs/API.md, Convergence)"
     )
+    # With "anatomy": true, entry t − 1 of each is update t's (docs/API.md, Anatomy).
+    grad: list[Point] | None = Field(None, description="the gradient the rule used")
+    lookahead: list[Point] | None = Field(
+        None, description="where it was taken (Nesterov only): the look-ahead point"
+    )
+    state: dict[str, list[Point]] | None = Field(
+        None, description="the rule's state after the update, by its symbols (v, G, s, …)"
+    )
+    effective_lr: list[Point] | None = Field(
+        None, description="per coordinate, x_t − x_{t−1} = −effective_lr · direction"
+    )
 
 
 class RegressionData(BaseModel):
@@ -240,12 +284,14 @@ class RegressionData(BaseModel):
     y: list[float]
     minimum: Point | None = Field(description="the best (w, b) for this dataset, if it has one")
     min_loss: float | None = Field(description="the loss at minimum")
+    true_params: Point = Field(description="the (w, b) the data were drawn from")
 
 
 class RunsResponse(BaseModel):
     problem: dict[str, str | float | int]
     steps: int
     seed: int
+    stride: int = Field(description="every stride-th point is answered, and each run's last")
     runs: list[RunResult]
     data: RegressionData | None = Field(None, description="regression problems only")
 
@@ -257,6 +303,21 @@ class SurfaceResponse(BaseModel):
     z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+
+
+class CloudResponse(BaseModel):
+    """The request completed with its defaults, then the cloud."""
+
+    problem: dict[str, str | float | int]
+    seed: int
+    batch_size: int
+    t: int
+    at: Point
+    epoch: int = Field(description="the epoch of update t, counted from 0")
+    batch: int = Field(description="the index (in gradients) of the minibatch update t used")
+    sizes: list[int] = Field(description="each minibatch's number of samples")
+    gradients: list[Point] = Field(description="each minibatch's gradient at at, in order")
+    full: Point = Field(description="the full-batch gradient at at: the size-weighted mean")
 
 
 class AxisResult(BaseModel):
@@ -281,6 +342,9 @@ class SweepResponse(BaseModel):
     y_axis: AxisResult
     final_loss: list[list[float | None]] = Field(
         description="the loss after the last update; null where the cell diverged"
+    )
+    final_point: list[list[Point | None]] = Field(
+        description="[x, y] after the last update; null where the cell diverged"
     )
     diverged_at: list[list[int | None]] = Field(description="the update that diverged, or null")
     converged_at: list[list[int | None]] = Field(
@@ -333,6 +397,20 @@ class ParamInfo(BaseModel):
     description: str
 
 
+class AnatomyInfo(BaseModel):
+    """How a rule's anatomy reads (docs/API.md, Anatomy); LaTeX, and the same as MathML."""
+
+    state: list[str] = Field(description="the symbols of its state, as the anatomy names them")
+    direction: str = Field(description="what the rule steps along")
+    direction_mathml: str
+    effective_lr: str = Field(description="x_t − x_{t−1} = −effective_lr · direction")
+    effective_lr_mathml: str
+    velocity_term: str | None = Field(
+        description="the part of the step its velocity carries beside −α_t g, or null"
+    )
+    velocity_term_mathml: str | None
+
+
 class OptimizerInfo(BaseModel):
     name: str
     label: str
@@ -340,6 +418,7 @@ class OptimizerInfo(BaseModel):
     params: list[ParamInfo]
     equations: list[str] = Field(description="the update rule, LaTeX, one line each")
     equations_mathml: list[str] = Field(description="the same lines as MathML")
+    anatomy: AnatomyInfo
 
 
 class ScheduleInfo(BaseModel):

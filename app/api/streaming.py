@@ -46,6 +46,7 @@ from app.api.schemas import (
 )
 from app.engine import Execution, Simulation, build_simulation
 from app.errors import InvalidSpec
+from app.formats import ANATOMY_POINT_WEIGHT, POINT_WEIGHT
 from app.settings import Settings
 from app.sweeps import Sweep, result_as_json
 
@@ -366,7 +367,9 @@ class StreamSession:
         steps = simulation.steps
         # At most `stream_max_points` points a message, and (until measured) about
         # one slice of work a chunk; then the measured speed sets the chunk size.
-        cap = max(1, self.settings.stream_max_points // len(simulation.runs))
+        # An anatomy point carries about three times the numbers of a plain one.
+        weight = ANATOMY_POINT_WEIGHT // POINT_WEIGHT if simulation.anatomy else 1
+        cap = max(1, self.settings.stream_max_points // (len(simulation.runs) * weight))
         affordable = min(cap, affordable_updates(simulation))
         loop = asyncio.get_running_loop()
         frame = self.settings.stream_frame_seconds
@@ -386,7 +389,8 @@ class StreamSession:
                 count = min(due, affordable)
             count = min(count, left)
             message, elapsed = await self.gate.run(self.client, _advance, execution, run_id, count)
-            await self.send(message)
+            if message is not None:
+                await self.send(message)
             # Aim the next chunk at the compute budget, growing at most 8× at a time.
             rate = count / max(elapsed, 1e-6)
             affordable = min(cap, max(1, min(8 * count, int(rate * budget))))
@@ -402,12 +406,14 @@ def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, str, str]:
     return execution, started.decode(), first.decode()
 
 
-def _advance(execution: Execution, run_id: Any, count: int) -> tuple[str, float]:
-    """The next ``count`` updates as a chunk message, and the seconds they took to
-    compute (timed in the worker: a wait for a turn is not the engine's speed)."""
+def _advance(execution: Execution, run_id: Any, count: int) -> tuple[str | None, float]:
+    """The next ``count`` updates as a chunk message (None when a stride leaves it
+    without points), and the seconds they took to compute (timed in the worker: a
+    wait for a turn is not the engine's speed)."""
     began = time.perf_counter()
-    message = encoding.chunk_message(run_id, execution.advance(count))
-    return message.decode(), time.perf_counter() - began
+    chunk = execution.advance(count)
+    message = None if chunk.empty else encoding.chunk_message(run_id, chunk).decode()
+    return message, time.perf_counter() - began
 
 
 def _sweep_done(sweep_id: Any, sweep: Sweep) -> str:

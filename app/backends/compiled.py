@@ -80,7 +80,16 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             f"state {state.shape} and hyper {hyper.shape} do not have the registry's "
             f"{module.STATE_SLOTS} state and {module.HYPER_SLOTS} hyper-parameter slots"
         )
-    if len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
+    recording = inputs.recording
+    recorded: tuple[np.ndarray, ...] = ()  # the recording's buffers, after the loop's own
+    if recording is not None:
+        # Only run_rows records (run_alike's results are the same, bit for bit).
+        kernel, rule = module.run_rows_recording, (_readable(ids, i64), _readable(hyper, f64))
+        recorded = tuple(
+            _writable(a, f64)
+            for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
+        )
+    elif len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
         kernel, rule = module.run_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
     else:
         kernel, rule = module.run_rows, (_readable(ids, i64), _readable(hyper, f64))
@@ -105,6 +114,7 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         _writable(out_loss, f64),
         int(column),
         float(inputs.max_coordinate),
+        *recorded,
     )
 
 
@@ -115,6 +125,7 @@ def dispatchers() -> dict[str, Any]:
     return {
         "run_rows": module.run_rows,
         "run_alike": module.run_alike,
+        "run_rows_recording": module.run_rows_recording,
         "convergence.scan": convergence.compiled_scan,
     }
 

@@ -73,3 +73,5 @@ class Regression(Problem):
     sample_loss: Callable[..., Any] = None  # type: ignore[assignment]
     sample_dloss: Callable[..., Any] = None  # type: ignore[assignment]
     make_data: Callable[..., Any] = None  # type: ignore[assignment]
+    # The (w, b) ``make_data`` draws the samples from: the line the noise hides.
+    true_params: Point = (0.0, 0.0)

@@ -112,6 +112,7 @@ LINEAR = Regression(
     sample_loss=linear_loss,
     sample_dloss=linear_dloss,
     make_data=linear_data,
+    true_params=LINEAR_TRUE,
 )
 
 LOGISTIC = Regression(
@@ -132,6 +133,7 @@ LOGISTIC = Regression(
     sample_loss=logistic_loss,
     sample_dloss=logistic_dloss,
     make_data=logistic_data,
+    true_params=LOGISTIC_TRUE,
 )
 
 REGRESSIONS = (LINEAR, LOGISTIC)
@@ -173,6 +175,30 @@ def minibatches(n_samples: int, batch_size: int, seed: int, first: int, count: i
     starts = (epoch - first_epoch) * n_samples + index_in_epoch * batch_size
     sizes = np.minimum(batch_size, n_samples - index_in_epoch * batch_size)
     return Batches(order=order.astype(np.int64), starts=starts, sizes=sizes)
+
+
+def batches_of(n_samples: int, batch_size: int, seed: int, first: int, count: int) -> Batches:
+    """``minibatches``; a full batch (every sample, whatever the shuffle) walks the
+    samples in their own order and draws no shuffle."""
+    if batch_size == n_samples:
+        return Batches(
+            order=np.arange(n_samples, dtype=np.int64),
+            starts=np.zeros(count, dtype=np.int64),
+            sizes=np.full(count, n_samples, dtype=np.int64),
+        )
+    return minibatches(n_samples, batch_size, seed, first, count)
+
+
+def batch_gradients(
+    problem: Regression, x: FloatArray, y: FloatArray, batches: Batches, point: FloatArray
+) -> FloatArray:
+    """The gradient at ``point`` (w, b) of each batch that ``batches`` lists in order,
+    consecutive in its ``order`` (one epoch's): (batches, 2)."""
+    samples = batches.order
+    w, b = point
+    dloss = problem.sample_dloss(w * x[samples] + b, y[samples])
+    sums = np.add.reduceat(np.stack([dloss * x[samples], dloss], axis=1), batches.starts)
+    return sums / batches.sizes[:, None]
 
 
 def best_fit(problem: Regression, x: FloatArray, y: FloatArray) -> tuple[float, float] | None:

@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import numpy as np
+import orjson
 import pytest
 
+from app.engine import build_simulation, simulate
+from app.formats import csv_blocks, dumps, result_json
 from app.main import create_app
 
 DOCUMENT = create_app().openapi()
@@ -36,11 +40,15 @@ def _openapi_examples() -> Iterator[tuple[str, dict[str, Any], Any]]:
         contents = [("request", operation.get("requestBody", {}).get("content", {}))]
         contents += [(status, r.get("content", {})) for status, r in operation["responses"].items()]
         for where, content in contents:
-            for media in content.values():
+            for media_type, media in content.items():
+                # JSON is every route's; another media type is named.
+                at = f"{name} {where}" + (
+                    "" if media_type == "application/json" else f" {media_type}"
+                )
                 if "example" in media:
-                    yield f"{name} {where}", media["schema"], media["example"]
+                    yield at, media["schema"], media["example"]
                 for key, example in media.get("examples", {}).items():
-                    yield f"{name} {where} {key}", media["schema"], example["value"]
+                    yield f"{at} {key}", media["schema"], example["value"]
 
 
 OPENAPI_EXAMPLES = {name: (schema, example) for name, schema, example in _openapi_examples()}
@@ -72,6 +80,8 @@ def test_the_runs_example_keeps_its_nulls() -> None:
 
 def _schema(route: str, part: str) -> dict[str, Any]:
     operation = dict(_operations())[route]
+    if part == "run":  # one run of the answer
+        return {"$ref": "#/components/schemas/RunResult"}
     if part == "request":
         return operation["requestBody"]["content"]["application/json"]["schema"]
     return operation["responses"][part]["content"]["application/json"]["schema"]
@@ -84,6 +94,8 @@ CONTRACT_BLOCKS = {
     "GET /api/catalog": [("GET /api/catalog", "200")],
     "POST /api/runs": [("POST /api/runs", "request"), ("POST /api/runs", "200")],
     "POST /api/surface": [("POST /api/surface", "request"), ("POST /api/surface", "200")],
+    "Anatomy": [("POST /api/runs", "run")],
+    "POST /api/cloud": [("POST /api/cloud", "request"), ("POST /api/cloud", "200")],
     "POST /api/sweeps": [("POST /api/sweeps", "request")],
 }
 
@@ -111,3 +123,33 @@ def test_the_contracts_json_examples_are_valid(section: str) -> None:
     assert len(blocks) == len(CONTRACT_BLOCKS[section]), "a new example: say what it shows"
     for block, (route, part) in zip(blocks, CONTRACT_BLOCKS[section], strict=True):
         _check(_schema(route, part), _without_elisions(block))
+
+
+def _section_blocks(section: str, language: str) -> list[str]:
+    text = CONTRACT.read_text()
+    start = text.index(f"\n## {section}\n")
+    end = text.index("\n## ", start + 1)
+    return re.findall(rf"^```{language}\n(.*?)^```", text[start:end], re.S | re.M)
+
+
+def test_the_runs_example_shows_the_numbers_the_server_computes() -> None:
+    """docs/API.md's POST /api/runs answer is its request's, rounded as written; its
+    CSV is the same request with a stride of 100, character for character."""
+    request, shown = (
+        _without_elisions(block) for block in _section_blocks("POST /api/runs", "json")
+    )
+    computed = orjson.loads(dumps(result_json(simulate(build_simulation(request)))))
+    assert {k: v for k, v in shown.items() if k != "runs"} == {
+        k: v for k, v in computed.items() if k != "runs"
+    }
+    (run,), (real,) = shown["runs"], computed["runs"]
+    for key in ("path", "loss"):
+        # The first points as listed, then (after the elision) the last.
+        expected = real[key][: len(run[key]) - 1] + real[key][-1:]
+        np.testing.assert_allclose(run[key], expected, rtol=5e-7, err_msg=key)
+    assert {k: v for k, v in run.items() if k not in ("path", "loss")} == {
+        k: v for k, v in real.items() if k not in ("path", "loss")
+    }
+    (table,) = _section_blocks("POST /api/runs", "csv")
+    strided = simulate(build_simulation({**request, "stride": 100}))
+    assert table == b"".join(csv_blocks(strided)).decode()

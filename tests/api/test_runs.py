@@ -378,8 +378,9 @@ def test_the_answer_sent_in_pieces_is_byte_for_byte_the_whole_answer(case: str) 
     """POST /api/runs encodes its answer a piece at a time (app/api/encoding.py)."""
     import gzip
 
-    from app.api.encoding import Gzip, dumps, result_json, result_pieces
+    from app.api.encoding import Gzip
     from app.engine import build_simulation, simulate
+    from app.formats import dumps, result_json, result_pieces
 
     body = {
         "surface": request("rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=300),

@@ -54,6 +54,11 @@ STREAMED = {
         {"optimizer": "nesterov", "schedule": {"name": "step", "every": 3, "factor": 0.7}},
         steps=700, seed=2,
     ),
+    # Every 7th point and each run's last, one of them cut short by divergence.
+    "strided": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "adam"},
+        {"optimizer": "momentum", "params": {"alpha": 0.2}}, steps=3000, stride=7,
+    ),
     "diverging": request(
         "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "adam"},
         {"optimizer": "momentum", "params": {"alpha": 0.9, "beta": 0.99}}, steps=400,
@@ -64,6 +69,19 @@ STREAMED = {
         {"optimizer": "rmsprop", "params": {"alpha": 0.1}},
         {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
         steps=200,
+    ),
+    # The stream's joined anatomy is the POST's too (docs/API.md, Anatomy).
+    "classroom, anatomy": request(
+        "rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=1000, anatomy=True
+    ),
+    "minibatch regression, anatomy": request(
+        {"name": "linear_regression", "n_samples": 150, "batch_size": 9},
+        {"optimizer": "nesterov"}, {"optimizer": "adadelta", "batch_size": 1},
+        steps=600, seed=4, anatomy=True,
+    ),
+    "diverging, anatomy": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "amsgrad"},
+        steps=300, anatomy=True,
     ),
 }  # fmt: skip
 
@@ -87,15 +105,31 @@ def test_joined_chunks_equal_the_post_response(
     assert all(len(run["path"]) == 1 for run in messages[1]["runs"])  # point 0 first
     assert {m["id"] for m in messages} == {7}
     joined = join(messages, 7)
-    assert joined["runs"] == posted["runs"]  # exactly: every float, every diverged_at
+    # Exactly: every float, every diverged_at. Chunks carry no alpha_t (POST does),
+    # unless the run asked for its anatomy (docs/API.md, Anatomy).
+    expected = (
+        posted["runs"]
+        if body.get("anatomy")
+        else [_without(run, "alpha_t") for run in posted["runs"]]
+    )
+    assert joined["runs"] == expected
+    assert all(("grad" in run) == body.get("anatomy", False) for run in posted["runs"])
+    assert joined["started"]["stride"] == posted["stride"]
     assert joined["started"]["data"] == posted.get("data")
     assert joined["started"]["problem"] == posted["problem"]
     if case == "diverging":
         assert posted["runs"][0]["diverged_at"] is not None
+    if case == "strided":  # the last point of each run, on the grid or not
+        assert posted["runs"][0]["t"][-1] == posted["runs"][0]["diverged_at"] - 1
+        assert posted["runs"][1]["t"][-2:] == [2996, 3000]
     if case == "blowing up, leaving, settling":
         outcomes = [(r["blew_up_at"], r["converged_at"]) for r in posted["runs"]]
         assert outcomes[0][0] is not None and outcomes[1] == (None, None)
         assert outcomes[2][1] is not None
+
+
+def _without(run: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: value for name, value in run.items() if name != key}
 
 
 def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:
