@@ -318,6 +318,7 @@ def _serve(args: argparse.Namespace) -> int:
     command line of the server (the Dockerfile's CMD runs it too)."""
     import uvicorn
 
+    from app.server import HTTP_PROTOCOL, WEBSOCKET_PROTOCOL
     from app.settings import get_settings
 
     settings = get_settings()
@@ -327,6 +328,14 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port if args.port is None else args.port,
         reload=args.reload,
         workers=None if args.reload else settings.workers,
+        # h11 bounds a request's head (httptools does not), and app/server.py's classes
+        # add what uvicorn lacks: a deadline for the head, a client that stops reading
+        # is dropped, security headers on uvicorn's own 400 (docs/DEPLOY.md).
+        http=HTTP_PROTOCOL,
+        ws=WEBSOCKET_PROTOCOL,
+        h11_max_incomplete_event_size=settings.http_max_head_bytes,
+        timeout_keep_alive=settings.http_keep_alive,
+        limit_concurrency=settings.http_max_connections,
         ws_max_size=settings.ws_read_bytes,
         ws_per_message_deflate=settings.ws_deflate,
         # A stopping server gives open streams 10 s to end, then closes them.

@@ -76,15 +76,29 @@ ANATOMY_STRIDE_RULE = "anatomy comes with every update: it needs stride 1"
 MAX_ORDER_LENGTH = 1 << 20
 
 
-def check_sample_work(rows: int, steps: int, problem: Mapping[str, Any], what: str) -> None:
-    """Raise InvalidSpec when ``rows × steps × n_samples`` exceeds MAX_SAMPLE_WORK."""
+def check_sample_work(
+    rows: int, steps: int, problem: Mapping[str, Any], what: str, budget: int = MAX_SAMPLE_WORK
+) -> None:
+    """Raise InvalidSpec when ``rows × (steps + 1) × n_samples`` exceeds ``budget``."""
     samples = int(problem.get("n_samples", 0))
     # steps + 1 losses a row: every update's and the start's.
-    if samples and rows * (steps + 1) * samples > MAX_SAMPLE_WORK:
+    if samples and rows * (steps + 1) * samples > budget:
         raise InvalidSpec(
             ("steps",),
-            f"{what} × steps × n_samples must be at most {MAX_SAMPLE_WORK:,} (this request: "
+            f"{what} × steps × n_samples must be at most {budget:,} (this request: "
             f"{rows:,} × {steps:,} × {samples:,}); use fewer steps, {what} or samples",
+        )
+
+
+def check_grid_work(resolution: int, problem: Mapping[str, Any]) -> None:
+    """Raise InvalidSpec when a regression's loss grid, ``resolution² × n_samples``
+    loss terms, exceeds MAX_SAMPLE_WORK."""
+    samples = int(problem.get("n_samples", 0))
+    if samples and resolution * resolution * samples > MAX_SAMPLE_WORK:
+        raise InvalidSpec(
+            ("resolution",),
+            f"resolution² × n_samples must be at most {MAX_SAMPLE_WORK:,} (this request: "
+            f"{resolution}² × {samples:,}); use a lower resolution or fewer samples",
         )
 
 

@@ -54,6 +54,7 @@ from app.limits import (
     MAX_COORDINATE,
     MAX_RUNS,
     MAX_SAMPLE_WORK,
+    MAX_SWEEP_SAMPLE_WORK,
 )
 from app.optim.base import OptimizerSpec
 from app.optim.registry import OPTIMIZERS
@@ -71,8 +72,12 @@ _N_SAMPLES = next(
 BATCH_RULE = "batch_size (the problem's, a run's or a sweep's) must be at most n_samples" + (
     f" (default {export_value(_N_SAMPLES, _N_SAMPLES.default)})" if _N_SAMPLES else ""
 )
-SAMPLE_BUDGET_RULE = (
-    f"runs (or sweep cells) × (steps + 1) × n_samples must be at most {MAX_SAMPLE_WORK:,}"
+SAMPLE_BUDGET_RULE = f"runs × (steps + 1) × n_samples must be at most {MAX_SAMPLE_WORK:,}"
+SWEEP_SAMPLE_BUDGET_RULE = (
+    f"cells × (steps + 1) × n_samples must be at most {MAX_SWEEP_SAMPLE_WORK:,}"
+)
+GRID_BUDGET_RULE = (
+    f"on a regression problem, resolution² × n_samples must be at most {MAX_SAMPLE_WORK:,}"
 )
 CELL_BUDGET_RULE = f"x_axis.count × y_axis.count × steps must be at most {MAX_CELL_UPDATES:,}"
 AXIS_RANGE_RULE = (
@@ -284,7 +289,8 @@ RunsRequestSchema = functools.reduce(operator.or_, RUNS_REQUEST_MODELS)
 
 SurfaceRequestSchema = _closed(
     "SurfaceRequest",
-    "The loss of a problem on a grid over its plot bounds.",
+    f"The loss of a problem on a grid over its plot bounds. Rule across fields: "
+    f"{GRID_BUDGET_RULE}.",
     {
         "problem": (ProblemSchema, ...),
         "seed": (Seed, 0),
@@ -430,7 +436,7 @@ def _sweep_model(spec: OptimizerSpec, kind: str) -> type[BaseModel]:
     rules = [CELL_BUDGET_RULE, AXIS_RANGE_RULE]
     if kind == "regression":
         fields["batch_size"] = _BATCH_SIZE_FIELD
-        rules += [BATCH_RULE, SAMPLE_BUDGET_RULE]
+        rules += [BATCH_RULE, SWEEP_SAMPLE_BUDGET_RULE]
     fields.update(
         steps=(SweepSteps, DEFAULT_SWEEP_STEPS),
         seed=(Seed, 0),

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
@@ -50,6 +58,7 @@ from app.limits import (
     DEFAULT_SWEEP_STEPS,
     MAX_ID_INTEGER,
     MAX_ID_LENGTH,
+    MAX_OBJECT_KEYS,
     MAX_RUNS,
     MAX_SPEED,
 )
@@ -87,13 +96,32 @@ MessageId = Annotated[
         }
     ),
 ]
+
+
+def few_keys(value: Any) -> Any:
+    """Refuse an object of more than MAX_OBJECT_KEYS keys as one error, before each of
+    its keys is checked (and, unknown, reported) one by one."""
+    if isinstance(value, dict) and len(value) > MAX_OBJECT_KEYS:
+        raise PydanticCustomError(
+            "too_many_keys",
+            "an object may have at most {limit} keys (this one has {count})",
+            {"limit": MAX_OBJECT_KEYS, "count": len(value)},
+        )
+    return value
+
+
 # ``problem``, ``params``, ``schedule``: objects whose keys and values the engine
 # checks against the registries (naming the valid keys when one is unknown).
-Entries = dict[str, Any]
+Entries = Annotated[dict[str, Any], BeforeValidator(few_keys)]
 
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_keys(cls, data: Any) -> Any:
+        return few_keys(data)
 
 
 class RunSpec(_Closed):
@@ -430,6 +458,9 @@ class SweepLimits(BaseModel):
     max_axis_cells: int = Field(description="the most cells along one axis")
     default_axis_cells: int
     max_cell_updates: int = Field(description="cells × steps must not exceed it")
+    max_sample_work: int = Field(
+        description="regression: cells × (steps + 1) × n_samples must not exceed it"
+    )
 
 
 class Limits(BaseModel):
@@ -439,7 +470,8 @@ class Limits(BaseModel):
     max_seed: int
     max_speed: float
     max_sample_work: int = Field(
-        description="regression: runs (or sweep cells) × (steps + 1) × n_samples must not exceed it"
+        description="regression: runs × (steps + 1) × n_samples, and a surface grid's "
+        "resolution² × n_samples, must not exceed it"
     )
     surface_resolution: ResolutionLimits
     sweep: SweepLimits

@@ -36,8 +36,11 @@ START_AXES = {"start_x": "x", "start_y": "y"}
 # 20 variants (optimiser × surface or regression) × every boundary of every axis
 # make ~18 000 requests, ten minutes. Sweeps are fuzzed like the rest, and the
 # whole coverage phase runs with `schemathesis run --checks all` (docs/API.md, Errors).
+# A sweep the budgets admit may take seconds of a core (docs/API.md, Capacity), more
+# on a busy CI machine: requests get a minute, not schemathesis's default 10 s.
 CONFIG = {
     "seed": 1,
+    "request-timeout": 60,
     "operations": [{"include-path": "/api/sweeps", "phases": {"coverage": {"enabled": False}}}],
 }
 
@@ -109,7 +112,11 @@ def broken_rules(path: str, body: Any, catalog: dict[str, Any]) -> list[list]:
     budget = catalog["limits"]["max_sample_work"]
     n_samples = _samples(body["problem"], catalog)
     if path == "/api/surface":
-        return _batch_rule(body, [], n_samples)
+        broken = _batch_rule(body, [], n_samples)
+        resolution = _given(body, "resolution", catalog["limits"]["surface_resolution"]["default"])
+        if resolution**2 * n_samples > budget:
+            broken.append(["body", "resolution"])
+        return broken
     if path == "/api/cloud":
         return _batch_rule(body, [["batch_size"]], n_samples)
     if path == "/api/runs":
@@ -124,7 +131,8 @@ def broken_rules(path: str, body: Any, catalog: dict[str, Any]) -> list[list]:
     cells = _given(body["x_axis"], "count", DEFAULT_AXIS_CELLS)
     cells *= _given(body["y_axis"], "count", DEFAULT_AXIS_CELLS)
     steps = _given(body, "steps", DEFAULT_SWEEP_STEPS)
-    if cells * steps > MAX_CELL_UPDATES or cells * (steps + 1) * n_samples > budget:
+    sweep_budget = catalog["limits"]["sweep"]["max_sample_work"]
+    if cells * steps > MAX_CELL_UPDATES or cells * (steps + 1) * n_samples > sweep_budget:
         broken.append(["body", "steps"])
     return broken
 

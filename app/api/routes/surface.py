@@ -7,16 +7,15 @@ from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from anyio import to_thread
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.compute import heavy_limiter
+from app.api.answers import Refused, admission, encoded
 from app.api.encoding import JSONBytesResponse, dumps
-from app.api.routes.responses import BAD_INPUT
+from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import SurfaceBody, SurfaceResponse
-from app.engine import loss_grid
+from app.engine import check_grid_work, loss_grid
 from app.problems.registry import PROBLEMS, resolve_problem
 
 router = APIRouter(tags=["surface"])
@@ -75,15 +74,21 @@ def _response_example() -> dict[str, Any]:
             "content": {"application/json": {"example": _response_example()}},
         },
         **BAD_INPUT,
+        **UNAVAILABLE,
     },
 )
-async def surface(body: Annotated[SurfaceBody, Body(openapi_examples=EXAMPLES)]) -> Response:
+async def surface(
+    body: Annotated[SurfaceBody, Body(openapi_examples=EXAMPLES)], request: Request
+) -> Response:
     """`z[j][i]` is the noiseless loss at `(x[i], y[j])` (Plotly's contour layout).
 
     For regression problems the loss is over the dataset that `seed` draws, the
-    same dataset a run with that seed fits.
+    same dataset a run with that seed fits; `resolution² × n_samples` is at most the
+    regression budget. When the server is at capacity, the answer is 503 with
+    `Retry-After`.
     """
     problem = resolve_problem(body.problem)
+    check_grid_work(body.resolution, problem)
     # The grid is the noiseless loss: gradient noise and batch size do not change
     # it, so they stay out of the cache key (a noise or batch-size slider move
     # reuses the grid), and a surface's grid does not depend on the seed either.
@@ -93,7 +98,13 @@ async def surface(body: Annotated[SurfaceBody, Body(openapi_examples=EXAMPLES)])
     if is_regression:
         shaping.update(n_samples=problem["n_samples"], noise=problem["noise"])
     key = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)
-    content = await to_thread.run_sync(
-        _surface, problem, key, seed, body.resolution, limiter=heavy_limiter()
-    )
-    return Response(content, media_type="application/json")
+    try:
+        async with admission(request, body.resolution**2) as ticket:
+            return await encoded(
+                ticket,
+                request,
+                lambda: _surface(problem, key, seed, body.resolution),
+                "application/json",
+            )
+    except Refused as refused:
+        return refused.response
