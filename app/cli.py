@@ -68,6 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="e.g. noise=0.5, batch_size=1",
     )
+    run.add_argument(
+        "--expression",
+        help="the formula f(x, y) of --problem custom, e.g. 'x^2 + 10*sin(y)' "
+        "(docs/API.md, Problems)",
+    )
     run.add_argument("--format", choices=("csv", "json"), default="csv")
     kinds = {p.name: p.kind for spec in OPTIMIZERS.values() for p in spec.params}
     for name in sorted(kinds):
@@ -96,7 +101,13 @@ def _run(args: argparse.Namespace) -> int:
             )
             return 2
     request = {
-        "problem": {"name": args.problem, **dict(args.problem_param)},
+        "problem": {
+            "name": args.problem,
+            **dict(args.problem_param),
+            **({} if args.expression is None else {"expression": args.expression}),
+            # A typed formula's own start must be a point where it is defined too.
+            **({"start": args.start} if args.problem == "custom" and args.start else {}),
+        },
         "steps": args.steps,
         "seed": args.seed,
         "runs": [
@@ -120,6 +131,7 @@ def _run(args: argparse.Namespace) -> int:
             path=path.tolist(),
             loss=loss.tolist(),
             diverged_at=result.diverged_at[0],
+            diverged_reason=result.diverged_reason[0],
             converged_at=result.converged_at[0],
             blew_up_at=result.blew_up_at[0],
         )
@@ -135,7 +147,11 @@ def _run(args: argparse.Namespace) -> int:
         if result.blew_up_at[0] is not None:
             print(f"descentlab: blew up at update {result.blew_up_at[0]}", file=sys.stderr)
         if result.diverged_at[0] is not None:
-            print(f"descentlab: diverged at update {result.diverged_at[0]}", file=sys.stderr)
+            print(
+                f"descentlab: diverged at update {result.diverged_at[0]}: "
+                f"{result.diverged_reason[0]}",
+                file=sys.stderr,
+            )
     return 0
 
 

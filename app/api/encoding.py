@@ -56,6 +56,7 @@ def result_json(result: Result) -> dict[str, Any]:
         run["path"] = _array(result.paths[row])
         run["loss"] = _array(result.losses[row])
         run["diverged_at"] = result.diverged_at[row]
+        run["diverged_reason"] = result.diverged_reason[row]
         run["converged_at"] = result.converged_at[row]
         run["blew_up_at"] = result.blew_up_at[row]
         runs.append(run)
@@ -101,10 +102,11 @@ def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
 
 def done_message(run_id: Any, execution: Execution) -> bytes:
     diverged = [int(d) if d else None for d in execution.diverged_at]
+    reasons = execution.diverged_reasons()
     converged = nullable(execution.converged_at)
     blew_up = nullable(execution.blew_up_at)
     runs = [
-        {"diverged_at": d, "converged_at": c, "blew_up_at": b}
-        for d, c, b in zip(diverged, converged, blew_up, strict=True)
+        {"diverged_at": d, "diverged_reason": why, "converged_at": c, "blew_up_at": b}
+        for d, why, c, b in zip(diverged, reasons, converged, blew_up, strict=True)
     ]
     return dumps({"type": "done", "id": run_id, "runs": runs})

@@ -33,7 +33,10 @@ def error_items(errors: Iterable[dict[str, Any]], prefix: Loc = ()) -> list[dict
 
 
 def spec_items(error: InvalidSpec, prefix: Loc = ()) -> list[dict[str, Any]]:
-    return [{"loc": [*prefix, *error.loc], "msg": error.message, "type": "value_error"}]
+    item = {"loc": [*prefix, *error.loc], "msg": error.message, "type": "value_error"}
+    if error.context:
+        item["ctx"] = error.context
+    return [item]
 
 
 def describe(items: Iterable[dict[str, Any]], limit: int = 5) -> str:

@@ -27,6 +27,7 @@ import numpy as np
 from app import convergence
 from app.backends import FloatArray, StepInputs, kernel_source
 from app.optim.registry import OPTIMIZERS
+from app.problems.base import Problem, ProgramSurface
 from app.problems.registry import PROBLEMS
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,21 @@ def _writable(array, dtype) -> np.ndarray:
     return array
 
 
-def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
+# A problem without a program hands the loops these: the same types, never read.
+_NO_CODE = np.zeros((0, 6), dtype=np.int64)
+_NO_REGISTERS = np.zeros(5)
+
+
+def advance(
+    inputs: StepInputs,
+    out_path: FloatArray,
+    out_loss: FloatArray,
+    out_gauge: FloatArray,
+    column: int,
+) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k`` into
-    column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)."""
+    column ``column + k`` of ``out_path`` (B, n, 2), ``out_loss`` (B, n) and, on a
+    typed formula, ``out_gauge`` (B, n): the gradient's norm there."""
     module = kernels()
     f64, i64 = np.float64, np.int64
     ids, hyper, state = inputs.optimizer_ids, inputs.hyper, inputs.state
@@ -105,7 +118,18 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         _writable(out_loss, f64),
         int(column),
         float(inputs.max_coordinate),
+        *_program(inputs.problem),
+        _writable(out_gauge, f64),
+        _writable(inputs.stopped_at, f64),
     )
+
+
+def _program(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
+    """The program arrays of a typed formula, else empty ones."""
+    if not isinstance(problem, ProgramSurface):
+        return _NO_CODE, _NO_REGISTERS
+    program = problem.program
+    return _readable(program.code, np.int64), _readable(program.registers, np.float64)
 
 
 def dispatchers() -> dict[str, Any]:

@@ -12,7 +12,8 @@ registry is all the compiled backend needs.
 
 1. a docstring that lists every id: ``op`` is the optimiser's index in
    ``OPTIMIZERS`` (the engine numbers rows the same way); ``problem`` numbers the
-   surfaces, then the regressions, in ``PROBLEMS`` order;
+   surfaces, then the regressions, in ``PROBLEMS`` order, then the family of
+   interpreted surfaces (the formulas users type), ``PROGRAM``;
 2. the imports of the modules that define the rules and problems, and each of
    their functions compiled with ``inline="always"``;
 3. the dispatch, each function a plain if-chain on an id (``update``,
@@ -20,6 +21,8 @@ registry is all the compiled backend needs.
    ``sample_loss``), ``FIRST_REGRESSION``, and ``load_state`` / ``store_state`` /
    ``load_hyper``, which move a row's slots between the arrays and tuples;
    ``STATE_SLOTS`` and ``HYPER_SLOTS`` are the widths of those arrays;
+   ``PROGRAM`` and ``evaluate_program``, the interpreter of a typed formula's
+   program (one function for every formula: the formula is data);
 4. the loops, copied from ``kernel_loops.py``, which call only the names above.
 
 ``load`` writes the source to ``descentlab_kernels_<hash>.py``, where the hash is
@@ -50,7 +53,7 @@ import numba
 
 from app.optim.base import OptimizerSpec
 from app.optim.registry import hyper_slots, state_slots
-from app.problems.base import Problem, Regression, Surface
+from app.problems.base import Interpreted, Problem, Regression, Surface
 
 LOOPS = Path(__file__).with_name("kernel_loops.py")
 LOOPS_MARKER = "# -- copied into the generated kernel module from here on"
@@ -58,10 +61,35 @@ MODULE_PREFIX = "descentlab_kernels_"
 
 
 def problem_ids(problems: Mapping[str, Problem]) -> dict[str, int]:
-    """Surfaces first, then regressions: a regression is any id ≥ FIRST_REGRESSION."""
+    """Surfaces first, then regressions (a regression is any id ≥ FIRST_REGRESSION and
+    < PROGRAM), then the family of interpreted surfaces, ``PROGRAM``."""
     ordered = [p for p in problems.values() if isinstance(p, Surface)]
     ordered += [p for p in problems.values() if isinstance(p, Regression)]
+    ordered += [p for p in problems.values() if isinstance(p, Interpreted)]
     return {problem.name: index for index, problem in enumerate(ordered)}
+
+
+def _interpreter(problems: Mapping[str, Problem], ids: Mapping[str, int], functions) -> list[str]:
+    """``PROGRAM``, the id of the interpreted surfaces (−1: none), and
+    ``evaluate_program(code, registers, x, y)``, their interpreter."""
+    interpreted = [p for p in problems.values() if isinstance(p, Interpreted)]
+    if len(interpreted) > 1:
+        raise ValueError("the kernels run one family of interpreted surfaces")
+    if not interpreted:
+        return [
+            "PROGRAM = -1",
+            "",
+            "",
+            '@numba.njit(inline="always", cache=True)',
+            "def evaluate_program(code, registers, x, y):",
+            '    """No interpreted surfaces in the registry: never called."""',
+            "    return 0.0, 0.0, 0.0",
+        ]
+    family = interpreted[0]
+    return [
+        f"PROGRAM = {ids[family.name]}  # {family.name}",
+        f"evaluate_program = {functions.name(family.interpreter)}",
+    ]
 
 
 class _Functions:
@@ -248,6 +276,7 @@ def render(
         cases = [(ids[p.name], p.name, getattr(p, attribute)) for p in kind]
         body += _chain(f"def {function}(problem, {arguments}):", doc, cases, arguments, functions)
     body += _slots(s, h)
+    program = _interpreter(problems, ids, functions)
     loop_imports, loops = _loops()
 
     listing = [f"    {op:>2}  {name}" for op, name in enumerate(optimizers)]
@@ -288,6 +317,11 @@ def render(
         "",
         "# -- dispatch, generated from the registries " + "-" * 44,
         *body,
+        "",
+        "",
+        "# -- interpreted surfaces (a formula typed by a user) " + "-" * 35,
+        "",
+        *program,
         "",
         "",
         "# -- the loops, from app/backends/kernel_loops.py " + "-" * 39,

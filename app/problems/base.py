@@ -2,13 +2,37 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from app.errors import InvalidSpec
 from app.hyperparams import HyperParam
+from app.limits import MAX_COORDINATE
 
 Point = tuple[float, float]
+
+
+def read_point(value: Any, loc: tuple[str | int, ...], shape: str = "[x, y]") -> Point:
+    """Two finite numbers within ±MAX_COORDINATE, or InvalidSpec (a start point, the
+    ends ``[low, high]`` of a custom surface's range)."""
+    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
+        raise InvalidSpec(loc, f"must be a list of two numbers {shape}")
+    point = []
+    for i, coordinate in enumerate(value):
+        if isinstance(coordinate, bool) or not isinstance(coordinate, int | float):
+            raise InvalidSpec(loc + (i,), "must be a number")
+        try:
+            number = float(coordinate)
+        except OverflowError:  # an integer of hundreds of digits
+            number = math.inf
+        if not math.isfinite(number):
+            raise InvalidSpec(loc + (i,), "must be a finite number")
+        if abs(number) > MAX_COORDINATE:
+            raise InvalidSpec(loc + (i,), f"must be within ±{MAX_COORDINATE:g}")
+        point.append(number)
+    return point[0], point[1]
 
 
 @dataclass(frozen=True)
@@ -73,3 +97,21 @@ class Regression(Problem):
     sample_loss: Callable[..., Any] = None  # type: ignore[assignment]
     sample_dloss: Callable[..., Any] = None  # type: ignore[assignment]
     make_data: Callable[..., Any] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Interpreted(Problem):
+    """A family of surfaces, each given by a program of instructions (a formula a user
+    typed) that one compiled interpreter runs, so a new one compiles nothing:
+    ``interpreter(code, registers, x, y)`` returns ``(f, ∂f/∂x, ∂f/∂y)``."""
+
+    interpreter: Callable[..., Any] = None  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class ProgramSurface(Surface):
+    """One surface of an ``Interpreted`` family: its ``program`` (the arrays ``code``
+    and ``registers`` the interpreter reads) computes f and its gradient together;
+    ``value`` and ``grad`` are the same program run with numpy."""
+
+    program: Any = None

@@ -85,6 +85,7 @@ CONTRACT_BLOCKS = {
     "POST /api/runs": [("POST /api/runs", "request"), ("POST /api/runs", "200")],
     "POST /api/surface": [("POST /api/surface", "request"), ("POST /api/surface", "200")],
     "POST /api/sweeps": [("POST /api/sweeps", "request")],
+    "Your own surface: `custom`": [("POST /api/surface", "request"), ("POST /api/runs", "422")],
 }
 
 
