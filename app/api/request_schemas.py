@@ -163,7 +163,7 @@ def _formula_fields(problem: Interpreted) -> dict[str, Any]:
         "expression": (
             Annotated[str, Field(max_length=MAX_EXPRESSION_LENGTH)],
             Field(
-                problem.as_json()["expression"]["default"],
+                problem.default_expression,
                 description="f(x, y): numbers, x, y, + - * / ^ (or **), unary minus, "
                 "parentheses, " + ", ".join(FUNCTIONS) + ", pi, e",
             ),

@@ -336,8 +336,7 @@ class ScheduleInfo(BaseModel):
     equation_mathml: str
 
 
-class ExpressionInfo(BaseModel):
-    default: str
+class GrammarInfo(BaseModel):
     max_length: int = Field(description="characters")
     max_depth: int = Field(description="nested operators, parentheses and functions")
     max_nodes: int = Field(description="numbers, names, operators and functions")
@@ -370,8 +369,13 @@ class ProblemInfo(BaseModel):
     log_color: bool
     axes: list[str]
     description: str
-    expression: ExpressionInfo | None = Field(None, description="`custom` only")
-    examples: list[FormulaExample] | None = Field(None, description="`custom` only")
+    expression: str | None = Field(
+        None,
+        description="a surface's formula as typed for the problem custom (custom: the "
+        "default formula); regressions have none",
+    )
+    grammar: GrammarInfo | None = Field(None, description="custom only: names and limits")
+    examples: list[FormulaExample] | None = Field(None, description="custom only")
 
 
 class ResolutionLimits(BaseModel):

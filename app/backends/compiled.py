@@ -27,7 +27,7 @@ import numpy as np
 from app import convergence
 from app.backends import FloatArray, StepInputs, kernel_source
 from app.optim.registry import OPTIMIZERS
-from app.problems.base import Problem, ProgramSurface
+from app.problems.base import ProgramSurface
 from app.problems.registry import PROBLEMS
 
 log = logging.getLogger(__name__)
@@ -69,11 +69,6 @@ def _writable(array, dtype) -> np.ndarray:
     return array
 
 
-# A problem without a program hands the loops these: the same types, never read.
-_NO_CODE = np.zeros((0, 6), dtype=np.int64)
-_NO_REGISTERS = np.zeros(5)
-
-
 def advance(
     inputs: StepInputs,
     out_path: FloatArray,
@@ -93,7 +88,39 @@ def advance(
             f"state {state.shape} and hyper {hyper.shape} do not have the registry's "
             f"{module.STATE_SLOTS} state and {module.HYPER_SLOTS} hyper-parameter slots"
         )
-    if len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
+    ends = (
+        _writable(inputs.x, f64),
+        _writable(state, f64),
+        _writable(inputs.diverged_at, i64),
+        _writable(out_path, f64),
+        _writable(out_loss, f64),
+        int(column),
+        float(inputs.max_coordinate),
+        _writable(inputs.stopped_at, f64),
+    )
+    alike = len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all()
+    if isinstance(inputs.problem, ProgramSurface):
+        program = inputs.problem.program
+        # A register file of this call's own (calls run in parallel): the constants in
+        # every column, a column per row of a block.
+        registers = np.repeat(program.registers[:, None], module.BLOCK, axis=1)
+        if alike:
+            typed, rule = module.run_typed_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
+        else:
+            typed, rule = module.run_typed, (_readable(ids, i64), _readable(hyper, f64))
+        typed(
+            float(inputs.sigma),
+            _readable(inputs.noise, f64),
+            *rule,
+            _readable(inputs.rates, f64),
+            int(inputs.first_update),
+            *ends,
+            _readable(program.code, i64),
+            registers,
+            _writable(out_gauge, f64),
+        )
+        return
+    if alike:
         kernel, rule = module.run_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
     else:
         kernel, rule = module.run_rows, (_readable(ids, i64), _readable(hyper, f64))
@@ -111,25 +138,8 @@ def advance(
         *rule,
         _readable(inputs.rates, f64),
         int(inputs.first_update),
-        _writable(inputs.x, f64),
-        _writable(state, f64),
-        _writable(inputs.diverged_at, i64),
-        _writable(out_path, f64),
-        _writable(out_loss, f64),
-        int(column),
-        float(inputs.max_coordinate),
-        *_program(inputs.problem),
-        _writable(out_gauge, f64),
-        _writable(inputs.stopped_at, f64),
+        *ends,
     )
-
-
-def _program(problem: Problem) -> tuple[np.ndarray, np.ndarray]:
-    """The program arrays of a typed formula, else empty ones."""
-    if not isinstance(problem, ProgramSurface):
-        return _NO_CODE, _NO_REGISTERS
-    program = problem.program
-    return _readable(program.code, np.int64), _readable(program.registers, np.float64)
 
 
 def dispatchers() -> dict[str, Any]:
@@ -139,6 +149,8 @@ def dispatchers() -> dict[str, Any]:
     return {
         "run_rows": module.run_rows,
         "run_alike": module.run_alike,
+        "run_typed": module.run_typed,
+        "run_typed_alike": module.run_typed_alike,
         "convergence.scan": convergence.compiled_scan,
     }
 

@@ -15,17 +15,21 @@ file come from that generated part:
 - ``FIRST_REGRESSION``: problem ids from this one on are regressions;
 - ``load_state(state, row, coordinate)``, ``store_state(…, s)``,
   ``load_hyper(hyper, row)``: a row's slots as tuples;
-- ``PROGRAM``: the problem id of a formula typed by a user, whose program
-  (``code``, ``registers``: arrays the loops take, empty for other problems)
-  ``evaluate_program(code, registers, x, y) -> (f, ∂f/∂x, ∂f/∂y)`` interprets.
+- ``evaluate_program(code, registers, count)``: the interpreter of a formula typed
+  by a user (the problem ``custom``): ``f``, ``∂f/∂x``, ``∂f/∂y`` at ``count``
+  points at once, column by column of the register file.
 
-On a typed formula one evaluation gives the loss at a new point and the gradient
-there, which the next update uses (unless its rule looks ahead elsewhere): one
-program run per update, and the gradient norm at every point (``out_gauge``),
-which decides convergence there (docs/API.md, Convergence). A row diverges where
-the formula or its gradient is not finite as well as where it leaves
-``±max_coordinate``; ``stopped_at`` keeps the point it could not take, so the
-engine can say why.
+``run_rows`` and ``run_alike`` step the registry's surfaces and regressions;
+``run_typed`` steps a typed formula, in blocks of ``BLOCK`` rows that advance one
+update at a time, so that each instruction of the formula's program is
+dispatched once for the whole block (one point at a time, the dispatch costs
+more than the arithmetic). One evaluation gives the loss at a row's new point
+and the gradient there, which its next update uses unless its rule looks ahead
+elsewhere (then a second evaluation, at the look-ahead points), and the gradient
+norm at every point (``out_gauge``), which decides convergence on a typed
+formula (docs/API.md, Convergence). There a row also diverges where the formula
+or its gradient is not finite. Every loop writes the point a diverging row could
+not take to ``stopped_at``, so the engine can say why.
 
 Performance notes (measured; keep them when editing):
 
@@ -37,8 +41,11 @@ Performance notes (measured; keep them when editing):
   computes from ``t`` and the hyper-parameters alone (``β**t``, about half of
   Adam's cost) is the same for the whole block and LLVM hoists it out of the
   row loop.
-- Both loops are ``nogil``: they touch only arrays, so the server's event loop
+- The loops are ``nogil``: they touch only arrays, so the server's event loop
   and other requests' threads keep running while one request computes.
+- The interpreter lives in ``run_typed`` alone: inlined into the other loops,
+  even in a branch never taken, it made them five times slower (LLVM keeps
+  fewer of a loop's values in registers around a large body).
 """
 
 # ruff: noqa: F821 - the generated part of the kernel module defines the dispatch names
@@ -83,61 +90,18 @@ def loss(problem, x, y, data_x, data_y):
 
 @numba.njit(inline="always", cache=True)
 def one_update(
-    problem,
-    op,
-    px,
-    py,
-    sx,
-    sy,
-    t,
-    lr,
-    h,
-    noise_x,
-    noise_y,
-    data_x,
-    data_y,
-    order,
-    start,
-    size,
-    code,
-    registers,
-    gx_here,
-    gy_here,
+    problem, op, px, py, sx, sy, t, lr, h, noise_x, noise_y, data_x, data_y, order, start, size
 ):
     """One update of one row: the gradient (at the rule's look-ahead point, if it has
     one), its noise, then the rule on each coordinate. Returns the new position and
-    state, ``(x, y, state of x, state of y)``. On a typed formula ``gx_here, gy_here``
-    is the gradient at ``(px, py)``, already computed with the loss there."""
+    state, ``(x, y, state of x, state of y)``."""
     ex, ey = lookahead(op, px, py, sx, sy, t, lr, h)
-    if problem == PROGRAM:
-        gx, gy = gx_here, gy_here
-        if ex != px or ey != py:
-            _, gx, gy = evaluate_program(code, registers, ex, ey)
-    else:
-        gx, gy = gradient(problem, ex, ey, data_x, data_y, order, start, size)
+    gx, gy = gradient(problem, ex, ey, data_x, data_y, order, start, size)
     gx = gx + noise_x
     gy = gy + noise_y
     nx, nsx = update(op, px, gx, sx, t, lr, h)
     ny, nsy = update(op, py, gy, sy, t, lr, h)
     return nx, ny, nsx, nsy
-
-
-@numba.njit(inline="always", cache=True)
-def arrive(problem, x, y, data_x, data_y, code, registers, max_coordinate):
-    """At a row's new point: ``(ok, loss, ∂f/∂x, ∂f/∂y)``, where ``ok`` is false when the
-    row diverges here (the gradient is a typed formula's, else zeros)."""
-    if problem == PROGRAM:
-        f, gx, gy = evaluate_program(code, registers, x, y)
-        ok = (
-            not escaped(x, y, max_coordinate)
-            and math.isfinite(f)
-            and math.isfinite(gx)
-            and math.isfinite(gy)
-        )
-        return ok, f, gx, gy
-    if escaped(x, y, max_coordinate):
-        return False, 0.0, 0.0, 0.0
-    return True, loss(problem, x, y, data_x, data_y), 0.0, 0.0
 
 
 @numba.njit(inline="always", cache=True)
@@ -172,13 +136,9 @@ def run_rows(
     out_loss,
     column,
     max_coordinate,
-    code,
-    program_registers,
-    out_gauge,
     stopped_at,
 ):
     """Any mix of optimisers: each row runs all its updates with its state in registers."""
-    registers = program_registers.copy()  # this call's own: calls run in parallel
     for row in range(x.shape[0]):
         if diverged_at[row] != 0:
             continue
@@ -188,9 +148,6 @@ def run_rows(
         px, py = x[row, 0], x[row, 1]
         sx = load_state(state, row, 0)
         sy = load_state(state, row, 1)
-        gx_here, gy_here = 0.0, 0.0
-        if problem == PROGRAM:
-            _, gx_here, gy_here = evaluate_program(code, registers, px, py)
         for k in range(rates.shape[0]):
             t = float(first_update + k)
             nx, ny, nsx, nsy = one_update(
@@ -210,24 +167,15 @@ def run_rows(
                 order,
                 starts[group, k],
                 sizes[group, k],
-                code,
-                registers,
-                gx_here,
-                gy_here,
             )
-            ok, f, gx_here, gy_here = arrive(
-                problem, nx, ny, data_x, data_y, code, registers, max_coordinate
-            )
-            if not ok:
+            if escaped(nx, ny, max_coordinate):
                 diverged_at[row] = first_update + k
                 stopped_at[row, 0], stopped_at[row, 1] = nx, ny
                 break
             px, py, sx, sy = nx, ny, nsx, nsy
             out_path[row, column + k, 0] = px
             out_path[row, column + k, 1] = py
-            out_loss[row, column + k] = f
-            if problem == PROGRAM:
-                out_gauge[row, column + k] = math.sqrt(gx_here * gx_here + gy_here * gy_here)
+            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
         x[row, 0], x[row, 1] = px, py
         store_state(state, row, 0, sx)
         store_state(state, row, 1, sy)
@@ -260,9 +208,6 @@ def run_alike(
     out_loss,
     column,
     max_coordinate,
-    code,
-    program_registers,
-    out_gauge,
     stopped_at,
 ):
     """``run_rows`` for rows that share one optimiser ``op`` and its hyper-parameters ``h``.
@@ -270,12 +215,6 @@ def run_alike(
     Same arithmetic, other order: a block of rows advances one update at a time
     (see the notes at the top). Results are bit-identical to ``run_rows``.
     """
-    registers = program_registers.copy()  # this call's own: calls run in parallel
-    # On a typed formula, each row's gradient at its point, from one update to the next.
-    here = np.zeros((x.shape[0] if problem == PROGRAM else 0, 2))
-    for row in range(here.shape[0]):
-        _, gx, gy = evaluate_program(code, registers, x[row, 0], x[row, 1])
-        here[row, 0], here[row, 1] = gx, gy
     for low in range(0, x.shape[0], BLOCK):
         high = min(low + BLOCK, x.shape[0])
         for k in range(rates.shape[0]):
@@ -284,9 +223,6 @@ def run_alike(
                 if diverged_at[row] != 0:
                     continue
                 group = batch_of_row[row]
-                gx_here, gy_here = 0.0, 0.0
-                if problem == PROGRAM:
-                    gx_here, gy_here = here[row, 0], here[row, 1]
                 nx, ny, nsx, nsy = one_update(
                     problem,
                     op,
@@ -304,15 +240,8 @@ def run_alike(
                     order,
                     starts[group, k],
                     sizes[group, k],
-                    code,
-                    registers,
-                    gx_here,
-                    gy_here,
                 )
-                ok, f, gx_here, gy_here = arrive(
-                    problem, nx, ny, data_x, data_y, code, registers, max_coordinate
-                )
-                if not ok:
+                if escaped(nx, ny, max_coordinate):
                     diverged_at[row] = first_update + k
                     stopped_at[row, 0], stopped_at[row, 1] = nx, ny
                     continue
@@ -321,7 +250,179 @@ def run_alike(
                 store_state(state, row, 1, nsy)
                 out_path[row, column + k, 0] = nx
                 out_path[row, column + k, 1] = ny
+                out_loss[row, column + k] = loss(problem, nx, ny, data_x, data_y)
+
+
+@numba.njit(inline="always", cache=True)
+def typed_load(registers, slot, x, y):
+    """Point ``(x, y)`` into column ``slot`` of the register file."""
+    registers[0, slot] = x
+    registers[1, slot] = y
+
+
+@numba.njit(inline="always", cache=True)
+def typed_steps(
+    alike,
+    alike_op,
+    alike_h,
+    sigma,
+    noise,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    code,
+    registers,
+    out_gauge,
+):
+    """The body of ``run_typed`` and ``run_typed_alike``: with ``alike`` (a constant
+    where it is inlined), every row follows ``alike_op`` with ``alike_h``, and LLVM
+    hoists what a rule computes from ``t`` alone out of the row loop, as in
+    ``run_alike``; otherwise each row its own."""
+    rows = x.shape[0]
+    slots = state.shape[1]
+    # Per row of a block: the gradient its update uses, where its update goes, the
+    # state it would have there, and which column of the register file it is in.
+    gx_now = np.empty(BLOCK)
+    gy_now = np.empty(BLOCK)
+    moved = np.empty((BLOCK, 2))
+    moved_state = np.empty((BLOCK, slots, 2))
+    member = np.empty(BLOCK, dtype=np.int64)
+    for low in range(0, rows, BLOCK):
+        high = min(low + BLOCK, rows)
+        for row in range(low, high):
+            typed_load(registers, row - low, x[row, 0], x[row, 1])
+        evaluate_program(code, registers, high - low)
+        for j in range(high - low):
+            gx_now[j] = registers[3, j]
+            gy_now[j] = registers[4, j]
+        for k in range(rates.shape[0]):
+            t = float(first_update + k)
+            # The gradient at look-ahead points, for the rows whose rule takes one.
+            count = 0
+            for row in range(low, high):
+                if diverged_at[row] != 0:
+                    continue
+                op, h = alike_op, alike_h
+                if not alike:
+                    op, h = optimizer_ids[row], load_hyper(hyper, row)
+                px, py = x[row, 0], x[row, 1]
+                sx, sy = load_state(state, row, 0), load_state(state, row, 1)
+                ex, ey = lookahead(op, px, py, sx, sy, t, rates[k, row], h)
+                if ex != px or ey != py:
+                    typed_load(registers, count, ex, ey)
+                    member[count] = row - low
+                    count += 1
+            if count:
+                evaluate_program(code, registers, count)
+                for slot in range(count):
+                    gx_now[member[slot]] = registers[3, slot]
+                    gy_now[member[slot]] = registers[4, slot]
+            # Every row's update, then f and its gradient where each one went.
+            count = 0
+            for row in range(low, high):
+                if diverged_at[row] != 0:
+                    continue
+                op, h = alike_op, alike_h
+                if not alike:
+                    op, h = optimizer_ids[row], load_hyper(hyper, row)
+                j = row - low
+                lr = rates[k, row]
+                gx = gx_now[j] + sigma * noise[k, 0]
+                gy = gy_now[j] + sigma * noise[k, 1]
+                nx, nsx = update(op, x[row, 0], gx, load_state(state, row, 0), t, lr, h)
+                ny, nsy = update(op, x[row, 1], gy, load_state(state, row, 1), t, lr, h)
+                moved[j, 0], moved[j, 1] = nx, ny
+                store_state(moved_state, j, 0, nsx)
+                store_state(moved_state, j, 1, nsy)
+                typed_load(registers, count, nx, ny)
+                member[count] = j
+                count += 1
+            evaluate_program(code, registers, count)
+            for slot in range(count):
+                j = member[slot]
+                row = low + j
+                nx, ny = moved[j, 0], moved[j, 1]
+                f, gx, gy = registers[2, slot], registers[3, slot], registers[4, slot]
+                if escaped(nx, ny, max_coordinate) or not (
+                    math.isfinite(f) and math.isfinite(gx) and math.isfinite(gy)
+                ):
+                    diverged_at[row] = first_update + k
+                    stopped_at[row, 0], stopped_at[row, 1] = nx, ny
+                    continue
+                x[row, 0], x[row, 1] = nx, ny
+                store_state(state, row, 0, load_state(moved_state, j, 0))
+                store_state(state, row, 1, load_state(moved_state, j, 1))
+                gx_now[j], gy_now[j] = gx, gy
+                out_path[row, column + k, 0] = nx
+                out_path[row, column + k, 1] = ny
                 out_loss[row, column + k] = f
-                if problem == PROGRAM:
-                    here[row, 0], here[row, 1] = gx_here, gy_here
-                    out_gauge[row, column + k] = math.sqrt(gx_here * gx_here + gy_here * gy_here)
+                out_gauge[row, column + k] = math.sqrt(gx * gx + gy * gy)
+
+
+@numba.njit(cache=True, nogil=True)
+def run_typed(
+    sigma,
+    noise,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    code,
+    registers,
+    out_gauge,
+):
+    """Any mix of optimisers on a typed formula (program ``code``; ``registers`` is a
+    (registers, BLOCK) file with the constants in every column), a block of rows at a
+    time. Each row computes what ``run_rows`` would, in the same order."""
+    typed_steps(
+        False, 0, load_hyper(hyper, 0), sigma, noise, optimizer_ids, hyper, rates,
+        first_update, x, state, diverged_at, out_path, out_loss, column, max_coordinate,
+        stopped_at, code, registers, out_gauge,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def run_typed_alike(
+    sigma,
+    noise,
+    op,
+    h,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    code,
+    registers,
+    out_gauge,
+):
+    """``run_typed`` for rows that share one optimiser ``op`` and its hyper-parameters
+    ``h`` (as ``run_alike`` is ``run_rows``'). Bit-identical to ``run_typed``."""
+    ids = np.zeros(1, dtype=np.int64)
+    hyper = np.zeros((1, len(h)))
+    typed_steps(
+        True, op, h, sigma, noise, ids, hyper, rates, first_update, x, state, diverged_at,
+        out_path, out_loss, column, max_coordinate, stopped_at, code, registers, out_gauge,
+    )  # fmt: skip

@@ -13,7 +13,7 @@ registry is all the compiled backend needs.
 1. a docstring that lists every id: ``op`` is the optimiser's index in
    ``OPTIMIZERS`` (the engine numbers rows the same way); ``problem`` numbers the
    surfaces, then the regressions, in ``PROBLEMS`` order, then the family of
-   interpreted surfaces (the formulas users type), ``PROGRAM``;
+   interpreted surfaces (the formulas users type);
 2. the imports of the modules that define the rules and problems, and each of
    their functions compiled with ``inline="always"``;
 3. the dispatch, each function a plain if-chain on an id (``update``,
@@ -21,8 +21,8 @@ registry is all the compiled backend needs.
    ``sample_loss``), ``FIRST_REGRESSION``, and ``load_state`` / ``store_state`` /
    ``load_hyper``, which move a row's slots between the arrays and tuples;
    ``STATE_SLOTS`` and ``HYPER_SLOTS`` are the widths of those arrays;
-   ``PROGRAM`` and ``evaluate_program``, the interpreter of a typed formula's
-   program (one function for every formula: the formula is data);
+   ``evaluate_program``, the interpreter of a typed formula's program (one
+   function for every formula: the formula is data);
 4. the loops, copied from ``kernel_loops.py``, which call only the names above.
 
 ``load`` writes the source to ``descentlab_kernels_<hash>.py``, where the hash is
@@ -61,35 +61,30 @@ MODULE_PREFIX = "descentlab_kernels_"
 
 
 def problem_ids(problems: Mapping[str, Problem]) -> dict[str, int]:
-    """Surfaces first, then regressions (a regression is any id ≥ FIRST_REGRESSION and
-    < PROGRAM), then the family of interpreted surfaces, ``PROGRAM``."""
+    """Surfaces first, then regressions (a regression is any id ≥ FIRST_REGRESSION, in
+    the built-in loops), then the family of interpreted surfaces (typed formulas,
+    which have loops of their own)."""
     ordered = [p for p in problems.values() if isinstance(p, Surface)]
     ordered += [p for p in problems.values() if isinstance(p, Regression)]
     ordered += [p for p in problems.values() if isinstance(p, Interpreted)]
     return {problem.name: index for index, problem in enumerate(ordered)}
 
 
-def _interpreter(problems: Mapping[str, Problem], ids: Mapping[str, int], functions) -> list[str]:
-    """``PROGRAM``, the id of the interpreted surfaces (−1: none), and
-    ``evaluate_program(code, registers, x, y)``, their interpreter."""
+def _interpreter(problems: Mapping[str, Problem], functions) -> list[str]:
+    """``evaluate_program(code, registers, count)``: the interpreter of the registry's
+    family of typed formulas (a stub the loops never call, when there is none)."""
     interpreted = [p for p in problems.values() if isinstance(p, Interpreted)]
     if len(interpreted) > 1:
         raise ValueError("the kernels run one family of interpreted surfaces")
     if not interpreted:
         return [
-            "PROGRAM = -1",
-            "",
-            "",
             '@numba.njit(inline="always", cache=True)',
-            "def evaluate_program(code, registers, x, y):",
-            '    """No interpreted surfaces in the registry: never called."""',
-            "    return 0.0, 0.0, 0.0",
+            "def evaluate_program(code, registers, count):",
+            '    """No typed formulas in the registry: run_typed is never called."""',
+            "    pass",
         ]
     family = interpreted[0]
-    return [
-        f"PROGRAM = {ids[family.name]}  # {family.name}",
-        f"evaluate_program = {functions.name(family.interpreter)}",
-    ]
+    return [f"evaluate_program = {functions.name(family.interpreter)}  # {family.name}"]
 
 
 class _Functions:
@@ -276,7 +271,7 @@ def render(
         cases = [(ids[p.name], p.name, getattr(p, attribute)) for p in kind]
         body += _chain(f"def {function}(problem, {arguments}):", doc, cases, arguments, functions)
     body += _slots(s, h)
-    program = _interpreter(problems, ids, functions)
+    program = _interpreter(problems, functions)
     loop_imports, loops = _loops()
 
     listing = [f"    {op:>2}  {name}" for op, name in enumerate(optimizers)]

@@ -78,11 +78,16 @@ class Surface(Problem):
     """A closed-form function of (x, y).
 
     ``value(x, y)`` and ``grad(x, y) -> (gx, gy)`` are elementwise: they run on
-    numpy arrays and compile with numba for the step loop.
+    numpy arrays and compile with numba for the step loop. ``expression`` is the
+    same function as a user types it for the problem ``custom``.
     """
 
     value: Callable[..., Any] = None  # type: ignore[assignment]
     grad: Callable[..., Any] = None  # type: ignore[assignment]
+    expression: str = ""
+
+    def as_json(self) -> dict[str, Any]:
+        return {**super().as_json(), "expression": self.expression}
 
 
 @dataclass(frozen=True)
@@ -106,6 +111,7 @@ class Interpreted(Problem):
     ``interpreter(code, registers, x, y)`` returns ``(f, ∂f/∂x, ∂f/∂y)``."""
 
     interpreter: Callable[..., Any] = None  # type: ignore[assignment]
+    default_expression: str = ""
 
 
 @dataclass(frozen=True)

@@ -115,14 +115,13 @@ class CustomSurfaces(Interpreted):
     a request's own are in the ``CustomSurface`` that ``surface_for`` builds.
     """
 
-    default_expression: str = DEFAULT_EXPRESSION
     examples: tuple[Example, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
             **super().as_json(),
-            "expression": {
-                "default": self.default_expression,
+            "expression": self.default_expression,
+            "grammar": {
                 "max_length": MAX_EXPRESSION_LENGTH,
                 "max_depth": MAX_EXPRESSION_DEPTH,
                 "max_nodes": MAX_EXPRESSION_NODES,
@@ -140,8 +139,6 @@ class CustomSurfaces(Interpreted):
 class CustomSurface(ProgramSurface):
     """One typed surface, as the engine runs it: ``value`` and ``grad`` evaluate the
     program with numpy, the compiled kernels interpret ``program`` themselves."""
-
-    expression: str = ""
 
     def explain(self, x: float, y: float) -> str | None:
         """Why f or its gradient is not finite at ``(x, y)``, or None."""

@@ -149,17 +149,3 @@ CORPUS = [
     ("x/y - y/x", lambda x, y: x / y - y / x, POSITIVE),
     ("(x*y)^3 - x^5/5 + 7*y", lambda x, y: (x * y) ** 3 - x**5 / 5 + 7 * y, BOX),
 ]
-
-# Every built-in surface written as a user would type it. The custom copy's
-# gradient is the built-in's, operation for operation (the six-hump camel is
-# written expanded, as its hand-written gradient is).
-BUILTIN_COPIES = {
-    "steep_valley": "0.1*x^2 + 2*y^2",
-    "saddle": "x^2 + y^4/4 - y^2/2",
-    "noisy_bowl": "0.5*(x^2 + y^2)",
-    "rosenbrock": "(1 - x)^2 + 100*(y - x^2)^2",
-    "himmelblau": "(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
-    "beale": "(1.5 - x + x*y)^2 + (2.25 - x + x*y^2)^2 + (2.625 - x + x*y^3)^2",
-    "rastrigin": "20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)",
-    "six_hump_camel": "4*x^2 - 2.1*x^4 + x^6/3 + x*y - 4*y^2 + 4*y^4",
-}

@@ -1,4 +1,4 @@
-"""The program of a custom surface, run one point at a time: the compiled engine's side.
+"""The program of a custom surface, run by the compiled engine: a block of points at a time.
 
 ``evaluate`` is plain Python that numba compiles once, inside the engine's
 kernels (``inline="always"``): every expression is data (the ``code`` and
@@ -19,84 +19,122 @@ import numpy as np
 from app.problems.expression.program import OP
 
 MUL, ADD, SUB, DIV, NEG = OP["mul"], OP["add"], OP["sub"], OP["div"], OP["neg"]
+assert (MUL, ADD, SUB) == (0, 1, 2)  # the one-point path below tests op <= SUB
 POWI, POW, SIN, COS, TAN = OP["powi"], OP["pow"], OP["sin"], OP["cos"], OP["tan"]
 EXP, LOG, SQRT, ABS, SIGN = OP["exp"], OP["log"], OP["sqrt"], OP["abs"], OP["sign"]
 TANH, SINH, COSH, ATAN = OP["tanh"], OP["sinh"], OP["cosh"], OP["atan"]
 MIN, MAX, PICK_LE, PICK_GE, MOV = OP["min"], OP["max"], OP["pick_le"], OP["pick_ge"], OP["mov"]
 
 
-def evaluate(code, registers, x, y):
-    """``(f, ∂f/∂x, ∂f/∂y)`` at ``(x, y)``: runs ``code`` over ``registers`` (which it
-    writes: one register file per thread)."""
-    registers[0] = x
-    registers[1] = y
+def evaluate(code, registers, count):
+    """Run ``code`` for ``count`` points at once: column ``j`` of ``registers`` (a
+    C-contiguous (registers, width) array, width ≥ count) is point ``j``'s register
+    file, ``x`` and ``y`` in rows 0 and 1 and the constants in theirs; ``f``,
+    ``∂f/∂x``, ``∂f/∂y`` land in rows 2, 3 and 4. One instruction at a time for all
+    the points: its dispatch is paid once per block, and its loop over the points is
+    plain arithmetic on adjacent numbers."""
     for i in range(code.shape[0]):
         op = code[i, 0]
-        a = registers[code[i, 2]]
-        if op == MUL:
-            value = a * registers[code[i, 3]]
+        d = code[i, 1]
+        a = code[i, 2]
+        b = code[i, 3]
+        if count == 1 and op <= SUB:
+            # One point (a run alone in its block): the loop over points costs more
+            # than the arithmetic, and most instructions are these three.
+            u, v = registers[a, 0], registers[b, 0]
+            registers[d, 0] = u * v if op == MUL else (u + v if op == ADD else u - v)
+        elif op == MUL:
+            for j in range(count):
+                registers[d, j] = registers[a, j] * registers[b, j]
         elif op == ADD:
-            value = a + registers[code[i, 3]]
+            for j in range(count):
+                registers[d, j] = registers[a, j] + registers[b, j]
         elif op == SUB:
-            value = a - registers[code[i, 3]]
+            for j in range(count):
+                registers[d, j] = registers[a, j] - registers[b, j]
         elif op == DIV:
             # np.divide, not /: IEEE division whatever the caller's error model (with
             # numba's default, x / 0.0 raises ZeroDivisionError instead of giving inf).
-            value = np.divide(a, registers[code[i, 3]])
+            for j in range(count):
+                registers[d, j] = np.divide(registers[a, j], registers[b, j])
         elif op == NEG:
-            value = -a
+            for j in range(count):
+                registers[d, j] = -registers[a, j]
         elif op == POWI:
             # a**n for a whole n as numba computes a built-in surface's u**n: squares
             # and products (numpy calls pow instead).
-            n = code[i, 3]
-            exponent = n if n >= 0 else -n
-            value = 1.0
-            while exponent != 0:
-                if exponent & 1:
-                    value *= a
-                exponent >>= 1
-                a *= a
-            if n < 0:
-                value = np.divide(1.0, value)
+            for j in range(count):
+                base = registers[a, j]
+                exponent = b if b >= 0 else -b
+                value = 1.0
+                while exponent != 0:
+                    if exponent & 1:
+                        value *= base
+                    exponent >>= 1
+                    base *= base
+                registers[d, j] = value if b >= 0 else np.divide(1.0, value)
         elif op == POW:
-            value = a ** registers[code[i, 3]]
+            for j in range(count):
+                registers[d, j] = registers[a, j] ** registers[b, j]
         elif op == SIN:
-            value = math.sin(a)
+            for j in range(count):
+                registers[d, j] = math.sin(registers[a, j])
         elif op == COS:
-            value = math.cos(a)
+            for j in range(count):
+                registers[d, j] = math.cos(registers[a, j])
         elif op == TAN:
-            value = math.tan(a)
+            for j in range(count):
+                registers[d, j] = math.tan(registers[a, j])
         elif op == EXP:
-            value = math.exp(a)
+            for j in range(count):
+                registers[d, j] = math.exp(registers[a, j])
         elif op == LOG:
-            value = math.log(a)
+            for j in range(count):
+                registers[d, j] = math.log(registers[a, j])
         elif op == SQRT:
-            value = math.sqrt(a)
+            for j in range(count):
+                registers[d, j] = math.sqrt(registers[a, j])
         elif op == ABS:
-            value = abs(a)
+            for j in range(count):
+                registers[d, j] = abs(registers[a, j])
         elif op == SIGN:
-            value = 1.0 if a > 0.0 else (-1.0 if a < 0.0 else (0.0 if a == 0.0 else a))
+            for j in range(count):
+                v = registers[a, j]
+                registers[d, j] = (
+                    1.0 if v > 0.0 else (-1.0 if v < 0.0 else (0.0 if v == 0.0 else v))
+                )
         elif op == TANH:
-            value = math.tanh(a)
+            for j in range(count):
+                registers[d, j] = math.tanh(registers[a, j])
         elif op == SINH:
-            value = math.sinh(a)
+            for j in range(count):
+                registers[d, j] = math.sinh(registers[a, j])
         elif op == COSH:
-            value = math.cosh(a)
+            for j in range(count):
+                registers[d, j] = math.cosh(registers[a, j])
         elif op == ATAN:
-            value = math.atan(a)
+            for j in range(count):
+                registers[d, j] = math.atan(registers[a, j])
         elif op == MIN:
-            b = registers[code[i, 3]]
-            value = a if a <= b else (b if b < a else a + b)
+            for j in range(count):
+                u, v = registers[a, j], registers[b, j]
+                registers[d, j] = u if u <= v else (v if v < u else u + v)
         elif op == MAX:
-            b = registers[code[i, 3]]
-            value = a if a >= b else (b if b > a else a + b)
+            for j in range(count):
+                u, v = registers[a, j], registers[b, j]
+                registers[d, j] = u if u >= v else (v if v > u else u + v)
         elif op == PICK_LE:
-            b = registers[code[i, 3]]
-            value = registers[code[i, 4]] if a <= b else registers[code[i, 5]]
+            c, e = code[i, 4], code[i, 5]
+            for j in range(count):
+                registers[d, j] = (
+                    registers[c, j] if registers[a, j] <= registers[b, j] else registers[e, j]
+                )
         elif op == PICK_GE:
-            b = registers[code[i, 3]]
-            value = registers[code[i, 4]] if a >= b else registers[code[i, 5]]
+            c, e = code[i, 4], code[i, 5]
+            for j in range(count):
+                registers[d, j] = (
+                    registers[c, j] if registers[a, j] >= registers[b, j] else registers[e, j]
+                )
         else:  # MOV
-            value = a
-        registers[code[i, 1]] = value
-    return registers[2], registers[3], registers[4]
+            for j in range(count):
+                registers[d, j] = registers[a, j]
