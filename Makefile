@@ -66,12 +66,12 @@ bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/load.py
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff check app tests benchmarks
-	$(BIN)/ruff format --check app tests benchmarks
+	$(BIN)/ruff check app tests benchmarks examples
+	$(BIN)/ruff format --check app tests benchmarks examples
 
 format: $(VENV)/.installed-test
-	$(BIN)/ruff format app tests benchmarks
-	$(BIN)/ruff check --fix app tests benchmarks
+	$(BIN)/ruff format app tests benchmarks examples
+	$(BIN)/ruff check --fix app tests benchmarks examples
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache

@@ -17,6 +17,11 @@ plain arrays (``StepInputs``), to one of two interchangeable backends
 Both draw the gradient noise and the minibatches from ``seed`` alone, so a
 run's path never depends on which other runs share the request (common random
 numbers), and both stop a row at the update where it diverges (docs/API.md, Problems: Divergence).
+
+Every update is computed and judged (divergence, convergence); a request's
+``stride`` only thins the points an answer carries (``kept_points``): updates
+``0, stride, 2·stride, …`` and each run's last point, the same in a POST answer
+and in the stream's chunks.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from app.problems.expression.program import evaluate
 from app.problems.registry import problem_of, resolve_problem
 
 FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
 Backend = Literal["compiled", "numpy"]
 ADVANCE = {"compiled": compiled_backend.advance, "numpy": numpy_backend.advance}
 
@@ -108,27 +114,60 @@ class Simulation:
     steps: int
     seed: int
     runs: tuple[RunConfig, ...]
+    # Answers carry every stride-th point (and each run's last): docs/API.md, POST /api/runs.
+    stride: int = 1
 
 
 @dataclass
 class Chunk:
-    """Points ``first … first+len-1`` of every run (a diverged run's lists may be short)."""
+    """Points ``first … first+len-1`` of every run's answer (a diverged run's lists may
+    be short); ``updates`` holds each point's update index ``t``. Without a stride the
+    two count alike: point ``first + k`` is update ``first + k``."""
 
     first: int
     paths: list[FloatArray]
     losses: list[FloatArray]
+    updates: list[IntArray]
+    stride: int = 1
+
+    @property
+    def empty(self) -> bool:
+        """Whether no run has a point here (a stride skips whole chunks of updates)."""
+        return not any(len(loss) for loss in self.losses)
 
 
 @dataclass
 class Result:
+    """A whole simulation: per run, the points its answer keeps (every one without a
+    stride), their update indices and learning rates, and its outcome."""
+
     simulation: Simulation
     paths: list[FloatArray]
     losses: list[FloatArray]
+    updates: list[IntArray]  # t of each point
+    rates: list[FloatArray]  # α_t in force at each point (see Execution.rates_at)
+    updates_per_epoch: list[int]  # 1 on a surface
     diverged_at: list[int | None]
     diverged_reason: list[str | None]
     converged_at: list[int | None]
     blew_up_at: list[int | None]
     data: dict[str, Any] | None
+
+
+def kept_points(first: int, count: int, stride: int, last: bool) -> IntArray:
+    """Which of the points ``first … first+count−1`` of a run an answer keeps, as
+    offsets from ``first``: those whose update index is a multiple of ``stride``, and,
+    when ``last`` says the run ends with them, the final one."""
+    offsets = np.arange((-first) % stride, count, stride, dtype=np.int64)
+    if last and count and (len(offsets) == 0 or offsets[-1] != count - 1):
+        offsets = np.append(offsets, count - 1)
+    return offsets
+
+
+def points_before(update: int, stride: int) -> int:
+    """How many points a run's answer holds before update ``update`` while it runs:
+    the multiples of ``stride`` below it."""
+    return -(-update // stride)
 
 
 def whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) -> int:
@@ -163,6 +202,7 @@ def build_simulation(
 
     steps = whole_number(request.get("steps", DEFAULT_STEPS), ("steps",), 1, max_steps)
     seed = whole_number(request.get("seed", 0), ("seed",), 0, MAX_SEED)
+    stride = whole_number(request.get("stride", 1), ("stride",), 1, MAX_STEPS)
 
     runs = request.get("runs")
     if not isinstance(runs, Sequence) or isinstance(runs, str):
@@ -208,7 +248,7 @@ def build_simulation(
                     loc + ("start",), f"f is not defined at this start: {reason}; start where it is"
                 )
     check_sample_work(len(configs), steps, problem, "runs")
-    return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs))
+    return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs), stride=stride)
 
 
 @dataclass
@@ -281,6 +321,10 @@ class Execution:
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
         self.stopped_at = np.zeros((count, 2))  # where a diverged row could not go
         self.updates_done = 0
+        # For the stream's thinning: each row's newest point (t, x, y, loss), in case
+        # it turns out to be the row's last, and whether the row's last point is out.
+        self.newest = np.zeros((count, 4))
+        self.finished = np.zeros(count, dtype=bool)
 
         if isinstance(self.problem, Regression):
             problem = simulation.problem
@@ -368,32 +412,87 @@ class Execution:
             "y": self.data_y,
             "minimum": list(self.best_fit) if self.best_fit else None,
             "min_loss": self.min_loss,
+            "true_params": list(self.problem.true_params),
         }
+
+    @property
+    def updates_per_epoch(self) -> list[int]:
+        """Per row, how many updates make one epoch (a pass over the data): 1 on a
+        surface, ``⌈n_samples / batch_size⌉`` on a regression."""
+        return [self.per_epoch[group] for group in self.batch_of_row]
+
+    def rates(self, first_update: int, count: int) -> FloatArray:
+        """``α_t`` of every row for updates ``first_update …`` (``count`` of them):
+        ``(count, B)``, the rates the backends are handed."""
+        rates = np.empty((count, len(self.x)))
+        for group, per_epoch in enumerate(self.per_epoch):
+            rows = self.batch_of_row == group
+            epochs = regression.epoch_of_updates(first_update, count, per_epoch)
+            rates[:, rows] = learning_rates(
+                self.alpha[rows], self.schedules, self.schedule_of_row[rows], epochs
+            )
+        return rates
+
+    def rates_at(self, updates: Sequence[IntArray]) -> list[FloatArray]:
+        """Per row, ``α_t`` in force at each of its points ``updates[row]``: the rate of
+        the update that led to the point (at ``t = 0``, the first update's)."""
+        rates = self.rates(1, self.simulation.steps)
+        return [
+            np.ascontiguousarray(rates[np.maximum(t, 1) - 1, row]) for row, t in enumerate(updates)
+        ]
 
     # -- stepping ---------------------------------------------------------------
 
     def chunks(self, updates_per_chunk: int) -> Iterator[Chunk]:
         """Yield the whole simulation: the start point, then ``updates_per_chunk`` at a time."""
         start = self.x.copy()
-        first = Chunk(
+        rows = range(len(start))
+        self.newest[:, 1:3] = start
+        self.newest[:, 3] = self.loss_at(start)
+        yield Chunk(
             first=0,
-            paths=[start[row : row + 1] for row in range(len(start))],
-            losses=[np.atleast_1d(self.loss_at(start[row])) for row in range(len(start))],
+            paths=[start[row : row + 1] for row in rows],
+            losses=[self.newest[row, 3:4].copy() for row in rows],
+            updates=[np.zeros(1, dtype=np.int64) for _ in rows],
+            stride=self.simulation.stride,
         )
-        yield first
         while self.updates_done < self.simulation.steps:
             count = min(updates_per_chunk, self.simulation.steps - self.updates_done)
             yield self.advance(count)
 
     def advance(self, count: int) -> Chunk:
-        """Make ``count`` more updates and return the points they produced."""
+        """Make ``count`` more updates and return the points of them an answer keeps
+        (every one without a stride; see ``kept_points``)."""
         first_update = self.updates_done + 1
+        stride = self.simulation.stride
+        ending = self.updates_done + count == self.simulation.steps
         paths, losses, kept = self.step(count)
-        return Chunk(
-            first=first_update,
-            paths=[paths[row, : kept[row]] for row in range(len(self.x))],
-            losses=[losses[row, : kept[row]] for row in range(len(self.x))],
-        )
+        chunk = Chunk(points_before(first_update, stride), [], [], [], stride)
+        for row in range(len(self.x)):
+            real = int(kept[row])
+            ends = not self.finished[row] and (ending or real < count)
+            if stride == 1:
+                path, loss = paths[row, :real], losses[row, :real]
+                updates = np.arange(first_update, first_update + real, dtype=np.int64)
+            else:
+                offsets = kept_points(first_update, real, stride, last=ends)
+                path, loss = paths[row, offsets], losses[row, offsets]
+                updates = first_update + offsets
+            newest_t = int(self.newest[row, 0])
+            if ends and real == 0 and newest_t % stride:
+                # It diverged at once: its last point came in the previous chunk, off
+                # the stride's grid, so it was held back until now.
+                path, loss = self.newest[row : row + 1, 1:3].copy(), self.newest[row, 3:4].copy()
+                updates = np.array([newest_t], dtype=np.int64)
+            if real:
+                self.newest[row, 0] = first_update + real - 1
+                self.newest[row, 1:3] = paths[row, real - 1]
+                self.newest[row, 3] = losses[row, real - 1]
+            self.finished[row] |= ends
+            chunk.paths.append(path)
+            chunk.losses.append(loss)
+            chunk.updates.append(updates)
+        return chunk
 
     def step(self, count: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
         """Make ``count`` more updates of every row.
@@ -457,13 +556,7 @@ class Execution:
         column: int,
     ) -> None:
         """Updates ``first_update …`` (``count`` of them) into columns ``column …``."""
-        rates = np.empty((count, len(self.x)))
-        for group, per_epoch in enumerate(self.per_epoch):
-            rows = self.batch_of_row == group
-            epochs = regression.epoch_of_updates(first_update, count, per_epoch)
-            rates[:, rows] = learning_rates(
-                self.alpha[rows], self.schedules, self.schedule_of_row[rows], epochs
-            )
+        rates = self.rates(first_update, count)
         inputs = StepInputs(
             problem=self.problem,
             x=self.x,
@@ -510,7 +603,8 @@ class Execution:
 
 
 def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
-    """Run a whole simulation and collect every point (what ``POST /api/runs`` returns)."""
+    """Run a whole simulation and collect the points its answer keeps (what
+    ``POST /api/runs`` returns)."""
     execution = Execution(simulation, backend)
     count = len(simulation.runs)
     # One (B, 1 + steps, …) buffer, the start in column 0 and the updates written
@@ -520,12 +614,21 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     all_paths[:, 0] = execution.x
     all_losses[:, 0] = execution.loss_at(execution.x)
     kept = 1 + execution.step_into(all_paths, all_losses, column=1)
-    paths = [all_paths[row, : kept[row]] for row in range(count)]
-    losses = [all_losses[row, : kept[row]] for row in range(count)]
+    if simulation.stride == 1:
+        updates = [np.arange(kept[row], dtype=np.int64) for row in range(count)]
+        paths = [all_paths[row, : kept[row]] for row in range(count)]
+        losses = [all_losses[row, : kept[row]] for row in range(count)]
+    else:
+        updates = [kept_points(0, int(kept[row]), simulation.stride, True) for row in range(count)]
+        paths = [all_paths[row, t] for row, t in enumerate(updates)]
+        losses = [all_losses[row, t] for row, t in enumerate(updates)]
     return Result(
         simulation,
         paths,
         losses,
+        updates=updates,
+        rates=execution.rates_at(updates),
+        updates_per_epoch=execution.updates_per_epoch,
         diverged_at=[int(d) if d else None for d in execution.diverged_at],
         diverged_reason=execution.diverged_reasons(),
         converged_at=nullable(execution.converged_at),

@@ -6,7 +6,7 @@ cell runs the same problem with the same noise and minibatches (common random
 numbers), so a cell equals the single run with that configuration, and the
 grid says which settings work rather than which got lucky.
 
-Each cell reports its final loss, when it diverged, when it converged and when
+Each cell reports its final point and loss, when it diverged, when it converged and when
 it blew up (the rules of ``app.convergence``) and which known minimum its final
 point lies nearest to, if it is close enough to count as there.
 """
@@ -71,6 +71,7 @@ class SweepResult:
     x_axis: Axis
     y_axis: Axis
     final_loss: FloatArray  # (ny, nx), NaN where the cell diverged
+    final_point: FloatArray  # (ny, nx, 2), NaN where the cell diverged
     diverged_at: npt.NDArray[np.int64]  # 0: did not diverge
     converged_at: npt.NDArray[np.int64]  # -1: did not converge
     blew_up_at: npt.NDArray[np.int64]  # -1: did not blow up
@@ -291,6 +292,7 @@ class Sweep:
             x_axis=self.x_axis,
             y_axis=self.y_axis,
             final_loss=final.reshape(shape),
+            final_point=np.where((diverged == 0)[:, None], execution.x, np.nan).reshape(*shape, 2),
             diverged_at=diverged.reshape(shape),
             converged_at=execution.converged_at.reshape(shape),
             blew_up_at=execution.blew_up_at.reshape(shape),
@@ -322,6 +324,10 @@ def result_as_json(result: SweepResult) -> dict[str, Any]:
         "y_axis": result.y_axis.as_json(),
         "final_loss": [
             [None if math.isnan(v) else v for v in row] for row in result.final_loss.tolist()
+        ],
+        "final_point": [
+            [None if math.isnan(point[0]) else point for point in row]
+            for row in result.final_point.tolist()
         ],
         "diverged_at": nullable(result.diverged_at, 0),
         "converged_at": nullable(result.converged_at, -1),

@@ -38,8 +38,10 @@ def test_a_cell_equals_the_single_run_with_that_configuration():
             assert result.diverged_at[j, i] == (diverged or 0)
             if diverged is None:
                 assert result.final_loss[j, i] == single.losses[0][-1]
+                assert result.final_point[j, i].tolist() == single.paths[0][-1].tolist()
             else:
                 assert np.isnan(result.final_loss[j, i])
+                assert np.isnan(result.final_point[j, i]).all()
             assert result.converged_at[j, i] == (
                 -1 if single.converged_at[0] is None else single.converged_at[0]
             )

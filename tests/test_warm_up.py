@@ -17,6 +17,7 @@ from app.api.routes import sweeps as sweeps_route
 from app.backends import compiled
 from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.engine import build_simulation, simulate
+from app.formats import csv_blocks
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
 from app.sweeps import Sweep
@@ -44,6 +45,7 @@ def representative_requests() -> None:
         bodies = [
             {"problem": spec, "steps": 30, "runs": [{"optimizer": "adam"}]},
             {"problem": spec, "steps": 30, "runs": every},
+            {"problem": spec, "steps": 30, "stride": 7, "runs": every},
             {"problem": spec, "steps": 30, "runs": [{"optimizer": "rmsprop"}] * 3},
         ]
         if problem.kind == "regression":
@@ -51,6 +53,7 @@ def representative_requests() -> None:
             bodies.append({"problem": spec, "steps": 30, "runs": sizes})
         for body in bodies:
             runs_route._compute(build_simulation(body))  # POST /api/runs
+            b"".join(csv_blocks(simulate(build_simulation(body))))  # … answered as CSV
             execution, _, _ = streaming._begin(1, build_simulation(body))  # the stream
             for count in (1, 16, 13):
                 streaming._advance(execution, 1, count)

@@ -1,25 +1,18 @@
-"""JSON for the engine's results: orjson straight from the numpy arrays.
+"""The stream's messages and the JSON response class: orjson straight from numpy arrays.
 
 The REST route and the stream encode paths and losses with the same function
-(orjson's own float formatting of float64), so joined chunks and a
-``POST /api/runs`` response are equal number for number.
+(``app.formats.dumps``: orjson's own float formatting of float64), so joined
+chunks and a ``POST /api/runs`` response are equal number for number.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-import orjson
 from starlette.responses import JSONResponse
 
-from app.engine import Chunk, Execution, Result, Simulation, nullable
-
-_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
-
-
-def dumps(content: Any) -> bytes:
-    return orjson.dumps(content, option=_OPTIONS)
+from app.engine import Chunk, Execution, Simulation, nullable
+from app.formats import contiguous, data_json, dumps, is_regression, run_json
 
 
 class JSONBytesResponse(JSONResponse):
@@ -31,48 +24,9 @@ class JSONBytesResponse(JSONResponse):
         return dumps(content)
 
 
-def _array(values: np.ndarray) -> np.ndarray:
-    # orjson only serialises C-contiguous arrays; chunk rows are strided views.
-    return np.ascontiguousarray(values, dtype=np.float64)
-
-
-def data_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
-    if data is None:
-        return None
-    return {
-        "x": _array(data["x"]),
-        "y": _array(data["y"]),
-        "minimum": None if data["minimum"] is None else [float(v) for v in data["minimum"]],
-        "min_loss": None if data["min_loss"] is None else float(data["min_loss"]),
-    }
-
-
-def result_json(result: Result) -> dict[str, Any]:
-    """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
-    simulation = result.simulation
-    runs = []
-    for row, config in enumerate(simulation.runs):
-        run = config.as_json()
-        run["path"] = _array(result.paths[row])
-        run["loss"] = _array(result.losses[row])
-        run["diverged_at"] = result.diverged_at[row]
-        run["diverged_reason"] = result.diverged_reason[row]
-        run["converged_at"] = result.converged_at[row]
-        run["blew_up_at"] = result.blew_up_at[row]
-        runs.append(run)
-    body: dict[str, Any] = {
-        "problem": simulation.problem,
-        "steps": simulation.steps,
-        "seed": simulation.seed,
-        "runs": runs,
-    }
-    data = data_json(result.data)
-    if data is not None:
-        body["data"] = data
-    return body
-
-
 def started_message(run_id: Any, simulation: Simulation, execution: Execution) -> bytes:
+    regression = is_regression(simulation)
+    per_epoch = execution.updates_per_epoch
     return dumps(
         {
             "type": "started",
@@ -80,24 +34,25 @@ def started_message(run_id: Any, simulation: Simulation, execution: Execution) -
             "problem": simulation.problem,
             "steps": simulation.steps,
             "seed": simulation.seed,
-            "runs": [config.as_json() for config in simulation.runs],
+            "stride": simulation.stride,
+            "runs": [
+                run_json(config, regression, per_epoch[row])
+                for row, config in enumerate(simulation.runs)
+            ],
             "data": data_json(execution.data()),
         }
     )
 
 
 def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
-    return dumps(
-        {
-            "type": "chunk",
-            "id": run_id,
-            "from": chunk.first,
-            "runs": [
-                {"path": _array(path).reshape(-1, 2), "loss": _array(loss)}
-                for path, loss in zip(chunk.paths, chunk.losses, strict=True)
-            ],
-        }
-    )
+    """Points ``chunk.first …`` of every run; with a stride, each point's ``t`` too."""
+    runs = []
+    for path, loss, updates in zip(chunk.paths, chunk.losses, chunk.updates, strict=True):
+        run = {"t": contiguous(updates)} if chunk.stride > 1 else {}
+        run["path"] = contiguous(path).reshape(-1, 2)
+        run["loss"] = contiguous(loss)
+        runs.append(run)
+    return dumps({"type": "chunk", "id": run_id, "from": chunk.first, "runs": runs})
 
 
 def done_message(run_id: Any, execution: Execution) -> bytes:

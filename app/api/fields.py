@@ -57,6 +57,12 @@ Steps = whole_number(
     f"updates per run; at most {MAX_STEPS:,} (a server may set a lower limit: "
     "limits.max_steps in GET /api/catalog)",
 )
+Stride = whole_number(
+    1,
+    MAX_STEPS,
+    "answer with every stride-th point of each run (updates 0, stride, 2·stride, …) and "
+    "its last; every update is still computed and judged",
+)
 SweepSteps = whole_number(1, MAX_SWEEP_STEPS, "updates per cell")
 Resolution = whole_number(MIN_RESOLUTION, MAX_RESOLUTION, "grid points along each axis")
 AxisCount = whole_number(2, MAX_AXIS_CELLS, "cells on this axis")

@@ -39,6 +39,7 @@ from app.api.fields import (
     Seed,
     Start,
     Steps,
+    Stride,
     SweepSteps,
 )
 from app.hyperparams import HyperParam, export_value
@@ -289,6 +290,7 @@ def _runs_request(kind: str) -> type[BaseModel]:
             "problem": (PROBLEM_OF_KIND[kind], ...),
             "steps": (Steps, DEFAULT_STEPS),
             "seed": (Seed, 0),
+            "stride": (Stride, 1),
             "runs": (
                 Annotated[
                     list[RUN_OF_KIND[kind]],  # type: ignore[valid-type]

@@ -31,6 +31,7 @@ from app.api.fields import (
     Seed,
     Start,
     Steps,
+    Stride,
     SweepSteps,
 )
 from app.api.request_schemas import (
@@ -121,6 +122,7 @@ class RunsRequest(_Closed):
     problem: Entries
     steps: Steps = DEFAULT_STEPS
     seed: Seed = 0
+    stride: Stride = 1
     runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS, description=RUNS_DESCRIPTION)
 
     def engine_body(self) -> dict[str, Any]:
@@ -197,8 +199,24 @@ class RunResult(BaseModel):
     schedule: dict[str, str | float | int]
     start: Point
     batch_size: int | None = Field(None, description="regression runs given their own size")
-    path: list[Point] = Field(description="path[t] is the position after t updates")
+    updates_per_epoch: int | None = Field(
+        None,
+        description="regression only: the updates of one pass over the data at this run's "
+        "batch size, ⌈n_samples / batch_size⌉; the schedule's epoch e of update t is "
+        "⌊(t − 1) / updates_per_epoch⌋",
+    )
+    t: list[int] | None = Field(
+        None, description="with a stride > 1 only: the update index of each point"
+    )
+    path: list[Point] = Field(
+        description="path[i] is the position after t[i] updates (t[i] = i without a stride)"
+    )
     loss: list[float] = Field(description="the noiseless objective at every path point")
+    alpha_t: list[float] | None = Field(
+        None,
+        description="regression only: the learning rate of the update that led to each "
+        "point (at t = 0, the first update's)",
+    )
     diverged_at: int | None = Field(description="the update that diverged, or null")
     diverged_reason: str | None = Field(
         description="why it diverged and where (on a typed formula, the operation that was "
@@ -220,12 +238,14 @@ class RegressionData(BaseModel):
     y: list[float]
     minimum: Point | None = Field(description="the best (w, b) for this dataset, if it has one")
     min_loss: float | None = Field(description="the loss at minimum")
+    true_params: Point = Field(description="the (w, b) the data were drawn from")
 
 
 class RunsResponse(BaseModel):
     problem: ProblemEcho
     steps: int
     seed: int
+    stride: int = Field(description="every stride-th point is answered, and each run's last")
     runs: list[RunResult]
     data: RegressionData | None = Field(None, description="regression problems only")
 
@@ -266,6 +286,9 @@ class SweepResponse(BaseModel):
     y_axis: AxisResult
     final_loss: list[list[float | None]] = Field(
         description="the loss after the last update; null where the cell diverged"
+    )
+    final_point: list[list[Point | None]] = Field(
+        description="[x, y] after the last update; null where the cell diverged"
     )
     diverged_at: list[list[int | None]] = Field(description="the update that diverged, or null")
     converged_at: list[list[int | None]] = Field(

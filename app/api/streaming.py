@@ -315,7 +315,8 @@ class StreamSession:
             began = time.perf_counter()
             message = await to_thread.run_sync(_advance, execution, run_id, count)
             elapsed = time.perf_counter() - began
-            await self.send(message)
+            if message is not None:
+                await self.send(message)
             # Aim the next chunk at the compute budget, growing at most 8× at a time.
             rate = count / max(elapsed, 1e-6)
             affordable = min(cap, max(1, min(8 * count, int(rate * budget))))
@@ -330,5 +331,7 @@ def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, bytes, bytes
     return execution, encoding.started_message(run_id, simulation, execution), first
 
 
-def _advance(execution: Execution, run_id: Any, count: int) -> bytes:
-    return encoding.chunk_message(run_id, execution.advance(count))
+def _advance(execution: Execution, run_id: Any, count: int) -> bytes | None:
+    """The next chunk's message, or None when a stride leaves it without points."""
+    chunk = execution.advance(count)
+    return None if chunk.empty else encoding.chunk_message(run_id, chunk)

@@ -102,13 +102,16 @@ class Regression(Problem):
     sample_loss: Callable[..., Any] = None  # type: ignore[assignment]
     sample_dloss: Callable[..., Any] = None  # type: ignore[assignment]
     make_data: Callable[..., Any] = None  # type: ignore[assignment]
+    # The (w, b) ``make_data`` draws the samples from: the line the noise hides.
+    true_params: Point = (0.0, 0.0)
 
 
 @dataclass(frozen=True)
 class Interpreted(Problem):
     """A family of surfaces, each given by a program of instructions (a formula a user
     typed) that one compiled interpreter runs, so a new one compiles nothing:
-    ``interpreter(code, registers, x, y)`` returns ``(f, ∂f/∂x, ∂f/∂y)``."""
+    ``interpreter(code, registers, count)`` computes f and its gradient at ``count``
+    points at once."""
 
     interpreter: Callable[..., Any] = None  # type: ignore[assignment]
     default_expression: str = ""

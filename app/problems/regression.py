@@ -112,6 +112,7 @@ LINEAR = Regression(
     sample_loss=linear_loss,
     sample_dloss=linear_dloss,
     make_data=linear_data,
+    true_params=LINEAR_TRUE,
 )
 
 LOGISTIC = Regression(
@@ -132,6 +133,7 @@ LOGISTIC = Regression(
     sample_loss=logistic_loss,
     sample_dloss=logistic_dloss,
     make_data=logistic_data,
+    true_params=LOGISTIC_TRUE,
 )
 
 REGRESSIONS = (LINEAR, LOGISTIC)

@@ -60,21 +60,24 @@ async def until(ws: ClientConnection, kind: str, run_id: Any, timeout: float = 6
 
 
 def join(messages: list[dict[str, Any]], run_id: Any) -> dict[str, Any]:
-    """The chunks of ``run_id`` joined into POST /api/runs' ``path`` / ``loss`` lists."""
+    """The chunks of ``run_id`` joined into POST /api/runs' ``path`` / ``loss`` lists
+    (and ``t``, with a stride)."""
     started = next(m for m in messages if m["type"] == "started" and m["id"] == run_id)
     done = next(m for m in messages if m["type"] == "done" and m["id"] == run_id)
     chunks = [m for m in messages if m["type"] == "chunk" and m["id"] == run_id]
-    runs = [{"path": [], "loss": []} for _ in started["runs"]]
+    keys = ("t", "path", "loss") if started["stride"] > 1 else ("path", "loss")
+    runs: list[dict[str, Any]] = [{key: [] for key in keys} for _ in started["runs"]]
     last_from = -1
     for chunk in chunks:
         assert chunk["from"] > last_from
         last_from = chunk["from"]
         for joined, part in zip(runs, chunk["runs"], strict=True):
-            assert len(part["path"]) == len(part["loss"])
+            assert set(part) == set(keys)
+            assert all(len(part[key]) == len(part["loss"]) for key in keys)
             if part["path"]:  # points from … from+len-1
                 assert len(joined["path"]) == chunk["from"]
-            joined["path"] += part["path"]
-            joined["loss"] += part["loss"]
+            for key in keys:
+                joined[key] += part[key]
     for joined, config, end in zip(runs, started["runs"], done["runs"], strict=True):
         joined.update(config)
         joined.update(end)  # diverged_at, converged_at

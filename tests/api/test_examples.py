@@ -10,8 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import numpy as np
+import orjson
 import pytest
 
+from app.engine import build_simulation, simulate
+from app.formats import csv_blocks, dumps, result_json
 from app.main import create_app
 
 DOCUMENT = create_app().openapi()
@@ -36,11 +40,15 @@ def _openapi_examples() -> Iterator[tuple[str, dict[str, Any], Any]]:
         contents = [("request", operation.get("requestBody", {}).get("content", {}))]
         contents += [(status, r.get("content", {})) for status, r in operation["responses"].items()]
         for where, content in contents:
-            for media in content.values():
+            for media_type, media in content.items():
+                # JSON is every route's; another media type is named.
+                at = f"{name} {where}" + (
+                    "" if media_type == "application/json" else f" {media_type}"
+                )
                 if "example" in media:
-                    yield f"{name} {where}", media["schema"], media["example"]
+                    yield at, media["schema"], media["example"]
                 for key, example in media.get("examples", {}).items():
-                    yield f"{name} {where} {key}", media["schema"], example["value"]
+                    yield f"{at} {key}", media["schema"], example["value"]
 
 
 OPENAPI_EXAMPLES = {name: (schema, example) for name, schema, example in _openapi_examples()}
@@ -112,3 +120,33 @@ def test_the_contracts_json_examples_are_valid(section: str) -> None:
     assert len(blocks) == len(CONTRACT_BLOCKS[section]), "a new example: say what it shows"
     for block, (route, part) in zip(blocks, CONTRACT_BLOCKS[section], strict=True):
         _check(_schema(route, part), _without_elisions(block))
+
+
+def _section_blocks(section: str, language: str) -> list[str]:
+    text = CONTRACT.read_text()
+    start = text.index(f"\n## {section}\n")
+    end = text.index("\n## ", start + 1)
+    return re.findall(rf"^```{language}\n(.*?)^```", text[start:end], re.S | re.M)
+
+
+def test_the_runs_example_shows_the_numbers_the_server_computes() -> None:
+    """docs/API.md's POST /api/runs answer is its request's, rounded as written; its
+    CSV is the same request with a stride of 100, character for character."""
+    request, shown = (
+        _without_elisions(block) for block in _section_blocks("POST /api/runs", "json")
+    )
+    computed = orjson.loads(dumps(result_json(simulate(build_simulation(request)))))
+    assert {k: v for k, v in shown.items() if k != "runs"} == {
+        k: v for k, v in computed.items() if k != "runs"
+    }
+    (run,), (real,) = shown["runs"], computed["runs"]
+    for key in ("path", "loss"):
+        # The first points as listed, then (after the elision) the last.
+        expected = real[key][: len(run[key]) - 1] + real[key][-1:]
+        np.testing.assert_allclose(run[key], expected, rtol=5e-7, err_msg=key)
+    assert {k: v for k, v in run.items() if k not in ("path", "loss")} == {
+        k: v for k, v in real.items() if k not in ("path", "loss")
+    }
+    (table,) = _section_blocks("POST /api/runs", "csv")
+    strided = simulate(build_simulation({**request, "stride": 100}))
+    assert table == b"".join(csv_blocks(strided)).decode()

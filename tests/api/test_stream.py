@@ -52,6 +52,11 @@ STREAMED = {
         {"optimizer": "nesterov", "schedule": {"name": "step", "every": 3, "factor": 0.7}},
         steps=700, seed=2,
     ),
+    # Every 7th point and each run's last, one of them cut short by divergence.
+    "strided": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "adam"},
+        {"optimizer": "momentum", "params": {"alpha": 0.2}}, steps=3000, stride=7,
+    ),
     "diverging": request(
         "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "adam"},
         {"optimizer": "momentum", "params": {"alpha": 0.9, "beta": 0.99}}, steps=400,
@@ -85,15 +90,24 @@ def test_joined_chunks_equal_the_post_response(
     assert all(len(run["path"]) == 1 for run in messages[1]["runs"])  # point 0 first
     assert {m["id"] for m in messages} == {7}
     joined = join(messages, 7)
-    assert joined["runs"] == posted["runs"]  # exactly: every float, every diverged_at
+    # Exactly: every float, every diverged_at. Chunks carry no alpha_t (POST does).
+    assert joined["runs"] == [_without(run, "alpha_t") for run in posted["runs"]]
+    assert joined["started"]["stride"] == posted["stride"]
     assert joined["started"]["data"] == posted.get("data")
     assert joined["started"]["problem"] == posted["problem"]
     if case == "diverging":
         assert posted["runs"][0]["diverged_at"] is not None
+    if case == "strided":  # the last point of each run, on the grid or not
+        assert posted["runs"][0]["t"][-1] == posted["runs"][0]["diverged_at"] - 1
+        assert posted["runs"][1]["t"][-2:] == [2996, 3000]
     if case == "blowing up, leaving, settling":
         outcomes = [(r["blew_up_at"], r["converged_at"]) for r in posted["runs"]]
         assert outcomes[0][0] is not None and outcomes[1] == (None, None)
         assert outcomes[2][1] is not None
+
+
+def _without(run: dict[str, Any], key: str) -> dict[str, Any]:
+    return {name: value for name, value in run.items() if name != key}
 
 
 def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:

@@ -29,9 +29,11 @@ def test_sweep_answers_grids_that_match_single_runs(http: httpx.Client) -> None:
         steps=300,
     )
     assert body["final_loss"][2][1] == single.losses[0][-1]
+    assert body["final_point"][2][1] == single.paths[0][-1].tolist()  # where it ended
     assert body["converged_at"][2][1] == single.converged_at[0]
-    # The biggest steps with the most momentum diverge: null loss, an update index.
+    # The biggest steps with the most momentum diverge: null loss and point, an update index.
     assert body["final_loss"][3][5] is None and body["diverged_at"][3][5] > 0
+    assert body["final_point"][3][5] is None
 
 
 def test_start_point_sweep_reports_which_minimum_each_cell_reached(http: httpx.Client) -> None:

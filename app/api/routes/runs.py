@@ -1,20 +1,23 @@
-"""``POST /api/runs``: compute whole runs (docs/API.md, POST /api/runs)."""
+"""``POST /api/runs``: compute whole runs (docs/API.md, POST /api/runs), answered as
+JSON or, for ``Accept: text/csv`` or ``?format=csv``, as CSV in long format."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import math
+from typing import Annotated, Any, Literal
 
 import orjson
 from anyio import to_thread
-from fastapi import APIRouter, Body, Request
+from fastapi import APIRouter, Body, Query, Request
 from fastapi.openapi.models import Example
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 
-from app.api.encoding import JSONBytesResponse, dumps, result_json
+from app.api.encoding import JSONBytesResponse
 from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT
 from app.api.schemas import RUNS_EXAMPLE, RunsBody, RunsResponse
 from app.engine import Simulation, build_simulation, simulate
+from app.formats import CSV_MEDIA_TYPE, csv_blocks, dumps, result_json
 from app.optim.registry import OPTIMIZERS
 from app.settings import Settings
 
@@ -53,13 +56,60 @@ EXAMPLES: dict[str, Example] = {
 }
 
 
+MEDIA_TYPES = {"json": "application/json", "csv": "text/csv"}
+Format = Literal["json", "csv"]
+
+
+def _quality(accept: str, media_type: str) -> float:
+    """The ``q`` an ``Accept`` header gives ``media_type``: that of its most specific
+    matching range (``text/csv`` over ``text/*`` over ``*/*``), 0 when none matches."""
+    kind = media_type.split("/")[0]
+    ranks = {media_type: 2, f"{kind}/*": 1, "*/*": 0}
+    best, best_rank = 0.0, -1
+    for part in accept.split(","):
+        media_range, *parameters = (piece.strip() for piece in part.split(";"))
+        rank = ranks.get(media_range.lower(), -1)
+        if rank < 0 or rank < best_rank:
+            continue
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        quality = min(max(quality, 0.0), 1.0) if math.isfinite(quality) else 0.0
+        best = quality if rank > best_rank else max(best, quality)
+        best_rank = rank
+    return best
+
+
+def answer_format(query: Format | None, accept: str | None) -> Format:
+    """``?format=`` if given, else CSV when ``Accept`` prefers it to JSON; JSON otherwise
+    (also for ``*/*`` and no ``Accept`` at all)."""
+    if query is not None:
+        return query
+    if not accept:
+        return "json"
+    quality = {name: _quality(accept, media) for name, media in MEDIA_TYPES.items()}
+    return "csv" if quality["csv"] > quality["json"] else "json"
+
+
 def _compute(simulation: Simulation) -> bytes:
     return dumps(result_json(simulate(simulation)))
 
 
+def _example_result():
+    return simulate(build_simulation({**RUNS_EXAMPLE, "steps": 2}), backend="numpy")
+
+
 def _response_example() -> dict[str, Any]:
-    request = {**RUNS_EXAMPLE, "steps": 2}
-    return orjson.loads(dumps(result_json(simulate(build_simulation(request), backend="numpy"))))
+    return orjson.loads(dumps(result_json(_example_result())))
+
+
+def _csv_example() -> str:
+    return b"".join(csv_blocks(_example_result())).decode()
 
 
 @router.post(
@@ -70,19 +120,36 @@ def _response_example() -> dict[str, Any]:
     responses={
         200: {
             "model": RunsResponse,
-            "content": {"application/json": {"example": _response_example()}},
+            "content": {
+                "application/json": {"example": _response_example()},
+                "text/csv": {
+                    "schema": {"type": "string"},
+                    "example": _csv_example(),
+                },
+            },
         },
         **BAD_INPUT,
         **WARMING_RESPONSE,
     },
 )
 async def runs(
-    body: Annotated[RunsBody, Body(openapi_examples=EXAMPLES)], request: Request
+    body: Annotated[RunsBody, Body(openapi_examples=EXAMPLES)],
+    request: Request,
+    format: Annotated[
+        Format | None,
+        Query(
+            description="`csv` for CSV (as `Accept: text/csv` asks), `json` for JSON; "
+            "left out, the `Accept` header decides and JSON is the default"
+        ),
+    ] = None,
 ) -> Response:
-    """Every run of the request stepped together; `path[t]` is the position after t updates.
+    """Every run of the request stepped together; `path[i]` is the position after
+    `t[i]` updates (`t[i] = i` without a `stride`).
 
     A diverging run is a result (200, `diverged_at` set), not an error. While the
-    engine warms up after a start, the answer is 503 with `Retry-After`.
+    engine warms up after a start, the answer is 503 with `Retry-After`. With
+    `Accept: text/csv` (or `?format=csv`) the answer is CSV: one row per run and
+    point, with the run's settings, `t`, `epoch`, `x`, `y`, `loss` and `alpha_t`.
     """
     settings: Settings = request.app.state.settings
     simulation = build_simulation(
@@ -90,5 +157,9 @@ async def runs(
     )
     if engine_warming(request.app):
         return warming_response()  # the request was valid (else 422): it may come back
+    if answer_format(format, request.headers.get("accept")) == "csv":
+        result = await to_thread.run_sync(simulate, simulation)
+        # Written one run at a time, in a worker thread, as the client reads it.
+        return StreamingResponse(csv_blocks(result), media_type=CSV_MEDIA_TYPE)
     content = await to_thread.run_sync(_compute, simulation)
     return Response(content, media_type="application/json")

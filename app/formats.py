@@ -1,0 +1,167 @@
+"""The answer to a runs request, as JSON and as CSV, from one ``Result``.
+
+``POST /api/runs`` and ``descentlab run`` both answer with these, so the two agree
+byte for byte (docs/API.md, POST /api/runs). Numbers are written by orjson, whose
+float format is the shortest text that reads back as the same float64: a CSV read
+back holds exactly the numbers of the JSON answer, and the stream's chunks (which
+use the same ``dumps``) join into exactly the POST answer.
+
+No web framework is imported here: the command line starts without one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import orjson
+
+from app.engine import Result, RunConfig, Simulation
+from app.optim.registry import OPTIMIZERS
+from app.problems.base import Regression
+from app.problems.registry import PROBLEMS
+
+_OPTIONS = orjson.OPT_SERIALIZE_NUMPY
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+def dumps(content: Any) -> bytes:
+    return orjson.dumps(content, option=_OPTIONS)
+
+
+def contiguous(values: np.ndarray) -> np.ndarray:
+    """``values`` as orjson serialises them: C-contiguous (chunk rows are strided views)."""
+    return np.ascontiguousarray(values)
+
+
+def is_regression(simulation: Simulation) -> bool:
+    return isinstance(PROBLEMS[simulation.problem["name"]], Regression)
+
+
+def data_json(data: dict[str, Any] | None) -> dict[str, Any] | None:
+    if data is None:
+        return None
+    return {
+        "x": contiguous(data["x"]),
+        "y": contiguous(data["y"]),
+        "minimum": None if data["minimum"] is None else [float(v) for v in data["minimum"]],
+        "min_loss": None if data["min_loss"] is None else float(data["min_loss"]),
+        "true_params": [float(v) for v in data["true_params"]],
+    }
+
+
+def run_json(config: RunConfig, regression: bool, updates_per_epoch: int) -> dict[str, Any]:
+    """A run's settings as answered: the request's, completed, and on a regression how
+    many updates make an epoch (what its schedule's ``e`` counts)."""
+    body = config.as_json()
+    if regression:
+        body["updates_per_epoch"] = updates_per_epoch
+    return body
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
+    simulation = result.simulation
+    regression = is_regression(simulation)
+    runs = []
+    for row, config in enumerate(simulation.runs):
+        run = run_json(config, regression, result.updates_per_epoch[row])
+        if simulation.stride > 1:
+            run["t"] = contiguous(result.updates[row])
+        run["path"] = contiguous(result.paths[row])
+        run["loss"] = contiguous(result.losses[row])
+        if regression:
+            run["alpha_t"] = contiguous(result.rates[row])
+        run["diverged_at"] = result.diverged_at[row]
+        run["diverged_reason"] = result.diverged_reason[row]
+        run["converged_at"] = result.converged_at[row]
+        run["blew_up_at"] = result.blew_up_at[row]
+        runs.append(run)
+    body: dict[str, Any] = {
+        "problem": simulation.problem,
+        "steps": simulation.steps,
+        "seed": simulation.seed,
+        "stride": simulation.stride,
+        "runs": runs,
+    }
+    data = data_json(result.data)
+    if data is not None:
+        body["data"] = data
+    return body
+
+
+# -- CSV ----------------------------------------------------------------------------------
+
+
+def _cell(value: Any) -> bytes:
+    """One setting's cell: numbers and booleans as in the JSON answer, names bare
+    (quoted as RFC 4180 says when they hold a comma, a quote or a line break)."""
+    if value is None:
+        return b""
+    if isinstance(value, str):
+        if any(c in value for c in ',"\r\n'):
+            value = '"' + value.replace('"', '""') + '"'
+        return value.encode()
+    return dumps(value)
+
+
+def _cells(values: np.ndarray) -> list[bytes]:
+    """Every value of a 1-D array, formatted as the JSON answer formats it."""
+    if len(values) == 0:
+        return []
+    return dumps(contiguous(values))[1:-1].split(b",")
+
+
+def csv_columns(simulation: Simulation) -> tuple[list[str], list[str]]:
+    """The hyper-parameter and schedule-parameter columns of a request: every one any
+    of its runs has, in the order the runs name them (so runs can be told apart)."""
+    params: dict[str, None] = {}
+    schedule: dict[str, None] = {}
+    for config in simulation.runs:
+        params.update(dict.fromkeys(p.name for p in OPTIMIZERS[config.optimizer].params))
+        schedule.update(dict.fromkeys(key for key in config.schedule if key != "name"))
+    return list(params), list(schedule)
+
+
+def csv_blocks(result: Result) -> Iterator[bytes]:
+    """The answer in long format, one row per run and point: the header, then one
+    block of rows per run (each run's rows are made only when it is its turn).
+
+    Columns: ``run`` (its index in ``runs``), ``optimizer``, every hyper-parameter,
+    ``schedule`` and its parameters (``lr.<name>``), ``batch_size`` on a regression,
+    then per point ``t``, ``epoch`` (of the update that led to the point; 0 at
+    ``t = 0``), ``x``, ``y``, ``loss`` and ``alpha_t`` (the learning rate of that
+    update; at ``t = 0``, the first update's). A cell a run has no value for is empty.
+    """
+    simulation = result.simulation
+    regression = is_regression(simulation)
+    params, schedule = csv_columns(simulation)
+    header = ["run", "optimizer", *params, "schedule", *(f"lr.{name}" for name in schedule)]
+    if regression:
+        header.append("batch_size")
+    header += ["t", "epoch", "x", "y", "loss", "alpha_t"]
+    yield ",".join(header).encode() + b"\n"
+    for row, config in enumerate(simulation.runs):
+        # The settings as the JSON answer has them (counts as integers, switches as booleans).
+        answered = config.as_json()
+        settings = [row, config.optimizer, *(answered["params"].get(name) for name in params)]
+        settings += [answered["schedule"]["name"], *map(answered["schedule"].get, schedule)]
+        if regression:
+            settings.append(answered["batch_size"])
+        prefix = b",".join(_cell(value) for value in settings) + b","
+        updates = result.updates[row]
+        if len(updates) == 0:
+            continue
+        epochs = (np.maximum(updates, 1) - 1) // result.updates_per_epoch[row]
+        path = result.paths[row]
+        columns = (
+            _cells(updates),
+            _cells(epochs),
+            _cells(path[:, 0]),
+            _cells(path[:, 1]),
+            _cells(result.losses[row]),
+            _cells(result.rates[row]),
+        )
+        lines = [b",".join(cells) for cells in zip(*columns, strict=True)]
+        yield prefix + (b"\n" + prefix).join(lines) + b"\n"
