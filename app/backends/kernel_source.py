@@ -84,7 +84,11 @@ def _interpreter(problems: Mapping[str, Problem], functions) -> list[str]:
             "    pass",
         ]
     family = interpreted[0]
-    return [f"evaluate_program = {functions.name(family.interpreter)}  # {family.name}"]
+    # Called, not inlined: the loops call it at three places, and each inlined copy of
+    # its 24 operations cost seconds of compiling at start-up; a call costs a few
+    # nanoseconds per block of rows.
+    name = functions.name(family.interpreter, inline=False)
+    return [f"evaluate_program = {name}  # {family.name}"]
 
 
 class _Functions:
@@ -92,8 +96,13 @@ class _Functions:
 
     def __init__(self) -> None:
         self.names: dict[Callable[..., Any], str] = {}
+        self.called: set[Callable[..., Any]] = set()
 
-    def name(self, function: Callable[..., Any]) -> str:
+    def name(self, function: Callable[..., Any], inline: bool = True) -> str:
+        """The function's name in the module; compiled ``inline="always"`` unless
+        ``inline`` is false (then one machine-code copy serves every caller)."""
+        if not inline:
+            self.called.add(function)
         if function not in self.names:
             module = sys.modules.get(function.__module__)
             if getattr(module, function.__qualname__, None) is not function:
@@ -115,7 +124,10 @@ class _Functions:
         return [f"import {m}" for m in sorted({f.__module__ for f in self.names})]
 
     def definitions(self) -> list[str]:
-        return [f"{name} = _jit({f.__module__}.{f.__qualname__})" for f, name in self.names.items()]
+        return [
+            f"{name} = {'_call' if f in self.called else '_jit'}({f.__module__}.{f.__qualname__})"
+            for f, name in self.names.items()
+        ]
 
 
 def _tuple(names: Sequence[str]) -> str:
@@ -303,6 +315,10 @@ def render(
         "",
         "def _jit(function):",
         '    return numba.njit(inline="always", cache=True)(function)',
+        "",
+        "",
+        "def _call(function):",
+        "    return numba.njit(cache=True, nogil=True)(function)",
         "",
         "",
         "# -- the rules and problems, compiled as they are " + "-" * 39,
