@@ -120,10 +120,23 @@ def test_every_divergence_says_why():
     assert calm.diverged_reason == [None]
 
 
+def test_without_a_start_the_nearest_defined_point_is_taken():
+    # (-3, 2) is no start for log(x): the nearest point of the grid with x > 0 is.
+    assert resolve_problem({"name": "custom", "expression": "log(x) + y^2"})["start"] == [0.25, 2.0]
+    with pytest.raises(InvalidSpec) as caught:
+        resolve_problem({"name": "custom", "expression": "log(-1 - x^2)"})
+    assert caught.value.loc == ("problem", "start")
+    assert "f is not defined anywhere in [-5, 5]²" in caught.value.message
+
+
 @pytest.mark.parametrize(
     ("problem", "runs", "loc"),
     [
-        ({"name": "custom", "expression": "log(x)"}, [{"optimizer": "sgd"}], ("problem", "start")),
+        (
+            {"name": "custom", "expression": "log(x)", "start": [-1, 1]},
+            [{"optimizer": "sgd"}],
+            ("problem", "start"),
+        ),
         (
             {"name": "custom", "expression": "log(x)", "start": [1, 1]},
             [{"optimizer": "sgd"}, {"optimizer": "adam", "start": [-1, 0]}],

@@ -186,6 +186,22 @@ def _fitted(program: Program, start: Point) -> tuple[Point, Point]:
     return (_nice(low[0], high[0]), _nice(low[1], high[1]))
 
 
+def _default_start(program: Program) -> Point | None:
+    """(-3, 2), or where f is not defined there (log(x)), the nearest point of a
+    41 × 41 grid over [-5, 5]² where f and its gradient are finite (None: nowhere)."""
+    values = evaluate(program, np.array([DEFAULT_START[0]]), np.array([DEFAULT_START[1]]))
+    if all(np.isfinite(v[0]) for v in values):
+        return DEFAULT_START
+    axis = np.linspace(-BASE_HALF_WIDTH, BASE_HALF_WIDTH, SAMPLES)
+    grid_x, grid_y = np.meshgrid(axis, axis)
+    defined = np.logical_and.reduce([np.isfinite(v) for v in evaluate(program, grid_x, grid_y)])
+    if not defined.any():
+        return None
+    distance = np.hypot(grid_x - DEFAULT_START[0], grid_y - DEFAULT_START[1])
+    j, i = np.unravel_index(np.argmin(np.where(defined, distance, np.inf)), distance.shape)
+    return float(grid_x[j, i]), float(grid_y[j, i])
+
+
 def _nice(low: float, high: float) -> tuple[float, float]:
     """``[low, high]`` widened to round numbers (steps of a twentieth of a power of ten
     near its width), within ±MAX_COORDINATE."""
@@ -243,11 +259,16 @@ def resolve_custom(given: Mapping[str, Any], loc: tuple[str | int, ...]) -> dict
     expression = given.get("expression", DEFAULT_EXPRESSION)
     formula = compile_for(expression, loc + ("expression",))
     values = resolve(CUSTOM.params, {k: given[k] for k in given if k not in FIELDS}, loc, "custom")
-    start = (
-        DEFAULT_START
-        if given.get("start") is None
-        else read_point(given["start"], loc + ("start",))
-    )
+    if given.get("start") is None:
+        start = _default_start(formula.program)
+        if start is None:
+            raise InvalidSpec(
+                loc + ("start",),
+                f"f is not defined anywhere in [{-BASE_HALF_WIDTH:g}, {BASE_HALF_WIDTH:g}]²; "
+                "give a start where it is",
+            )
+    else:
+        start = read_point(given["start"], loc + ("start",))
     problem = surface_for(formula.text, start, None)
     reason = problem.explain(*start)
     if reason is not None:

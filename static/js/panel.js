@@ -21,7 +21,8 @@ function sharedParams(catalog, old, name) {
 export class Panel {
   /**
    * page: {catalog, state(), feed (the run in flight), stage, lessons, sweeps(),
-   *        spotlight (selected and hidden runs), changed(options) → the state changed, toast(text)}
+   *        spotlight (selected and hidden runs), changed(options) → the state changed, toast(text),
+   *        formula (the editor of a typed formula: formula.js)}
    */
   constructor(page) {
     this.page = page;
@@ -307,14 +308,23 @@ export class Panel {
     this.spotlightChanged();
   }
 
+  /** The formula over the surface (a typed one as the server last parsed it). */
+  renderFormula() {
+    const state = this.page.state();
+    const problem = this.page.catalog.problem(state.problem);
+    $("#formula").innerHTML = problem.formula_mathml || "";
+    $("#formula").title = problem.label;
+  }
+
   renderProblem() {
     const { catalog, changed } = this.page;
     const state = this.page.state();
     const problem = catalog.problem(state.problem);
     $("#problem").value = problem.name;
     $("#problem-desc").textContent = problem.description;
-    $("#formula").innerHTML = problem.formula_mathml || "";
-    $("#formula").title = problem.label;
+    this.renderFormula();
+    // A formula of your own: the field it is typed in, its preview and its errors.
+    $("#problem-formula").replaceChildren(...(catalog.isTyped(problem.name) ? [this.page.formula.element()] : []));
     const regression = problem.kind === "regression";
     $("#lossx-wrap").hidden = !regression;
     $("#loss-against").textContent = regression && state.lossx === "epochs" ? "against epoch" : "against update";
