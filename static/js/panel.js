@@ -122,7 +122,11 @@ export class Panel {
     const buf = this.page.feed.current?.buffers[i];
     if (!buf || !buf.x.length) return "";
     const n = buf.x.length;
-    if (buf.diverged != null) return `✕ diverged at t=${buf.diverged} (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
+    if (buf.diverged != null) {
+      // Where a typed formula is not defined, the server says what and where: that is the news.
+      const why = buf.why?.startsWith("f is not defined") ? `: ${buf.why}` : ` (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
+      return `✕ diverged at t=${buf.diverged}${why}`;
+    }
     const end = `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
     if (buf.blewUp != null) return `▲ blew up at t=${buf.blewUp} · ${end}`;
     if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} and stayed · ${end}`;
