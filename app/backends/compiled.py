@@ -69,6 +69,16 @@ def _writable(array, dtype) -> np.ndarray:
     return array
 
 
+# What run_typed is given when nothing is recorded: empty buffers of the recording's
+# types (gradient, where it was taken, state, effective rate), so it has one signature.
+_NOT_RECORDED = (
+    np.zeros((0, 0, 2)),
+    np.zeros((0, 0, 2)),
+    np.zeros((0, 0, 0, 2)),
+    np.zeros((0, 0, 2)),
+)
+
+
 def advance(
     inputs: StepInputs,
     out_path: FloatArray,
@@ -98,15 +108,23 @@ def advance(
         float(inputs.max_coordinate),
         _writable(inputs.stopped_at, f64),
     )
+    recording = inputs.recording
+    recorded: tuple[np.ndarray, ...] = ()  # the recording's buffers, after the loop's own
+    if recording is not None:
+        recorded = tuple(
+            _writable(a, f64)
+            for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
+        )
     alike = len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all()
     if isinstance(inputs.problem, ProgramSurface):
         program = inputs.problem.program
         # A register file of this call's own (calls run in parallel): the constants in
         # every column, a column per row of a block.
         registers = np.repeat(program.registers[:, None], module.BLOCK, axis=1)
-        if alike:
+        if alike and recording is None:
             typed, rule = module.run_typed_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
         else:
+            # Only run_typed records (run_typed_alike's results are the same, bit for bit).
             typed, rule = module.run_typed, (_readable(ids, i64), _readable(hyper, f64))
         typed(
             float(inputs.sigma),
@@ -118,9 +136,13 @@ def advance(
             _readable(program.code, i64),
             registers,
             _writable(out_gauge, f64),
+            *((recorded or _NOT_RECORDED) if typed is module.run_typed else ()),
         )
         return
-    if alike:
+    if recording is not None:
+        # Only run_rows records (run_alike's results are the same, bit for bit).
+        kernel, rule = module.run_rows_recording, (_readable(ids, i64), _readable(hyper, f64))
+    elif alike:
         kernel, rule = module.run_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
     else:
         kernel, rule = module.run_rows, (_readable(ids, i64), _readable(hyper, f64))
@@ -139,6 +161,7 @@ def advance(
         _readable(inputs.rates, f64),
         int(inputs.first_update),
         *ends,
+        *recorded,
     )
 
 
@@ -149,6 +172,7 @@ def dispatchers() -> dict[str, Any]:
     return {
         "run_rows": module.run_rows,
         "run_alike": module.run_alike,
+        "run_rows_recording": module.run_rows_recording,
         "run_typed": module.run_typed,
         "run_typed_alike": module.run_typed_alike,
         "convergence.scan": convergence.compiled_scan,

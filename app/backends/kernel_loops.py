@@ -7,14 +7,16 @@ file come from that generated part:
 
 - ``update(op, x, g, s, t, lr, h) -> (x, s)``: one coordinate of one update of
   optimiser ``op``, with its state slots ``s`` and hyper-parameter slots ``h``
-  (tuples);
+  (tuples); ``effective_rate(op, g, s, before, t, lr, h)``: its effective learning
+  rate, from the state after (``s``) and before (``before``) the update;
 - ``lookahead(op, x, y, sx, sy, t, lr, h)``: where optimiser ``op`` takes its gradient;
 - ``surface_gradient(problem, x, y)``, ``surface_value(problem, x, y)``;
 - ``sample_dloss(problem, z, y)``, ``sample_loss(problem, z, y)``: a regression's
   per-sample loss and its derivative in ``z = w·x + b``;
 - ``FIRST_REGRESSION``: problem ids from this one on are regressions;
 - ``load_state(state, row, coordinate)``, ``store_state(…, s)``,
-  ``load_hyper(hyper, row)``: a row's slots as tuples;
+  ``load_hyper(hyper, row)``: a row's slots as tuples; ``record_state(out_state,
+  row, column, coordinate, s)`` writes them into a recording's column;
 - ``evaluate_program(code, registers, count)``: the interpreter of a formula typed
   by a user (the problem ``custom``): ``f``, ``∂f/∂x``, ``∂f/∂y`` at ``count``
   points at once, column by column of the register file.
@@ -46,6 +48,9 @@ Performance notes (measured; keep them when editing):
 - The interpreter lives in ``run_typed`` alone: inlined into the other loops,
   even in a branch never taken, it made them five times slower (LLVM keeps
   fewer of a loop's values in registers around a large body).
+- ``run_rows`` and ``run_rows_recording`` are one loop, ``rows_loop``, inlined with
+  ``record`` a constant: LLVM drops the recording branch from ``run_rows``, which
+  stays as fast as before it existed (benchmarks/engine.py) with one signature.
 """
 
 # ruff: noqa: F821 - the generated part of the kernel module defines the dispatch names
@@ -94,14 +99,15 @@ def one_update(
 ):
     """One update of one row: the gradient (at the rule's look-ahead point, if it has
     one), its noise, then the rule on each coordinate. Returns the new position and
-    state, ``(x, y, state of x, state of y)``."""
+    state, ``(x, y, state of x, state of y)``, then where the gradient was taken and
+    the gradient (what a recording keeps; unused, they cost nothing)."""
     ex, ey = lookahead(op, px, py, sx, sy, t, lr, h)
     gx, gy = gradient(problem, ex, ey, data_x, data_y, order, start, size)
     gx = gx + noise_x
     gy = gy + noise_y
     nx, nsx = update(op, px, gx, sx, t, lr, h)
     ny, nsy = update(op, py, gy, sy, t, lr, h)
-    return nx, ny, nsx, nsy
+    return nx, ny, nsx, nsy, ex, ey, gx, gy
 
 
 @numba.njit(inline="always", cache=True)
@@ -112,6 +118,90 @@ def escaped(x, y, max_coordinate):
         and abs(x) <= max_coordinate
         and abs(y) <= max_coordinate
     )
+
+
+@numba.njit(inline="always", cache=True)
+def rows_loop(
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    batch_of_row,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    record,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
+):
+    """Any mix of optimisers: each row runs all its updates with its state in registers;
+    with ``record``, what each update used and left goes into ``out_grad``, ``out_at``,
+    ``out_state`` and ``out_rate`` (column ``column + k``, as the path)."""
+    for row in range(x.shape[0]):
+        if diverged_at[row] != 0:
+            continue
+        op = optimizer_ids[row]
+        group = batch_of_row[row]
+        h = load_hyper(hyper, row)
+        px, py = x[row, 0], x[row, 1]
+        sx = load_state(state, row, 0)
+        sy = load_state(state, row, 1)
+        for k in range(rates.shape[0]):
+            t = float(first_update + k)
+            nx, ny, nsx, nsy, ex, ey, gx, gy = one_update(
+                problem,
+                op,
+                px,
+                py,
+                sx,
+                sy,
+                t,
+                rates[k, row],
+                h,
+                sigma * noise[k, 0],
+                sigma * noise[k, 1],
+                data_x,
+                data_y,
+                order,
+                starts[group, k],
+                sizes[group, k],
+            )
+            if escaped(nx, ny, max_coordinate):
+                diverged_at[row] = first_update + k
+                stopped_at[row, 0], stopped_at[row, 1] = nx, ny
+                break
+            if record:
+                out_grad[row, column + k, 0] = gx
+                out_grad[row, column + k, 1] = gy
+                out_at[row, column + k, 0] = ex
+                out_at[row, column + k, 1] = ey
+                record_state(out_state, row, column + k, 0, nsx)
+                record_state(out_state, row, column + k, 1, nsy)
+                lr = rates[k, row]
+                out_rate[row, column + k, 0] = effective_rate(op, gx, nsx, sx, t, lr, h)
+                out_rate[row, column + k, 1] = effective_rate(op, gy, nsy, sy, t, lr, h)
+            px, py, sx, sy = nx, ny, nsx, nsy
+            out_path[row, column + k, 0] = px
+            out_path[row, column + k, 1] = py
+            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
+        x[row, 0], x[row, 1] = px, py
+        store_state(state, row, 0, sx)
+        store_state(state, row, 1, sy)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -138,47 +228,52 @@ def run_rows(
     max_coordinate,
     stopped_at,
 ):
-    """Any mix of optimisers: each row runs all its updates with its state in registers."""
-    for row in range(x.shape[0]):
-        if diverged_at[row] != 0:
-            continue
-        op = optimizer_ids[row]
-        group = batch_of_row[row]
-        h = load_hyper(hyper, row)
-        px, py = x[row, 0], x[row, 1]
-        sx = load_state(state, row, 0)
-        sy = load_state(state, row, 1)
-        for k in range(rates.shape[0]):
-            t = float(first_update + k)
-            nx, ny, nsx, nsy = one_update(
-                problem,
-                op,
-                px,
-                py,
-                sx,
-                sy,
-                t,
-                rates[k, row],
-                h,
-                sigma * noise[k, 0],
-                sigma * noise[k, 1],
-                data_x,
-                data_y,
-                order,
-                starts[group, k],
-                sizes[group, k],
-            )
-            if escaped(nx, ny, max_coordinate):
-                diverged_at[row] = first_update + k
-                stopped_at[row, 0], stopped_at[row, 1] = nx, ny
-                break
-            px, py, sx, sy = nx, ny, nsx, nsy
-            out_path[row, column + k, 0] = px
-            out_path[row, column + k, 1] = py
-            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
-        x[row, 0], x[row, 1] = px, py
-        store_state(state, row, 0, sx)
-        store_state(state, row, 1, sy)
+    """``rows_loop`` without a recording (the outputs it is not given are never touched)."""
+    unused = np.empty((0, 0, 0, 0))
+    rows_loop(
+        problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
+        optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
+        out_loss, column, max_coordinate, stopped_at, False, out_path, out_path, unused,
+        out_path,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def run_rows_recording(
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    batch_of_row,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
+):
+    """``rows_loop`` keeping each update's gradient, where it was taken, the state after
+    and the effective learning rate."""
+    rows_loop(
+        problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
+        optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
+        out_loss, column, max_coordinate, stopped_at, True, out_grad, out_at, out_state,
+        out_rate,
+    )  # fmt: skip
 
 
 # Rows per block of run_alike: enough independent rows to overlap their dependency
@@ -223,7 +318,7 @@ def run_alike(
                 if diverged_at[row] != 0:
                     continue
                 group = batch_of_row[row]
-                nx, ny, nsx, nsy = one_update(
+                nx, ny, nsx, nsy, _, _, _, _ = one_update(
                     problem,
                     op,
                     x[row, 0],
@@ -282,17 +377,25 @@ def typed_steps(
     code,
     registers,
     out_gauge,
+    record,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
 ):
     """The body of ``run_typed`` and ``run_typed_alike``: with ``alike`` (a constant
     where it is inlined), every row follows ``alike_op`` with ``alike_h``, and LLVM
     hoists what a rule computes from ``t`` alone out of the row loop, as in
-    ``run_alike``; otherwise each row its own."""
+    ``run_alike``; otherwise each row its own. With ``record``, what each update used
+    and left goes into the ``out_…`` buffers, as ``rows_loop`` records it."""
     rows = x.shape[0]
     slots = state.shape[1]
-    # Per row of a block: the gradient its update uses, where its update goes, the
-    # state it would have there, and which column of the register file it is in.
+    # Per row of a block: the gradient its update uses and where it was taken, where
+    # its update goes, the state it would have there, which column of the register
+    # file it is in.
     gx_now = np.empty(BLOCK)
     gy_now = np.empty(BLOCK)
+    taken = np.empty((BLOCK, 4))  # (x, y) where the gradient was taken, the gradient
     moved = np.empty((BLOCK, 2))
     moved_state = np.empty((BLOCK, slots, 2))
     member = np.empty(BLOCK, dtype=np.int64)
@@ -317,6 +420,7 @@ def typed_steps(
                 px, py = x[row, 0], x[row, 1]
                 sx, sy = load_state(state, row, 0), load_state(state, row, 1)
                 ex, ey = lookahead(op, px, py, sx, sy, t, rates[k, row], h)
+                taken[row - low, 0], taken[row - low, 1] = ex, ey
                 if ex != px or ey != py:
                     typed_load(registers, count, ex, ey)
                     member[count] = row - low
@@ -338,6 +442,7 @@ def typed_steps(
                 lr = rates[k, row]
                 gx = gx_now[j] + sigma * noise[k, 0]
                 gy = gy_now[j] + sigma * noise[k, 1]
+                taken[j, 2], taken[j, 3] = gx, gy
                 nx, nsx = update(op, x[row, 0], gx, load_state(state, row, 0), t, lr, h)
                 ny, nsy = update(op, x[row, 1], gy, load_state(state, row, 1), t, lr, h)
                 moved[j, 0], moved[j, 1] = nx, ny
@@ -358,9 +463,23 @@ def typed_steps(
                     diverged_at[row] = first_update + k
                     stopped_at[row, 0], stopped_at[row, 1] = nx, ny
                     continue
+                nsx, nsy = load_state(moved_state, j, 0), load_state(moved_state, j, 1)
+                if record:
+                    op, h = alike_op, alike_h
+                    if not alike:
+                        op, h = optimizer_ids[row], load_hyper(hyper, row)
+                    at = column + k
+                    out_at[row, at, 0], out_at[row, at, 1] = taken[j, 0], taken[j, 1]
+                    out_grad[row, at, 0], out_grad[row, at, 1] = taken[j, 2], taken[j, 3]
+                    record_state(out_state, row, at, 0, nsx)
+                    record_state(out_state, row, at, 1, nsy)
+                    lr = rates[k, row]
+                    sx, sy = load_state(state, row, 0), load_state(state, row, 1)
+                    out_rate[row, at, 0] = effective_rate(op, taken[j, 2], nsx, sx, t, lr, h)
+                    out_rate[row, at, 1] = effective_rate(op, taken[j, 3], nsy, sy, t, lr, h)
                 x[row, 0], x[row, 1] = nx, ny
-                store_state(state, row, 0, load_state(moved_state, j, 0))
-                store_state(state, row, 1, load_state(moved_state, j, 1))
+                store_state(state, row, 0, nsx)
+                store_state(state, row, 1, nsy)
                 gx_now[j], gy_now[j] = gx, gy
                 out_path[row, column + k, 0] = nx
                 out_path[row, column + k, 1] = ny
@@ -387,14 +506,20 @@ def run_typed(
     code,
     registers,
     out_gauge,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
 ):
     """Any mix of optimisers on a typed formula (program ``code``; ``registers`` is a
     (registers, BLOCK) file with the constants in every column), a block of rows at a
-    time. Each row computes what ``run_rows`` would, in the same order."""
+    time. Each row computes what ``run_rows`` would, in the same order. Recording
+    buffers with rows (not empty ones) record as ``run_rows_recording`` does."""
     typed_steps(
         False, 0, load_hyper(hyper, 0), sigma, noise, optimizer_ids, hyper, rates,
         first_update, x, state, diverged_at, out_path, out_loss, column, max_coordinate,
-        stopped_at, code, registers, out_gauge,
+        stopped_at, code, registers, out_gauge, out_grad.shape[0] > 0, out_grad, out_at,
+        out_state, out_rate,
     )  # fmt: skip
 
 
@@ -422,7 +547,9 @@ def run_typed_alike(
     ``h`` (as ``run_alike`` is ``run_rows``'). Bit-identical to ``run_typed``."""
     ids = np.zeros(1, dtype=np.int64)
     hyper = np.zeros((1, len(h)))
+    unused = np.empty((0, 0, 0, 0))
     typed_steps(
         True, op, h, sigma, noise, ids, hyper, rates, first_update, x, state, diverged_at,
         out_path, out_loss, column, max_coordinate, stopped_at, code, registers, out_gauge,
+        False, out_path, out_path, unused, out_path,
     )  # fmt: skip

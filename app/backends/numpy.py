@@ -14,9 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from app.backends import FloatArray, StepInputs
+from app.optim.base import PREVIOUS, OptimizerSpec
 from app.optim.registry import OPTIMIZERS
 from app.problems.base import Problem, ProgramSurface, Surface
-from app.problems.expression.program import evaluate
+from app.problems.expression.program import evaluate as evaluate_program
 
 # Points × samples in one block of a regression loss.
 LOSS_BLOCK = 1 << 20
@@ -31,7 +32,8 @@ def advance(
 ) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k``'s position
     and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n),
-    and on a typed formula its gradient norm into ``out_gauge`` (B, n)."""
+    on a typed formula its gradient norm into ``out_gauge`` (B, n) (and of
+    ``inputs.recording``'s buffers, if it has one)."""
     program = inputs.problem.program if isinstance(inputs.problem, ProgramSurface) else None
     x, state, hyper = inputs.x, inputs.state, inputs.hyper
     groups = [
@@ -76,12 +78,14 @@ def advance(
                 new_x[rows] = result[0]
                 for j in range(len(spec.state)):
                     new_state[rows, j] = result[1 + j]
+            if inputs.recording is not None:
+                _record(inputs, groups, gradient, eval_points, state, new_state, k, column)
             bad = active & (
                 ~np.isfinite(new_x).all(axis=1)
                 | (np.abs(new_x) > inputs.max_coordinate).any(axis=1)
             )
             if program is not None:
-                arrived = np.stack(evaluate(program, new_x[:, 0], new_x[:, 1]), axis=1)
+                arrived = np.stack(evaluate_program(program, new_x[:, 0], new_x[:, 1]), axis=1)
                 bad |= active & ~np.isfinite(arrived).all(axis=1)
             inputs.diverged_at[bad] = inputs.first_update + k
             inputs.stopped_at[bad] = new_x[bad]
@@ -96,6 +100,57 @@ def advance(
                 out_gauge[moving, column + k] = np.sqrt(
                     arrived[moving, 1] ** 2 + arrived[moving, 2] ** 2
                 )
+
+
+def _record(inputs, groups, gradient, eval_points, before, after, k, column) -> None:
+    """Update ``k``'s gradient, where it was taken, the state after it and each rule's
+    effective rate into column ``column + k`` of the recording."""
+    recording = inputs.recording
+    recording.grad[:, column + k] = gradient
+    recording.at[:, column + k] = eval_points
+    recording.state[:, column + k] = after
+    t = inputs.first_update + k
+    for spec, rows in groups:
+        rates = evaluate(
+            spec,
+            "effective_lr",
+            gradient[rows, None],
+            after[rows, None],
+            before[rows],
+            t,
+            inputs.rates[k, rows, None],
+            inputs.hyper[rows],
+        )
+        recording.effective_lr[rows, column + k] = rates[:, 0]
+
+
+def evaluate(
+    spec: OptimizerSpec,
+    role: str,
+    grad: FloatArray,
+    after: FloatArray,
+    before: FloatArray,
+    first_update: int,
+    rates: FloatArray,
+    hyper: FloatArray,
+) -> FloatArray:
+    """``spec``'s ``role`` function (``"direction"`` or ``"effective_lr"``) for r rows over
+    n updates, as arrays: ``grad`` (r, n, 2); ``after`` (r, n, slots, 2), the state after
+    each update; ``before`` (r, slots, 2), the state before the first; ``rates`` (r, n),
+    ``α_t``; ``hyper`` (r, hyper slots). Returns (r, n, 2)."""
+    reads = spec.reads[role]
+    arguments = [grad]
+    for name in reads.state:
+        if name.startswith(PREVIOUS):
+            slot = spec.state.index(name.removeprefix(PREVIOUS))
+            arguments.append(np.concatenate([before[:, None, slot], after[:, :-1, slot]], axis=1))
+        else:
+            arguments.append(after[:, :, spec.state.index(name)])
+    t = np.arange(first_update, first_update + grad.shape[1], dtype=np.float64)
+    arguments += [t[None, :, None], rates[:, :, None]]
+    arguments += [hyper[:, spec.hyper_names.index(name), None, None] for name in reads.hyper]
+    with np.errstate(all="ignore"):  # a diverged row's slots hold whatever they hold
+        return np.broadcast_to(getattr(spec, role)(*arguments), grad.shape)
 
 
 def _gradient(inputs: StepInputs, points: FloatArray, k: int) -> FloatArray:
