@@ -50,6 +50,28 @@ def test_a_custom_copy_takes_the_built_in_path_bit_for_bit(name, shape, backend)
         np.testing.assert_allclose(ours, theirs, rtol=1e-13, atol=1e-13)
 
 
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+@pytest.mark.parametrize("name", ["rosenbrock", "beale"])
+def test_a_custom_copys_anatomy_equals_the_built_ins(name, backend):
+    """What each update used and left behind (anatomy), recorded by the typed loop too."""
+    built_in, copy = copy_of(name, noise=0.2)
+    requests = [
+        {"problem": p, "steps": 80, "seed": 2, "runs": EVERY_OPTIMIZER, "anatomy": True}
+        for p in (built_in, copy)
+    ]
+    expected, actual = (
+        simulate(build_simulation(request), backend=backend) for request in requests
+    )
+    for ours, theirs in zip(actual.anatomy, expected.anatomy, strict=True):
+        np.testing.assert_array_equal(ours.grad, theirs.grad)
+        np.testing.assert_array_equal(ours.effective_lr, theirs.effective_lr)
+        assert ours.state.keys() == theirs.state.keys()
+        for symbol in ours.state:
+            np.testing.assert_array_equal(ours.state[symbol], theirs.state[symbol])
+        if theirs.lookahead is not None:
+            np.testing.assert_array_equal(ours.lookahead, theirs.lookahead)
+
+
 @pytest.mark.parametrize("name", BUILT_IN_SURFACES)
 def test_a_custom_copys_sweep_equals_the_built_ins(name):
     built_in, copy = copy_of(name, noise=0.0)
