@@ -86,6 +86,7 @@ def _run_answer(result: Result, row: int, regression: bool) -> dict[str, Any]:
     if result.anatomy is not None:
         run.update(anatomy_json(result.anatomy[row]))
     run["diverged_at"] = result.diverged_at[row]
+    run["diverged_reason"] = result.diverged_reason[row]
     run["converged_at"] = result.converged_at[row]
     run["blew_up_at"] = result.blew_up_at[row]
     return run

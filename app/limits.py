@@ -68,3 +68,13 @@ MAX_OBJECT_KEYS = 100
 # and this many bytes of JSON in all.
 MAX_REPORTED_ERRORS = 20
 MAX_ERROR_BYTES = 16 * 1024
+
+# -- custom surfaces: the problem `custom`, f(x, y) typed by a user ------------------------
+# Checked in this order, each before the work it bounds: the length before the
+# text is read, the numbers as they are read, the depth and the size as the tree
+# grows, a constant exponent as soon as it is known.
+MAX_EXPRESSION_LENGTH = 1_000  # characters
+MAX_EXPRESSION_DEPTH = 50  # nested operators, parentheses and functions
+MAX_EXPRESSION_NODES = 400  # numbers, names, operators and functions
+MAX_EXPRESSION_CONSTANT = 1e12  # the magnitude of a number written in it
+MAX_EXPRESSION_EXPONENT = 64  # the magnitude of a constant exponent (x^64, 2^-64)

@@ -41,7 +41,8 @@ from app.limits import (
     MAX_SWEEP_STEPS,
 )
 from app.optim.registry import OPTIMIZERS, hyper_slots
-from app.problems.registry import PROBLEMS
+from app.problems.base import Problem
+from app.problems.registry import problem_of
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -90,7 +91,7 @@ class SweepResult:
     min_loss: float | None
 
 
-def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: str) -> Axis:
+def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem: Problem) -> Axis:
     if not isinstance(spec, Mapping):
         raise InvalidSpec(loc, "must be an object with param, min, max and count")
     unknown = sorted(set(spec) - {"param", "min", "max", "count", "scale"})
@@ -116,7 +117,7 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
         low_default, high_default = hyper[param].min, hyper[param].max
         bounds = {"min": hyper[param], "max": hyper[param]}
     else:
-        axis_bounds = PROBLEMS[problem_name].bounds[START_AXES.index(param)]
+        axis_bounds = problem.bounds[START_AXES.index(param)]
         default_scale = "linear"
         low_default, high_default = axis_bounds
         bounds = {}
@@ -210,9 +211,9 @@ class Sweep:
             }
         )
         run = template.runs[0]
-        problem_name = template.problem["name"]
-        self.x_axis = _axis(request.get("x_axis"), ("x_axis",), run.optimizer, problem_name)
-        self.y_axis = _axis(request.get("y_axis"), ("y_axis",), run.optimizer, problem_name)
+        problem = problem_of(template.problem)
+        self.x_axis = _axis(request.get("x_axis"), ("x_axis",), run.optimizer, problem)
+        self.y_axis = _axis(request.get("y_axis"), ("y_axis",), run.optimizer, problem)
         if self.x_axis.param == self.y_axis.param:
             raise InvalidSpec(("y_axis", "param"), "must differ from x_axis.param")
         cells = len(self.x_axis.values) * len(self.y_axis.values)
@@ -301,7 +302,7 @@ class Sweep:
         final = execution.loss_at(execution.x)
         diverged = execution.diverged_at
         final = np.where(diverged == 0, final, np.nan)
-        problem = PROBLEMS[self.template.problem["name"]]
+        problem = self.execution.problem
         minima = [list(m) for m in problem.minima]
         if getattr(execution, "best_fit", None):
             minima = [list(execution.best_fit)]

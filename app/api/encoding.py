@@ -91,10 +91,11 @@ def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
 
 def done_message(run_id: Any, execution: Execution) -> bytes:
     diverged = [int(d) if d else None for d in execution.diverged_at]
+    reasons = execution.diverged_reasons()
     converged = nullable(execution.converged_at)
     blew_up = nullable(execution.blew_up_at)
     runs = [
-        {"diverged_at": d, "converged_at": c, "blew_up_at": b}
-        for d, c, b in zip(diverged, converged, blew_up, strict=True)
+        {"diverged_at": d, "diverged_reason": why, "converged_at": c, "blew_up_at": b}
+        for d, why, c, b in zip(diverged, reasons, converged, blew_up, strict=True)
     ]
     return dumps({"type": "done", "id": run_id, "runs": runs})

@@ -64,7 +64,10 @@ def error_items(errors: Sequence[dict[str, Any]], prefix: Loc = ()) -> list[dict
 
 
 def spec_items(error: InvalidSpec, prefix: Loc = ()) -> list[dict[str, Any]]:
-    return _bounded([_item([*prefix, *error.loc], error.message, "value_error")], 1)
+    item = _item([*prefix, *error.loc], error.message, "value_error")
+    if error.context:
+        item["ctx"] = error.context
+    return _bounded([item], 1)
 
 
 def describe(items: Iterable[dict[str, Any]], limit: int = 5) -> str:

@@ -231,6 +231,9 @@ CloudBody = Annotated[CloudRequest, documented_as(CloudRequestSchema)]
 # -- responses (documentation; the routes encode with orjson) ----------------------------
 
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+# A problem as answered: its name and every parameter filled in; a typed formula's
+# (`custom`) also its expression, start [x, y] and range {"x": [low, high], "y": …}.
+ProblemEcho = dict[str, str | float | int | Point | dict[str, Point]]
 
 
 class RunResult(BaseModel):
@@ -258,9 +261,14 @@ class RunResult(BaseModel):
         "update that led to each point (at t = 0, the first update's)",
     )
     diverged_at: int | None = Field(description="the update that diverged, or null")
+    diverged_reason: str | None = Field(
+        description="why it diverged and where (on a typed formula, the operation that was "
+        "not defined there), or null"
+    )
     converged_at: int | None = Field(
         description="the update from which the run stayed within tolerance of the known "
-        "minimum value through its last update, or null (docs/API.md, Convergence)"
+        "minimum value (a typed formula: of a zero gradient) through its last update, or "
+        "null (docs/API.md, Convergence)"
     )
     blew_up_at: int | None = Field(
         description="the first update whose loss was more than 1e6 times further from the "
@@ -288,7 +296,7 @@ class RegressionData(BaseModel):
 
 
 class RunsResponse(BaseModel):
-    problem: dict[str, str | float | int]
+    problem: ProblemEcho
     steps: int
     seed: int
     stride: int = Field(description="every stride-th point is answered, and each run's last")
@@ -297,12 +305,17 @@ class RunsResponse(BaseModel):
 
 
 class SurfaceResponse(BaseModel):
-    problem: dict[str, str | float | int]
+    problem: ProblemEcho
     x: list[float]
     y: list[float]
-    z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
+    z: list[list[float | None]] = Field(
+        description="z[j][i] is the loss at (x[i], y[j]); null where a typed formula is "
+        "not defined (or not finite)"
+    )
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+    formula: str | None = Field(None, description="a typed formula as parsed (LaTeX)")
+    formula_mathml: str | None = Field(None, description="the same as MathML")
 
 
 class CloudResponse(BaseModel):
@@ -330,7 +343,7 @@ class SweepResponse(BaseModel):
     """The request completed with its defaults, then grids of one value per cell:
     ``grid[j][i]`` is the cell at ``x_axis.values[i]``, ``y_axis.values[j]``."""
 
-    problem: dict[str, str | float | int]
+    problem: ProblemEcho
     optimizer: str
     params: dict[str, float | int | bool]
     schedule: dict[str, str | float | int]
@@ -430,6 +443,25 @@ class ScheduleInfo(BaseModel):
     equation_mathml: str
 
 
+class GrammarInfo(BaseModel):
+    max_length: int = Field(description="characters")
+    max_depth: int = Field(description="nested operators, parentheses and functions")
+    max_nodes: int = Field(description="numbers, names, operators and functions")
+    max_constant: float = Field(description="the magnitude of a number written in it")
+    max_exponent: int = Field(description="the magnitude of a constant exponent")
+    variables: list[str]
+    constants: list[str]
+    functions: list[str]
+
+
+class FormulaExample(BaseModel):
+    name: str
+    label: str
+    expression: str
+    start: Point
+    description: str
+
+
 class ProblemInfo(BaseModel):
     name: str
     kind: Literal["surface", "regression"]
@@ -444,6 +476,13 @@ class ProblemInfo(BaseModel):
     log_color: bool
     axes: list[str]
     description: str
+    expression: str | None = Field(
+        None,
+        description="a surface's formula as typed for the problem custom (custom: the "
+        "default formula); regressions have none",
+    )
+    grammar: GrammarInfo | None = Field(None, description="custom only: names and limits")
+    examples: list[FormulaExample] | None = Field(None, description="custom only")
 
 
 class ResolutionLimits(BaseModel):
@@ -493,6 +532,11 @@ class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+    ctx: dict[str, int | str] | None = Field(
+        None,
+        description="a custom expression's error: column and end (1-based, end "
+        "exclusive) of the part it marks, and the rule alone",
+    )
 
 
 class ValidationErrorResponse(BaseModel):

@@ -21,7 +21,13 @@ async function postJSON(path, body, signal) {
       await new Promise((resolve) => setTimeout(resolve, 1000 * seconds));
       continue;
     }
-    if (!response.ok) throw new Error(describeError(data.detail) || `HTTP ${response.status}`);
+    if (!response.ok) {
+      const error = new Error(describeError(data.detail) || `HTTP ${response.status}`);
+      // The items themselves, for a caller that marks the place (a formula's error has ctx).
+      error.status = response.status;
+      error.items = Array.isArray(data.detail) ? data.detail : [];
+      throw error;
+    }
     return data;
   }
 }

@@ -16,7 +16,9 @@ from app.api.encoding import JSONBytesResponse, dumps
 from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import SurfaceBody, SurfaceResponse
 from app.engine import check_grid_work, loss_grid
-from app.problems.registry import PROBLEMS, resolve_problem
+from app.problems.custom import CustomSurface
+from app.problems.expression.latex import to_mathml
+from app.problems.registry import problem_of, resolve_problem
 
 router = APIRouter(tags=["surface"])
 
@@ -24,6 +26,10 @@ EXAMPLES: dict[str, Example] = {
     "himmelblau": Example(
         summary="Himmelblau's function, 80 × 80",
         value={"problem": {"name": "himmelblau"}, "resolution": 80},
+    ),
+    "custom": Example(
+        summary="A formula of your own, x² + 10 sin y, 60 × 60",
+        value={"problem": {"name": "custom", "expression": "x^2 + 10*sin(y)"}, "resolution": 60},
     ),
     "regression": Example(
         summary="The loss of a logistic regression over (w, b), for the dataset of seed 3",
@@ -44,18 +50,26 @@ def _grid(shaping_key: bytes, seed: int, resolution: int):
 
 def _surface(problem: dict[str, Any], shaping_key: bytes, seed: int, resolution: int) -> bytes:
     xs, ys, z = _grid(shaping_key, seed, resolution)
-    spec = PROBLEMS[problem["name"]]
+    spec = problem_of(problem)
     (x_min, x_max), (y_min, y_max) = spec.bounds
-    return dumps(
-        {
-            "problem": problem,
-            "x": xs,
-            "y": ys,
-            "z": np.ascontiguousarray(z),
-            "log_color": spec.log_color,
-            "bounds": {"x": [x_min, x_max], "y": [y_min, y_max]},
-        }
-    )
+    body = {
+        "problem": problem,
+        "x": xs,
+        "y": ys,
+        # Where a typed formula is not defined (log of a negative number…), null.
+        "z": np.ascontiguousarray(z),
+        "log_color": spec.log_color,
+        "bounds": {"x": [x_min, x_max], "y": [y_min, y_max]},
+    }
+    if isinstance(spec, CustomSurface):
+        # The page previews the formula as it was parsed.
+        body.update(formula=spec.formula, formula_mathml=_mathml(spec.formula))
+    return dumps(body)
+
+
+@lru_cache(maxsize=256)
+def _mathml(latex: str) -> str:
+    return to_mathml(latex)
 
 
 def _response_example() -> dict[str, Any]:
@@ -92,11 +106,13 @@ async def surface(
     # The grid is the noiseless loss: gradient noise and batch size do not change
     # it, so they stay out of the cache key (a noise or batch-size slider move
     # reuses the grid), and a surface's grid does not depend on the seed either.
-    is_regression = PROBLEMS[problem["name"]].kind == "regression"
+    is_regression = problem_of(problem).kind == "regression"
     seed = body.seed if is_regression else 0
     shaping = {"name": problem["name"]}
     if is_regression:
         shaping.update(n_samples=problem["n_samples"], noise=problem["noise"])
+    elif "expression" in problem:  # a typed formula: its window is part of its shape
+        shaping.update({key: problem[key] for key in ("expression", "start", "range")})
     key = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)
     try:
         async with admission(request, body.resolution**2) as ticket:
