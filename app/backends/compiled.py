@@ -27,6 +27,7 @@ import numpy as np
 from app import convergence
 from app.backends import FloatArray, StepInputs, kernel_source
 from app.optim.registry import OPTIMIZERS
+from app.problems.base import ProgramSurface
 from app.problems.registry import PROBLEMS
 
 log = logging.getLogger(__name__)
@@ -68,9 +69,26 @@ def _writable(array, dtype) -> np.ndarray:
     return array
 
 
-def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
+# What run_typed is given when nothing is recorded: empty buffers of the recording's
+# types (gradient, where it was taken, state, effective rate), so it has one signature.
+_NOT_RECORDED = (
+    np.zeros((0, 0, 2)),
+    np.zeros((0, 0, 2)),
+    np.zeros((0, 0, 0, 2)),
+    np.zeros((0, 0, 2)),
+)
+
+
+def advance(
+    inputs: StepInputs,
+    out_path: FloatArray,
+    out_loss: FloatArray,
+    out_gauge: FloatArray,
+    column: int,
+) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k`` into
-    column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)."""
+    column ``column + k`` of ``out_path`` (B, n, 2), ``out_loss`` (B, n) and, on a
+    typed formula, ``out_gauge`` (B, n): the gradient's norm there."""
     module = kernels()
     f64, i64 = np.float64, np.int64
     ids, hyper, state = inputs.optimizer_ids, inputs.hyper, inputs.state
@@ -80,16 +98,51 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             f"state {state.shape} and hyper {hyper.shape} do not have the registry's "
             f"{module.STATE_SLOTS} state and {module.HYPER_SLOTS} hyper-parameter slots"
         )
+    ends = (
+        _writable(inputs.x, f64),
+        _writable(state, f64),
+        _writable(inputs.diverged_at, i64),
+        _writable(out_path, f64),
+        _writable(out_loss, f64),
+        int(column),
+        float(inputs.max_coordinate),
+        _writable(inputs.stopped_at, f64),
+    )
     recording = inputs.recording
     recorded: tuple[np.ndarray, ...] = ()  # the recording's buffers, after the loop's own
     if recording is not None:
-        # Only run_rows records (run_alike's results are the same, bit for bit).
-        kernel, rule = module.run_rows_recording, (_readable(ids, i64), _readable(hyper, f64))
         recorded = tuple(
             _writable(a, f64)
             for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
         )
-    elif len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all():
+    alike = len(ids) > 1 and (ids == ids[0]).all() and (hyper == hyper[0]).all()
+    if isinstance(inputs.problem, ProgramSurface):
+        program = inputs.problem.program
+        # A register file of this call's own (calls run in parallel): the constants in
+        # every column, a column per row of a block.
+        registers = np.repeat(program.registers[:, None], module.BLOCK, axis=1)
+        if alike and recording is None:
+            typed, rule = module.run_typed_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
+        else:
+            # Only run_typed records (run_typed_alike's results are the same, bit for bit).
+            typed, rule = module.run_typed, (_readable(ids, i64), _readable(hyper, f64))
+        typed(
+            float(inputs.sigma),
+            _readable(inputs.noise, f64),
+            *rule,
+            _readable(inputs.rates, f64),
+            int(inputs.first_update),
+            *ends,
+            _readable(program.code, i64),
+            registers,
+            _writable(out_gauge, f64),
+            *((recorded or _NOT_RECORDED) if typed is module.run_typed else ()),
+        )
+        return
+    if recording is not None:
+        # Only run_rows records (run_alike's results are the same, bit for bit).
+        kernel, rule = module.run_rows_recording, (_readable(ids, i64), _readable(hyper, f64))
+    elif alike:
         kernel, rule = module.run_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
     else:
         kernel, rule = module.run_rows, (_readable(ids, i64), _readable(hyper, f64))
@@ -107,13 +160,7 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         *rule,
         _readable(inputs.rates, f64),
         int(inputs.first_update),
-        _writable(inputs.x, f64),
-        _writable(state, f64),
-        _writable(inputs.diverged_at, i64),
-        _writable(out_path, f64),
-        _writable(out_loss, f64),
-        int(column),
-        float(inputs.max_coordinate),
+        *ends,
         *recorded,
     )
 
@@ -126,6 +173,8 @@ def dispatchers() -> dict[str, Any]:
         "run_rows": module.run_rows,
         "run_alike": module.run_alike,
         "run_rows_recording": module.run_rows_recording,
+        "run_typed": module.run_typed,
+        "run_typed_alike": module.run_typed_alike,
         "convergence.scan": convergence.compiled_scan,
     }
 
