@@ -469,9 +469,9 @@ class Execution:
         rates = np.empty((count, len(self.x)))
         for group, per_epoch in enumerate(self.per_epoch):
             rows = self.batch_of_row == group
-            epochs = regression.epoch_of_updates(first_update, count, per_epoch)
+            updates = np.arange(first_update, first_update + count, dtype=np.float64)
             rates[:, rows] = learning_rates(
-                self.alpha[rows], self.schedules, self.schedule_of_row[rows], epochs
+                self.alpha[rows], self.schedules, self.schedule_of_row[rows], updates, per_epoch
             )
         return rates
 

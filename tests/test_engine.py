@@ -157,7 +157,7 @@ def test_defaults_fill_every_field():
         "beta_warmup_steps": 0,
         "weight_decay": 0.0,
     }
-    assert run_json["schedule"] == {"name": "constant"}
+    assert run_json["schedule"] == {"name": "constant", "warmup_steps": 0}
     assert run_json["start"] == list(PROBLEMS["linear_regression"].start)
 
 

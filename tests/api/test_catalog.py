@@ -67,8 +67,12 @@ def test_catalog_says_how_each_rules_anatomy_reads(http: httpx.Client) -> None:
 def test_catalog_schedules_problems_and_limits(http: httpx.Client) -> None:
     catalog = http.get("/api/catalog").json()
     schedules = {s["name"]: s for s in catalog["schedules"]}
-    assert list(schedules) == ["constant", "step", "exponential", "inverse_time"]
-    assert [p["name"] for p in schedules["step"]["params"]] == ["every", "factor"]
+    assert list(schedules) == [
+        "constant", "step", "exponential", "inverse_time", "cosine", "one_cycle", "wsd",
+    ]  # fmt: skip
+    # Warm-up goes in front of every schedule.
+    assert [p["name"] for p in schedules["step"]["params"]] == ["every", "factor", "warmup_steps"]
+    assert all(s["params"][-1]["name"] == "warmup_steps" for s in schedules.values())
     assert schedules["step"]["equation_mathml"].startswith("<math")
     problems = {p["name"]: p for p in catalog["problems"]}
     for name in ("steep_valley", "saddle", "noisy_bowl", "rosenbrock", "himmelblau",

@@ -32,7 +32,7 @@ def test_spec_example_comes_back_complete(http: httpx.Client) -> None:
         "weight_decay": 0.0,
     }
     assert isinstance(run["params"]["beta_warmup_steps"], int)
-    assert run["schedule"] == {"name": "step", "every": 100, "factor": 0.5}
+    assert run["schedule"] == {"name": "step", "every": 100, "factor": 0.5, "warmup_steps": 0}
     assert run["start"] == [-1.5, 2.0]
     assert run["diverged_at"] is None
     assert len(run["path"]) == len(run["loss"]) == 301
@@ -51,7 +51,7 @@ def test_defaults_fill_everything_left_out(http: httpx.Client) -> None:
         "alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True,
         "weight_decay": 0.0,
     }  # fmt: skip
-    assert run["schedule"] == {"name": "constant"}
+    assert run["schedule"] == {"name": "constant", "warmup_steps": 0}
     assert run["start"] == [-1.5, 2.0]
     assert len(run["path"]) == 201
 

@@ -63,6 +63,7 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
             "label": spec.label,
             "description": spec.description,
             "params": [p.as_json() for p in spec.params],
+            "counts": spec.counts,
             "equation": spec.equation,
             "equation_mathml": _mathml(spec.equation),
         }
