@@ -19,6 +19,7 @@ from app.hyperparams import HyperParam
 from app.optim import params
 from app.optim.base import OptimizerSpec
 from app.optim.registry import OPTIMIZERS, hyper_slots, state_slots
+from app.optim.sgd import gradient_direction
 from app.problems.registry import PROBLEMS
 
 # -- two rules that are not in the app -------------------------------------------------
@@ -129,6 +130,34 @@ SHRINK = OptimizerSpec(
     decay_term=r"-\alpha_t \lambda\, x_{t-1}",
     equations=(r"x \leftarrow x - \alpha_t (g + \lambda x)",),
     description="A test rule whose direction reads x and whose step has a decay term.",
+)
+
+
+def damped_rate(t, lr):
+    """A helper that a rule's update and its effective rate share: α_t / (1 + t/10)."""
+    return lr / (1.0 + 0.1 * t)
+
+
+def damped_update(x, g, t, lr):
+    return (x - damped_rate(t, lr) * g,)
+
+
+def damped_effective_lr(g, t, lr):
+    return damped_rate(t, lr)
+
+
+DAMPED = OptimizerSpec(
+    name="damped",
+    label="Damped",
+    params=(params.alpha(0.1),),
+    update=damped_update,
+    symbols={},
+    direction=gradient_direction,
+    effective_lr=damped_effective_lr,
+    direction_equation="g",
+    effective_lr_equation=r"\alpha_t / (1 + t/10)",
+    equations=(r"x \leftarrow x - \frac{\alpha_t}{1 + t/10} g",),
+    description="A test rule whose update calls a helper of its module.",
 )
 
 
@@ -267,6 +296,23 @@ def test_a_direction_may_read_where_the_update_started(monkeypatch, backend):
         and "<math" in info["decay_term_mathml"]
     )
     assert anatomy_info(OPTIMIZERS["adagrad"])["decay_term"] is None
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_a_rule_may_call_a_helper_of_its_module(monkeypatch, backend):
+    # The compiled backend compiles the helper too and hands it to the rule by name.
+    monkeypatch.setitem(OPTIMIZERS, DAMPED.name, DAMPED)
+    body = {"problem": {"name": "steep_valley"}, "steps": 20, "runs": [{"optimizer": "damped"}]}
+    result = simulate(build_simulation({**body, "anatomy": True}), backend)
+    x = [-4.5, 1.5]
+    expected = [tuple(x)]
+    for t in range(1, 21):
+        rate = 0.1 / (1 + t / 10)
+        x = [x[0] - rate * 0.2 * x[0], x[1] - rate * 4.0 * x[1]]
+        expected.append(tuple(x))
+    np.testing.assert_allclose(result.paths[0], expected, rtol=1e-13)
+    rates = [0.1 / (1 + t / 10) for t in range(1, 21)]
+    np.testing.assert_allclose(result.anatomy[0].effective_lr[:, 0], rates, rtol=1e-13)
 
 
 # -- the registry check ------------------------------------------------------------------
