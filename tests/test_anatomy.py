@@ -38,6 +38,10 @@ SETTINGS = {
     "adamax": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-5},
     "nadam": {"alpha": 0.03, "beta1": 0.85, "beta2": 0.95, "eps": 1e-7},
     "adadelta": {"alpha": 0.8, "rho": 0.8, "eps": 1e-4},
+    "adamw": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.2},
+    "radam": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.9, "eps": 1e-6},
+    "adabelief": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
+    "lion": {"alpha": 0.03, "beta1": 0.8, "beta2": 0.95, "weight_decay": 0.3},
 }
 SCHEDULE = {"name": "step", "every": 9, "factor": 0.6}
 WEIGHT_DECAY = {

@@ -55,9 +55,10 @@ def test_catalog_says_how_each_rules_anatomy_reads(http: httpx.Client) -> None:
     # Only the momentum rules' step has a velocity term beside −α_t g.
     with_velocity = [name for name, a in optimizers.items() if a["velocity_term"]]
     assert with_velocity == ["momentum", "nesterov"]
-    # A weight-decay part of its own: where nothing rescales the L2 term.
+    # A weight-decay part of its own: where nothing rescales the L2 term, and the
+    # decoupled decay of AdamW and Lion.
     with_decay = [name for name, a in optimizers.items() if a["decay_term"]]
-    assert with_decay == ["sgd", "momentum", "nesterov"]
+    assert with_decay == ["sgd", "momentum", "nesterov", "adamw", "lion"]
     assert optimizers["sgd"]["decay_term_mathml"].startswith("<math")
     for anatomy in optimizers.values():
         for key in ("direction", "effective_lr"):

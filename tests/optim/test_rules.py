@@ -32,6 +32,11 @@ NON_DEFAULT = {
     "adamax": {"alpha": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-5},
     "nadam": {"alpha": 0.03, "beta1": 0.8, "beta2": 0.95, "eps": 1e-7},
     "adadelta": {"alpha": 0.5, "rho": 0.8, "eps": 1e-4},
+    "adamw": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.2},
+    # β2 = 0.9: ρ_∞ = 19, so the rectification starts at t = 6 of these 60 updates.
+    "radam": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.9, "eps": 1e-6},
+    "adabelief": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
+    "lion": {"alpha": 0.03, "beta1": 0.8, "beta2": 0.95, "weight_decay": 0.3},
 }
 
 
@@ -154,3 +159,56 @@ def test_adamax_first_step_is_alpha():
     path = path_of("steep_valley", "adamax", steps=1)
     # v = 0.1 g, u = |g|: step = α/(1-0.9) · 0.1 g / (|g| + ε) ≈ α·sign(g)
     assert path[1] == pytest.approx((-4.5 + 0.002, 1.5 - 0.002), rel=1e-7)
+
+
+def test_adamw_first_step_by_hand():
+    # v̂ = g, ŝ = g²: Adam's step α·g/(|g| + ε) ≈ α·sign(g), plus the decay −αλx0 that
+    # nothing divides. λ = 0.5: −0.01·0.5·(−4.5, 1.5) = (0.0225, −0.0075).
+    path = path_of("steep_valley", "adamw", {"weight_decay": 0.5}, steps=1)
+    g = np.array([-0.9, 6.0])
+    adam_step = -0.01 * g / (np.abs(g) + 1e-8)
+    assert path[1] == pytest.approx(
+        np.array([-4.5, 1.5]) + (0.0225, -0.0075) + adam_step, rel=1e-15
+    )
+    assert path[1] == pytest.approx((-4.5 + 0.0225 + 0.01, 1.5 - 0.0075 - 0.01), rel=1e-8)
+
+
+def test_radam_steps_as_corrected_momentum_until_rho_exceeds_five():
+    # β2 = 0.9: ρ_t = 1, 1.95, 2.86, 3.74, 4.58 for t ≤ 5, so x_t = x_{t−1} − α v̂_t there;
+    # ρ_6 = 5.39 > 5 rectifies the sixth step.
+    params = {"alpha": 0.05, "beta1": 0.8, "beta2": 0.9}
+    path = path_of("steep_valley", "radam", params, steps=6)
+    x, v = np.array([-4.5, 1.5]), np.zeros(2)
+    s = np.zeros(2)
+    for t in range(1, 6):
+        g = np.array([0.2 * x[0], 4.0 * x[1]])
+        v = 0.8 * v + 0.2 * g
+        s = 0.9 * s + 0.1 * g * g
+        x = x - 0.05 * v / (1 - 0.8**t)
+        np.testing.assert_allclose(path[t], x, rtol=1e-14)
+    g = np.array([0.2 * x[0], 4.0 * x[1]])
+    v, s = 0.8 * v + 0.2 * g, 0.9 * s + 0.1 * g * g
+    rho = 19 - 12 * 0.9**6 / (1 - 0.9**6)
+    r = math.sqrt((rho - 4) * (rho - 2) * 19 / (15 * 17 * rho))
+    rate = 0.05 * r * math.sqrt(1 - 0.9**6) / (np.sqrt(s) + 1e-8)
+    np.testing.assert_allclose(path[6], x - rate * v / (1 - 0.8**6), rtol=1e-14)
+
+
+def test_adabelief_first_step_is_long_where_the_gradient_is_what_it_expected():
+    # t = 1: v = 0.1 g, so g − v = 0.9 g and s = 0.001·0.81 g² + ε; ŝ = 0.81 g² + 1000 ε:
+    # the step is α·g/(0.9|g|) ≈ α/0.9 per coordinate, a ninth longer than Adam's.
+    path = path_of("steep_valley", "adabelief", steps=1)
+    g = np.array([-0.9, 6.0])
+    s_hat = (0.001 * 0.81 * g * g + 1e-8) / 0.001
+    assert path[1] == pytest.approx(
+        np.array([-4.5, 1.5]) - 0.01 * g / (np.sqrt(s_hat) + 1e-8), rel=1e-15
+    )
+    # (ε under the root is 1e-5 of 0.81 g² here: ≈ α/0.9 to 1e-5)
+    np.testing.assert_allclose(np.abs(path[1] - (-4.5, 1.5)), 0.01 / 0.9, rtol=1e-5)
+
+
+def test_lion_moves_every_coordinate_by_exactly_alpha():
+    # sign(c) is ±1 whatever the gradient's size: every step is α in each coordinate.
+    path = path_of("steep_valley", "lion", steps=30)
+    np.testing.assert_allclose(np.abs(np.diff(path, axis=0)), 0.01, rtol=1e-12)
+    assert path[1] == pytest.approx((-4.49, 1.49), rel=1e-15)

@@ -62,6 +62,29 @@ CASES = {
         {"alpha": 0.01, "eps": 1e-12, "weight_decay": 0.05},
         lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-12, weight_decay=0.05),
     ),
+    # The new rules put ε where torch.optim does: its default ε, no adjustment.
+    "adamw": (
+        "adamw",
+        {"alpha": 0.01, "weight_decay": 0.05},
+        lambda p: torch.optim.AdamW(p, lr=0.01, weight_decay=0.05),
+    ),
+    "adamw, other betas": (
+        "adamw",
+        {"alpha": 0.02, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6, "weight_decay": 0.3},
+        lambda p: torch.optim.AdamW(p, lr=0.02, betas=(0.8, 0.95), eps=1e-6, weight_decay=0.3),
+    ),
+    # AdamW without decay is Adam with torch.optim's ε convention.
+    "adamw without decay is torch's adam": (
+        "adamw",
+        {"alpha": 0.01, "weight_decay": 0.0},
+        lambda p: torch.optim.Adam(p, lr=0.01),
+    ),
+    "radam": ("radam", {"alpha": 0.01}, lambda p: torch.optim.RAdam(p, lr=0.01)),
+    "radam, other betas": (
+        "radam",
+        {"alpha": 0.02, "beta1": 0.8, "beta2": 0.9, "eps": 1e-6},
+        lambda p: torch.optim.RAdam(p, lr=0.02, betas=(0.8, 0.9), eps=1e-6),
+    ),
 }
 
 
