@@ -152,6 +152,44 @@ def test_a_bad_expression_on_the_stream_names_the_field(live_server: str) -> Non
     assert error["errors"][0]["ctx"]["column"] == 1
 
 
+# f is finite but its gradient's constant is not: refused where the formula is read,
+# on every route and on the stream (the stream keeps serving).
+OVERFLOWING_GRADIENT = "1e12^25*1e8*x^2"
+
+
+@pytest.mark.parametrize("path", ["/api/runs", "/api/surface", "/api/sweeps"])
+def test_a_formula_whose_gradient_overflows_is_a_422(http: httpx.Client, path: str) -> None:
+    body = request({"name": "custom", "expression": OVERFLOWING_GRADIENT})
+    if path == "/api/surface":
+        body = {"problem": body["problem"]}
+    elif path == "/api/sweeps":
+        body = {
+            "problem": body["problem"],
+            "optimizer": "adam",
+            "x_axis": {"param": "alpha"},
+            "y_axis": {"param": "start_x"},
+        }
+    response = http.post(path, json=body)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "problem", "expression"]
+    assert "its gradient is not finite" in item["msg"]
+
+
+def test_a_formula_whose_gradient_overflows_on_the_stream(live_server: str) -> None:
+    async def scenario() -> tuple[dict, dict]:
+        async with open_stream(live_server) as ws:
+            bad = request({"name": "custom", "expression": OVERFLOWING_GRADIENT})
+            await send(ws, {"type": "run", "id": 2, "request": bad})
+            error = (await until(ws, "error", 2))[-1]
+            await send(ws, {"type": "run", "id": 3, "request": request("rosenbrock")})
+            return error, (await until(ws, "done", 3))[-1]
+
+    error, done = asyncio.run(scenario())
+    assert error["errors"][0]["loc"] == ["request", "problem", "expression"]
+    assert done["id"] == 3
+
+
 def test_the_catalog_offers_the_examples(http: httpx.Client) -> None:
     problems = {p["name"]: p for p in http.get("/api/catalog").json()["problems"]}
     custom = problems["custom"]
