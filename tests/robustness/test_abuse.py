@@ -16,6 +16,7 @@ import gzip
 import json
 import time
 
+import httpx
 import orjson
 import pytest
 
@@ -432,6 +433,37 @@ def test_a_run_replaced_as_its_socket_is_cut_leaves_no_unawaited_coroutine(serve
 
     asyncio.run(scenario())
     assert "was never awaited" not in server.log_text()
+
+
+def test_a_pipelined_request_that_computes_longer_than_the_read_timeout_is_answered(server):
+    """The head deadline guards the wait for a request, not its work: a sweep sent
+    right behind another request on one connection gets its whole answer however
+    long it computes."""
+    limits = httpx.get(f"{server.url}/api/catalog").json()["limits"]["sweep"]
+    count = limits["max_axis_cells"]
+    steps = min(limits["max_steps"], limits["max_cell_updates"] // count**2)
+    body = orjson.dumps(sweep_body(count, steps))
+    pipelined = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /api/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+    async def scenario():
+        reader, writer = await open_from(server, BYSTANDER)
+        started = time.monotonic()
+        writer.write(pipelined)
+        await writer.drain()
+        answers = await asyncio.wait_for(reader.read(), 120)  # until the server closes
+        writer.close()
+        return answers, time.monotonic() - started
+
+    answers, took = asyncio.run(scenario())
+    # The case this test is about: the sweep outlasts the head deadline.
+    assert took > READ_TIMEOUT, f"the sweep took {took:.1f} s; make it longer"
+    assert answers.count(b"HTTP/1.1 200") == 2, answers[:300]
+    assert answers.rstrip().endswith(b"0") or answers.rstrip().endswith(b"}")  # chunked or not
+    assert b'"final_loss"' in answers
 
 
 @pytest.mark.parametrize("path", ["/api/runs", "/api/sweeps", "/api/surface"])
