@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_wait=settings.compute_max_wait,
     )
     app.state.open_streams = 0
+    app.state.streams_by_address = Counter()
     errors.install(app)
     app.include_router(api_router)
     openapi.install(app, ROUTERS)

@@ -45,7 +45,12 @@ from tests.robustness.attacks import (
     unfinished_header,
     unknown_keys_body,
 )
-from tests.robustness.conftest import MAX_STREAMS, READ_TIMEOUT, SEND_TIMEOUT
+from tests.robustness.conftest import (
+    MAX_STREAMS,
+    MAX_STREAMS_PER_ADDRESS,
+    READ_TIMEOUT,
+    SEND_TIMEOUT,
+)
 
 # The container's memory (compose.yaml) and the headroom the server must leave in it.
 CONTAINER_MIB = 512
@@ -388,6 +393,31 @@ def test_past_the_stream_cap_a_handshake_is_refused_with_retry_after(server):
     refused_status, refusal, accepted = asyncio.run(scenario())
     assert refused_status == 503
     assert accepted
+
+
+def test_one_address_cannot_take_every_stream(server):
+    """Past its share of the streams, an address's handshake is refused with
+    Retry-After, while another address still gets a stream."""
+
+    async def scenario():
+        held = []
+        for _ in range(MAX_STREAMS_PER_ADDRESS):
+            status, writer = await raw_websocket(server, "127.0.4.1")
+            assert status == 101
+            held.append(writer)
+        refused_status, refused = await raw_websocket(server, "127.0.4.1")
+        refusal = await asyncio.wait_for(refused.reader.read(4096), 10)  # type: ignore[attr-defined]
+        refused.close()
+        other_status, other = await raw_websocket(server, "127.0.4.2")
+        other.close()
+        for writer in held:
+            writer.close()
+        return refused_status, refusal, other_status
+
+    refused_status, refusal, other_status = asyncio.run(scenario())
+    assert refused_status == 503
+    assert b"127.0.4.1 has" in refusal and b"retry in" in refusal
+    assert other_status == 101
 
 
 # ----------------------------------------------------------------------------- hygiene
