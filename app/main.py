@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import Counter
@@ -64,6 +65,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         trimming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trimming
         warming = getattr(app.state, "warming", None)
         if warming is not None:
             await warming  # a thread cannot be interrupted; it is short

@@ -259,8 +259,8 @@ def test_a_small_sweep_starts_while_two_huge_ones_run_and_left_sweeps_stop(serve
                 for http in (first, second)
             ]
             # Both are in flight (or the second refused) once the server is busy.
-            await until(lambda: server.cpu_seconds() > 0, limit=1)
-            await asyncio.sleep(0.5)
+            idle_cpu = server.cpu_seconds()
+            await until(lambda: server.cpu_seconds() > idle_cpu + 0.2, limit=10)
             async with client(server, BYSTANDER) as other:
                 small = await post(other, "/api/sweeps", sweep_body(8, 100), keep=True)
             still_running = [task for task in huge if not task.done()]
