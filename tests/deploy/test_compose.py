@@ -316,7 +316,8 @@ def test_a_stream_runs_to_done_through_the_proxy(deployment):
         assert [p for c in chunks for p in c["runs"][index]["path"]] == run["path"]
         assert [v for c in chunks for v in c["runs"][index]["loss"]] == run["loss"]
     assert messages[-1]["runs"] == [
-        {key: r[key] for key in ("diverged_at", "converged_at", "blew_up_at")} for r in posted
+        {key: r[key] for key in ("diverged_at", "diverged_reason", "converged_at", "blew_up_at")}
+        for r in posted
     ]
 
 
