@@ -21,7 +21,9 @@ DATABASE = "descentlab"
 
 
 def binaries() -> Path:
-    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4]))
+    found = sorted(
+        glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=lambda p: int(p.split("/")[4])
+    )
     if not found:
         raise RuntimeError(
             "PostgreSQL's server binaries are missing: apt-get install -y postgresql"
