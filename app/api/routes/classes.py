@@ -38,7 +38,9 @@ from app.classes.store import ClassError, not_found
 from app.engine import build_simulation, simulate
 from app.formats import CSV_MEDIA_TYPE, answer_points
 
-router = APIRouter(tags=["classes"])
+# Not in OpenAPI: every answer depends on a class code and a token that a request
+# generated from a schema cannot hold; docs/API.md, Classes, is their contract.
+router = APIRouter(tags=["classes"], include_in_schema=False)
 
 # The page a join URL opens (app/api/routes/pages.py serves it).
 JOIN_PATH = "/class/{code}"
