@@ -89,8 +89,10 @@ def test_no_body_makes_a_class_route_fail(tmp_path_factory, monkeypatch):
     from app.classes import service as service_module
     from app.classes import store as store_module
 
-    # Far more cases than a minute's joins or submissions: the limits must not hide them.
+    # More cases than an hour's classes or a minute's joins or submissions: no limit
+    # may hide them.
     monkeypatch.setattr(service_module, "JOINS_PER_MINUTE", 10**6)
+    monkeypatch.setattr(service_module, "CLASSES_PER_HOUR", 10**6)
     monkeypatch.setattr(store_module, "SUBMISSIONS_PER_MINUTE", 10**6)
     server = start(tmp_path_factory)
     code = server.made["code"]

@@ -94,6 +94,9 @@ def join_url(request: Request, code: str) -> str:
 @router.post("/api/classes", status_code=201, summary="Create a class", responses={**BAD_INPUT})
 async def create_class(body: NewClass, request: Request) -> JSONBytesResponse:
     classes = classes_of(request)
+    address = client_of(request)
+    limited(classes.creations, address, "too many classes created from this address")
+    classes.creations.count(address)
     token = rules.new_token()
     store = classes.database.store
     code = await classes.database.call(store.create, body.title, rules.token_hash(token))
