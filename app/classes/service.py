@@ -73,6 +73,7 @@ class Classes:
         self.joins = AddressWindow(JOINS_PER_MINUTE, 60.0)
         self.creations = AddressWindow(CLASSES_PER_HOUR, 3600.0)
         self.sweeping: asyncio.Task[None] | None = None
+        self.open_sockets = 0  # /ws/classes/{code} on this process
 
     async def start(self) -> None:
         await self.database.start()

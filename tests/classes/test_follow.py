@@ -162,3 +162,18 @@ def test_an_unknown_class_is_refused_before_the_handshake(classroom):
     with pytest.raises(WebSocketDisconnect):
         with classroom.client.websocket_connect("/ws/classes/ZZZZZZ"):
             pass
+
+
+def test_a_process_holds_at_most_its_class_sockets(tmp_path):
+    from tests.classes.conftest import Classroom, make_client
+
+    with make_client(tmp_path, max_class_sockets=2) as client:
+        code = Classroom(client).create()["code"]
+        with client.websocket_connect(f"/ws/classes/{code}"):  # no hello yet: counted
+            with client.websocket_connect(f"/ws/classes/{code}") as second:
+                assert hello(second)["type"] == "state"
+                with pytest.raises(WebSocketDisconnect):
+                    with client.websocket_connect(f"/ws/classes/{code}"):
+                        pass
+        with client.websocket_connect(f"/ws/classes/{code}") as again:  # room again
+            assert hello(again)["type"] == "state"

@@ -21,7 +21,7 @@ from app.api.class_socket import ClassSocket
 from app.api.encoding import JSONBytesResponse
 from app.api.readiness import engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
-from app.api.routes.stream import STREAMS_RETRY_AFTER, deny, origin_allowed
+from app.api.routes.stream import deny, origin_allowed
 from app.classes import rules
 from app.classes.schemas import (
     Join,
@@ -281,13 +281,14 @@ async def class_socket(websocket: WebSocket, code: str) -> None:
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await deny(websocket, 403, f"origin {websocket.headers['origin']} may not follow a class")
         return
-    if classes.followers.count >= settings.max_class_sockets:
+    if classes.open_sockets >= settings.max_class_sockets:
+        retry_after = websocket.app.state.gate.retry_after
         await deny(
             websocket,
             503,
             f"the server has {settings.max_class_sockets} class sockets open; "
-            f"retry in {STREAMS_RETRY_AFTER} s",
-            **{"Retry-After": str(STREAMS_RETRY_AFTER)},
+            f"retry in {retry_after} s",
+            **{"Retry-After": str(retry_after)},
         )
         return
     address = websocket.client.host if websocket.client else "unknown"
@@ -296,5 +297,10 @@ async def class_socket(websocket: WebSocket, code: str) -> None:
     except ClassError as refused:
         await deny(websocket, refused.status, refused.detail, **refused.headers)
         return
-    await websocket.accept()
-    await ClassSocket(websocket, settings, classes, normal).serve()
+    # Counted from the handshake on, so sockets that never say hello count too.
+    classes.open_sockets += 1
+    try:
+        await websocket.accept()
+        await ClassSocket(websocket, settings, classes, normal).serve()
+    finally:
+        classes.open_sockets -= 1
