@@ -636,8 +636,8 @@ export class Classroom {
       e.preventDefault();
       this.join($("#class-name").value);
     });
-    // A student joins or leaves the page: the dialog does not simply go away.
-    $("#class-join").addEventListener("cancel", (e) => e.preventDefault());
+    // A student joins or leaves the page: the form does not simply go away (a class that is not there does).
+    $("#class-join").addEventListener("cancel", (e) => !$("#class-join-form").hidden && e.preventDefault());
     $("#class-follow").addEventListener("click", () => this.setFollowing(!this.following));
     $("#class-submit").addEventListener("click", () => this.submit());
     $("#class-qr-open").addEventListener("click", () => this.showScreen());
