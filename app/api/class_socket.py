@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import secrets
 from typing import Any
 
@@ -31,6 +32,8 @@ from app.errors import InvalidSpec
 from app.limits import HELLO_SECONDS
 from app.settings import Settings
 
+log = logging.getLogger(__name__)
+
 MESSAGE_TYPES = {"hello": Hello, "scene": SceneMessage, "ping": Ping}
 
 
@@ -45,6 +48,9 @@ class ClassSocket:
         self.closed = False
         self.send_lock = asyncio.Lock()
         self.follower = Follower(secrets.token_hex(8), self.send)
+        # The teacher's scene waiting to be stored, and the task storing them.
+        self.next_scene: dict[str, Any] | None = None
+        self.writing: asyncio.Task[None] | None = None
 
     async def send(self, text: str) -> None:
         if self.closed:
@@ -156,6 +162,10 @@ class ClassSocket:
                     break
                 await self.handle(message)
         finally:
+            if self.writing is not None:
+                # The teacher's last scene is stored, not dropped (a failure is logged).
+                with contextlib.suppress(Exception):
+                    await self.writing
             await followers.leave(self.code, self.follower)
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
@@ -178,10 +188,24 @@ class ClassSocket:
                 await self.invalid("invalid_message", describe(items), errors=items)
                 return
             self.invalid_in_a_row = 0
-            database = self.classes.database
+            self.next_scene = message.scene.stored()
+            if self.writing is None or self.writing.done():
+                self.writing = asyncio.create_task(self.write_scenes())
+
+    async def write_scenes(self) -> None:
+        """Store the newest scene the teacher sent, and tell every replica; scenes that
+        came while one was being written are skipped for the newest, so a slow write
+        (a disk's fsync) delays the class by one write, not by a queue of them."""
+        database = self.classes.database
+        while self.next_scene is not None:
+            scene, self.next_scene = self.next_scene, None
             try:
-                await database.call(database.store.set_scene, self.code, message.scene.stored())
+                await database.call(database.store.set_scene, self.code, scene)
             except ClassError as refused:
                 await self.error("not_open", refused.detail)
+                return
+            except Exception:
+                log.exception("class %s: storing the teacher's scene failed", self.code)
+                await self.error("internal", "the scene could not be stored; send it again")
                 return
             await self.classes.publish(self.code, "scene", origin=self.follower.key)

@@ -117,10 +117,6 @@ class Followers:
         self.database = database
         self.rooms: dict[str, Room] = {}
 
-    @property
-    def count(self) -> int:
-        return sum(len(room.followers) for room in self.rooms.values())
-
     def deliver(self, code: str, kind: str, origin: str = "") -> None:
         room = self.rooms.get(code)
         if room is not None:

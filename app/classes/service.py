@@ -13,7 +13,12 @@ from collections import OrderedDict, deque
 from app.classes.broker import broker_for
 from app.classes.followers import Followers
 from app.classes.store import ClassError, Database
-from app.limits import JOINS_PER_MINUTE, MAX_UNKNOWN_CODES, UNKNOWN_CODES_WINDOW_SECONDS
+from app.limits import (
+    CLASSES_PER_HOUR,
+    JOINS_PER_MINUTE,
+    MAX_UNKNOWN_CODES,
+    UNKNOWN_CODES_WINDOW_SECONDS,
+)
 from app.settings import Settings
 
 log = logging.getLogger("uvicorn.error")
@@ -66,7 +71,9 @@ class Classes:
         self.followers = Followers(self.database)
         self.unknown_codes = AddressWindow(MAX_UNKNOWN_CODES, UNKNOWN_CODES_WINDOW_SECONDS)
         self.joins = AddressWindow(JOINS_PER_MINUTE, 60.0)
+        self.creations = AddressWindow(CLASSES_PER_HOUR, 3600.0)
         self.sweeping: asyncio.Task[None] | None = None
+        self.open_sockets = 0  # /ws/classes/{code} on this process
 
     async def start(self) -> None:
         await self.database.start()

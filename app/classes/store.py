@@ -61,7 +61,11 @@ def not_found(code: str) -> ClassError:
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # WAL: readers never wait for the writer; a writer waits its turn, not fails.
+    # synchronous=NORMAL: a commit survives the process (a restart, a crash) without an
+    # fsync each; only a power cut may lose the last moments. A dragged slider writes
+    # 30 scenes a second, and an fsync each cost more than the rest of the change.
     cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

@@ -179,3 +179,16 @@ def test_joins_from_one_address_are_rate_limited(tmp_path, monkeypatch):
         refused = client.post(f"/api/classes/{code}/students", json={"name": "E"})
         assert refused.status_code == 429 and "joins" in refused.json()["detail"]
         assert int(refused.headers["retry-after"]) >= 1
+
+
+def test_an_address_creates_a_bounded_number_of_classes(tmp_path, monkeypatch):
+    from tests.classes.conftest import Classroom, make_client
+
+    monkeypatch.setattr(service_module, "CLASSES_PER_HOUR", 3)
+    with make_client(tmp_path) as client:
+        classroom = Classroom(client)
+        for _ in range(3):
+            classroom.create()
+        refused = client.post("/api/classes", json={})
+        assert refused.status_code == 429 and "classes created" in refused.json()["detail"]
+        assert int(refused.headers["retry-after"]) >= 1

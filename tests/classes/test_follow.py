@@ -64,14 +64,14 @@ def test_the_teachers_socket_moves_every_students_scene(classroom):
         }
         for t in (1, 2, 3):
             teacher.send_json({"type": "scene", "scene": {**SCENE, "t": t}})
-        seen = [student.receive_json() for _ in range(3)]
-        # Followers may skip to the newest scene, never go back.
+        # Followers may skip to the newest scene, never go back, and end on the last.
+        seen = [student.receive_json()]
+        while seen[-1]["scene"]["t"] != 3:
+            seen.append(student.receive_json())
+        assert {message["type"] for message in seen} == {"scene"}
+        assert [m["scene"]["t"] for m in seen] == sorted({m["scene"]["t"] for m in seen})
         versions = [message["scene_version"] for message in seen]
-        assert versions == sorted(versions)
-        last = seen[-1]
-        while last["scene"]["t"] != 3:
-            last = student.receive_json()
-        assert last["type"] == "scene"
+        assert versions == sorted(set(versions))
         # The teacher's own scenes are not echoed back to the teacher's socket.
         teacher.send_json({"type": "ping"})
         assert teacher.receive_json() == {"type": "pong"}
@@ -162,3 +162,18 @@ def test_an_unknown_class_is_refused_before_the_handshake(classroom):
     with pytest.raises(WebSocketDisconnect):
         with classroom.client.websocket_connect("/ws/classes/ZZZZZZ"):
             pass
+
+
+def test_a_process_holds_at_most_its_class_sockets(tmp_path):
+    from tests.classes.conftest import Classroom, make_client
+
+    with make_client(tmp_path, max_class_sockets=2) as client:
+        code = Classroom(client).create()["code"]
+        with client.websocket_connect(f"/ws/classes/{code}"):  # no hello yet: counted
+            with client.websocket_connect(f"/ws/classes/{code}") as second:
+                assert hello(second)["type"] == "state"
+                with pytest.raises(WebSocketDisconnect):
+                    with client.websocket_connect(f"/ws/classes/{code}"):
+                        pass
+        with client.websocket_connect(f"/ws/classes/{code}") as again:  # room again
+            assert hello(again)["type"] == "state"

@@ -21,7 +21,7 @@ from app.api.class_socket import ClassSocket
 from app.api.encoding import JSONBytesResponse
 from app.api.readiness import engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
-from app.api.routes.stream import STREAMS_RETRY_AFTER, deny, origin_allowed
+from app.api.routes.stream import deny, origin_allowed
 from app.classes import rules
 from app.classes.schemas import (
     Join,
@@ -38,7 +38,9 @@ from app.classes.store import ClassError, not_found
 from app.engine import build_simulation, simulate
 from app.formats import CSV_MEDIA_TYPE, answer_points
 
-router = APIRouter(tags=["classes"])
+# Not in OpenAPI: every answer depends on a class code and a token that a request
+# generated from a schema cannot hold; docs/API.md, Classes, is their contract.
+router = APIRouter(tags=["classes"], include_in_schema=False)
 
 # The page a join URL opens (app/api/routes/pages.py serves it).
 JOIN_PATH = "/class/{code}"
@@ -92,6 +94,9 @@ def join_url(request: Request, code: str) -> str:
 @router.post("/api/classes", status_code=201, summary="Create a class", responses={**BAD_INPUT})
 async def create_class(body: NewClass, request: Request) -> JSONBytesResponse:
     classes = classes_of(request)
+    address = client_of(request)
+    limited(classes.creations, address, "too many classes created from this address")
+    classes.creations.count(address)
     token = rules.new_token()
     store = classes.database.store
     code = await classes.database.call(store.create, body.title, rules.token_hash(token))
@@ -276,13 +281,14 @@ async def class_socket(websocket: WebSocket, code: str) -> None:
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await deny(websocket, 403, f"origin {websocket.headers['origin']} may not follow a class")
         return
-    if classes.followers.count >= settings.max_class_sockets:
+    if classes.open_sockets >= settings.max_class_sockets:
+        retry_after = websocket.app.state.gate.retry_after
         await deny(
             websocket,
             503,
             f"the server has {settings.max_class_sockets} class sockets open; "
-            f"retry in {STREAMS_RETRY_AFTER} s",
-            **{"Retry-After": str(STREAMS_RETRY_AFTER)},
+            f"retry in {retry_after} s",
+            **{"Retry-After": str(retry_after)},
         )
         return
     address = websocket.client.host if websocket.client else "unknown"
@@ -291,5 +297,10 @@ async def class_socket(websocket: WebSocket, code: str) -> None:
     except ClassError as refused:
         await deny(websocket, refused.status, refused.detail, **refused.headers)
         return
-    await websocket.accept()
-    await ClassSocket(websocket, settings, classes, normal).serve()
+    # Counted from the handshake on, so sockets that never say hello count too.
+    classes.open_sockets += 1
+    try:
+        await websocket.accept()
+        await ClassSocket(websocket, settings, classes, normal).serve()
+    finally:
+        classes.open_sockets -= 1
