@@ -182,7 +182,10 @@ const classroom = new Classroom({
     followScene({ ...challenge.scene, request: { ...challenge.scene.request, runs: [run] } });
   },
   params: () => ({ ...state.runs[0].params }),
-  selectedRun: () => S.toRequest(state, catalog).runs[panel.selected] ?? S.toRequest(state, catalog).runs[0],
+  selectedRun() {
+    const { runs } = S.toRequest(state, catalog);
+    return runs[panel.selected] ?? runs[0];
+  },
   overlay: (runs) => stage.showOverlay(runs),
 });
 
