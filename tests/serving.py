@@ -73,8 +73,10 @@ def start_image_server(
     from tests.deploy.dockerfile import cmd, final_stage
 
     stage = final_stage()
-    # The image's paths (its numba cache) do not exist here; the checkout's defaults do.
-    image_env = {k: v for k, v in stage.env.items() if k != "NUMBA_CACHE_DIR"}
+    # The image's paths (its numba cache, its data) do not exist here; the checkout's
+    # defaults do.
+    image_paths = ("NUMBA_CACHE_DIR", "DESCENTLAB_DATA_DIR")
+    image_env = {k: v for k, v in stage.env.items() if k not in image_paths}
     bin_dir = str(Path(sys.executable).parent)
     environment = {
         **os.environ,

@@ -9,9 +9,11 @@ import json
 from collections.abc import Iterator
 
 import httpx
+import psycopg
 import pytest
 from websockets.sync.client import ClientConnection, connect
 
+from app.classes.broker import psycopg_conninfo
 from tests.classes.conftest import CHALLENGE, SCENE, bearer
 from tests.postgres import postgres_server
 from tests.serving import free_port, start_server, stop_server
@@ -75,7 +77,7 @@ def replicas(database_url: str) -> Iterator[tuple[Replica, Replica]]:
         a.stop()
 
 
-def test_two_replicas_serve_one_class(replicas):
+def test_two_replicas_serve_one_class(replicas, database_url):
     a, b = replicas
     made = a.http.post("/api/classes", json={"title": "Two replicas"}).json()
     code, teacher_token = made["code"], made["teacher_token"]
@@ -145,3 +147,16 @@ def test_two_replicas_serve_one_class(replicas):
         )
         assert again.status_code == 201
         assert len(next_of(student, "leaderboard")["leaderboard"]) == 2
+
+        # The database drops every replica's listening connection: they reconnect,
+        # and what changed meanwhile still reaches the students.
+        with psycopg.connect(psycopg_conninfo(database_url), autocommit=True) as admin:
+            dropped = admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE query LIKE 'LISTEN%' AND pid <> pg_backend_pid()"
+            ).fetchall()
+        assert len(dropped) == 2
+        teacher.send(json.dumps({"type": "scene", "scene": {**SCENE, "t": 13}}))
+        seen = next_of(student, "scene")
+        while seen["scene"]["t"] != 13:
+            seen = next_of(student, "scene")
