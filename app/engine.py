@@ -394,6 +394,9 @@ class Execution:
     def rates(self, first_update: int, count: int) -> FloatArray:
         """``α_t`` of every row for updates ``first_update …`` (``count`` of them):
         ``(count, B)``, the rates the backends are handed."""
+        if len(self.per_epoch) == 1:  # one batch size (every surface): no rows to pick
+            epochs = regression.epoch_of_updates(first_update, count, self.per_epoch[0])
+            return learning_rates(self.alpha, self.schedules, self.schedule_of_row, epochs)
         rates = np.empty((count, len(self.x)))
         for group, per_epoch in enumerate(self.per_epoch):
             rows = self.batch_of_row == group
@@ -482,9 +485,11 @@ class Execution:
     ) -> npt.NDArray[np.int64]:
         """``step``, writing update ``k`` of this call into column ``column + k`` of
         ``paths`` (B, n, 2) and ``losses`` (B, n); ``count`` defaults to the columns
-        left. The buffers are whole C-contiguous float64 arrays, never views: the
-        compiled loop writes into them as they are, with one layout for every caller."""
-        count = paths.shape[1] - column if count is None else count
+        left. ``paths`` may have no columns (B, 0, 2): positions are then not recorded,
+        as a sweep, which keeps only where each row ends, asks. The buffers are whole
+        C-contiguous float64 arrays, never views: the compiled loop writes into them as
+        they are, with one layout for every caller."""
+        count = losses.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
         done = 0
         while done < count:

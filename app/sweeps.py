@@ -48,10 +48,11 @@ START_AXES = ("start_x", "start_y")
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01
 UPDATES_PER_CHUNK = 250
-# Cell·updates one chunk's scratch buffer holds (24 bytes each: x, y, loss), so a
-# 256 × 256 sweep steps in chunks of 15 updates within ~25 MB, not 400 MB: a few
-# concurrent sweeps fit a 512 MB container.
-MAX_SCRATCH = 1_000_000
+# Cell·updates one chunk's scratch buffer holds (8 bytes each: the loss, which the
+# convergence rules read; positions are not recorded), so a 256 × 256 sweep steps in
+# chunks of 45 updates within ~25 MB, not 400 MB: a few concurrent sweeps fit a
+# 512 MB container.
+MAX_SCRATCH = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -257,9 +258,10 @@ class Sweep:
         """Advance the whole grid, yielding the fraction of updates done after each chunk."""
         steps = self.template.steps
         width = max(1, min(updates_per_chunk, steps, MAX_SCRATCH // self.cells))
-        # A sweep keeps only each cell's end, so one scratch buffer serves every chunk:
-        # no fresh hundreds of MB (and their page faults) per chunk.
-        paths = np.empty((self.cells, width, 2))
+        # A sweep keeps only each cell's end, so one scratch buffer of losses serves every
+        # chunk (no fresh hundreds of MB, and their page faults, per chunk), and no
+        # positions are recorded on the way.
+        paths = np.empty((self.cells, 0, 2))
         losses = np.empty((self.cells, width))
         while self.execution.updates_done < steps:
             count = min(width, steps - self.execution.updates_done)

@@ -35,6 +35,7 @@ Performance notes (measured; keep them when editing):
 import math
 
 import numba
+import numpy as np
 
 # -- copied into the generated kernel module from here on --------------------------------
 
@@ -118,7 +119,9 @@ def run_rows(
     column,
     max_coordinate,
 ):
-    """Any mix of optimisers: each row runs all its updates with its state in registers."""
+    """Any mix of optimisers: each row runs all its updates with its state in registers.
+    Positions are written only when ``out_path`` has columns."""
+    record = out_path.shape[1] > 0
     for row in range(x.shape[0]):
         if diverged_at[row] != 0:
             continue
@@ -152,8 +155,9 @@ def run_rows(
                 diverged_at[row] = first_update + k
                 break
             px, py, sx, sy = nx, ny, nsx, nsy
-            out_path[row, column + k, 0] = px
-            out_path[row, column + k, 1] = py
+            if record:
+                out_path[row, column + k, 0] = px
+                out_path[row, column + k, 1] = py
             out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
         x[row, 0], x[row, 1] = px, py
         store_state(state, row, 0, sx)
@@ -193,6 +197,7 @@ def run_alike(
     Same arithmetic, other order: a block of rows advances one update at a time
     (see the notes at the top). Results are bit-identical to ``run_rows``.
     """
+    record = out_path.shape[1] > 0
     for low in range(0, x.shape[0], BLOCK):
         high = min(low + BLOCK, x.shape[0])
         for k in range(rates.shape[0]):
@@ -225,6 +230,199 @@ def run_alike(
                 x[row, 0], x[row, 1] = nx, ny
                 store_state(state, row, 0, nsx)
                 store_state(state, row, 1, nsy)
-                out_path[row, column + k, 0] = nx
-                out_path[row, column + k, 1] = ny
+                if record:
+                    out_path[row, column + k, 0] = nx
+                    out_path[row, column + k, 1] = ny
                 out_loss[row, column + k] = loss(problem, nx, ny, data_x, data_y)
+
+
+# Rows per block of run_columns, and updates per stretch of it: the block's working
+# rows (a dozen of COLUMN_BLOCK floats) and a stretch's rates, positions and losses
+# (4 × STRETCH rows) stay in L1/L2 cache.
+COLUMN_BLOCK = 128
+STRETCH = 32
+# Rows that share their hyper-parameters for at least this long make a block of their
+# own, cut where the next setting starts (a sweep over a setting and α: a grid row).
+MIN_SHARED = 16
+
+
+@numba.njit(inline="always", cache=True)
+def sharing(hyper, low, high):
+    """How many rows from ``low`` on (before ``high``) have row ``low``'s hyper-parameters."""
+    end = low + 1
+    while end < high:
+        for j in range(hyper.shape[1]):
+            if hyper[end, j] != hyper[low, j]:
+                return end - low
+        end += 1
+    return end - low
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def run_columns(
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    batch_of_row,
+    op,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    first_row,
+    end_row,
+):
+    """Rows ``first_row … end_row-1``, which all run optimiser ``op`` (their
+    hyper-parameters may differ): ``run_rows``'s arithmetic, bit for bit, in an order
+    the compiler vectorises.
+
+    A block of rows is held as columns (``pos[c, r]``, ``st[slot, c, r]``) and
+    advanced one update at a time, each step a loop over the block's rows with no
+    branch in it: the look-ahead, the gradient, the rule, then divergence as
+    arithmetic and conditional stores (every row computes; a row that left the box,
+    or had, keeps its position and state, and ``dead[r]`` records the update it left
+    at). While the block's rows share their hyper-parameters, the rule reads them
+    once per block, so ``β**t`` is computed once per update, not once per row. A
+    block whose rows have all diverged is skipped. The rates of a stretch of updates
+    are copied in, and its positions and losses copied out, a row at a time (the
+    outputs are row-major: a column of them is a strided scatter); positions only
+    when ``out_path`` has columns (a sweep keeps only where each row ends).
+    ``error_model="numpy"``: no zero-division test per division (none can divide by
+    zero: every divisor has an ε or a 1 − β**t in it), which would keep the loops
+    from vectorising.
+    """
+    pos = np.empty((2, COLUMN_BLOCK))
+    new_pos = np.empty((2, COLUMN_BLOCK))
+    points = np.empty((2, COLUMN_BLOCK))
+    grad = np.empty((2, COLUMN_BLOCK))
+    st = np.empty((STATE_SLOTS, 2, COLUMN_BLOCK))
+    new_st = np.empty((STATE_SLOTS, 2, COLUMN_BLOCK))
+    dead = np.empty(COLUMN_BLOCK, dtype=np.int64)
+    moving = np.empty(COLUMN_BLOCK, dtype=np.bool_)
+    lrs = np.empty((STRETCH, COLUMN_BLOCK))
+    trail_x = np.empty((STRETCH, COLUMN_BLOCK))
+    trail_y = np.empty((STRETCH, COLUMN_BLOCK))
+    values = np.empty((STRETCH, COLUMN_BLOCK))
+    count = rates.shape[0]
+    record = out_path.shape[1] > 0
+    low = first_row
+    while low < end_row:
+        high = min(low + COLUMN_BLOCK, end_row)
+        same = sharing(hyper, low, high)
+        if same >= MIN_SHARED:
+            high = low + same
+        shared = same == high - low
+        n = high - low
+        live = 0
+        for r in range(n):
+            dead[r] = diverged_at[low + r]
+            live += dead[r] == 0
+        if live == 0:
+            low = high
+            continue
+        for r in range(n):
+            pos[0, r] = x[low + r, 0]
+            pos[1, r] = x[low + r, 1]
+            for j in range(STATE_SLOTS):
+                for c in range(2):
+                    st[j, c, r] = state[low + r, j, c]
+                    new_st[j, c, r] = st[j, c, r]
+        h = load_hyper(hyper, low)
+        rows_hyper = hyper[low:high]
+        for first in range(0, count, STRETCH):
+            stretch = min(STRETCH, count - first)
+            for i in range(stretch):
+                for r in range(n):
+                    lrs[i, r] = rates[first + i, low + r]
+            for i in range(stretch):
+                k = first + i
+                t = float(first_update + k)
+                if shared:
+                    lookahead_columns(op, n, pos, st, points, t, lrs, i, h)
+                else:
+                    lookahead_columns_each(op, n, pos, st, points, t, lrs, i, rows_hyper)
+                if problem < FIRST_REGRESSION:
+                    surface_gradient_columns(problem, n, points, grad)
+                else:
+                    for r in range(n):
+                        if dead[r] == 0:
+                            group = batch_of_row[low + r]
+                            grad[0, r], grad[1, r] = gradient(
+                                problem,
+                                points[0, r],
+                                points[1, r],
+                                data_x,
+                                data_y,
+                                order,
+                                starts[group, k],
+                                sizes[group, k],
+                            )
+                noise_x = sigma * noise[k, 0]
+                noise_y = sigma * noise[k, 1]
+                for r in range(n):
+                    grad[0, r] = grad[0, r] + noise_x
+                    grad[1, r] = grad[1, r] + noise_y
+                if shared:
+                    update_columns(op, n, pos, grad, st, new_pos, new_st, t, lrs, i, h)
+                else:
+                    update_columns_each(
+                        op, n, pos, grad, st, new_pos, new_st, t, lrs, i, rows_hyper
+                    )
+                # Divergence without a branch: every row computed; the ones still running
+                # and inside the box move, the ones that just left record when. (Stores
+                # under `if`, not `a if m else b`: LLVM vectorises the first alone.)
+                update_number = first_update + k
+                for r in range(n):
+                    running = dead[r] == 0
+                    inside = (abs(new_pos[0, r]) <= max_coordinate) & (
+                        abs(new_pos[1, r]) <= max_coordinate
+                    )
+                    if running & (not inside):
+                        dead[r] = update_number
+                    moving[r] = running & inside
+                for c in range(2):
+                    for r in range(n):
+                        if moving[r]:
+                            pos[c, r] = new_pos[c, r]
+                for j in range(STATE_SLOTS):
+                    for c in range(2):
+                        for r in range(n):
+                            if moving[r]:
+                                st[j, c, r] = new_st[j, c, r]
+                if problem < FIRST_REGRESSION:
+                    surface_value_columns(problem, n, pos, values, i)
+                else:
+                    for r in range(n):
+                        if moving[r]:
+                            values[i, r] = loss(problem, pos[0, r], pos[1, r], data_x, data_y)
+                if record:
+                    for r in range(n):
+                        trail_x[i, r] = pos[0, r]
+                        trail_y[i, r] = pos[1, r]
+            for r in range(n):
+                for i in range(stretch):
+                    out_loss[low + r, column + first + i] = values[i, r]
+            if record:
+                for r in range(n):
+                    for i in range(stretch):
+                        out_path[low + r, column + first + i, 0] = trail_x[i, r]
+                        out_path[low + r, column + first + i, 1] = trail_y[i, r]
+        for r in range(n):
+            x[low + r, 0] = pos[0, r]
+            x[low + r, 1] = pos[1, r]
+            diverged_at[low + r] = dead[r]
+            for j in range(STATE_SLOTS):
+                for c in range(2):
+                    state[low + r, j, c] = st[j, c, r]
+        low = high

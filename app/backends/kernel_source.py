@@ -109,6 +109,29 @@ def _header(function: str, doc: str) -> list[str]:
     return ["", "", '@numba.njit(inline="always", cache=True)', function, f'    """{doc}"""']
 
 
+def _branches(optimizers: Mapping[str, OptimizerSpec]):
+    """Each rule's branch of a dispatch on ``op``: ``(test, comment, spec)``. Rules that
+    share an update function (momentum and Nesterov) share a branch."""
+    grouped: dict[Callable[..., Any], list[int]] = {}
+    for op, spec in enumerate(optimizers.values()):
+        grouped.setdefault(spec.update, []).append(op)
+    specs = list(optimizers.values())
+    for number, ops in enumerate(grouped.values()):
+        spec = specs[ops[0]]
+        test = " or ".join(f"op == {op}" for op in ops)
+        if number == 0:
+            test = f"if {test}:"
+        elif number < len(grouped) - 1:
+            test = f"elif {test}:"
+        else:
+            # The last rule without a test (ids are the registry's, always in range):
+            # LLVM lays out the chain better, 3-5 % off a loop of mixed rules.
+            test = "else:"
+        names = ", ".join(f"{op} {specs[op].name}" for op in ops)
+        signature = ", ".join(("x", "g", *spec.state, "t", "lr", *spec.hyper_names))
+        yield test, f"# {names}: {spec.update.__name__}({signature})", spec
+
+
 def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: int, h: int):
     slots = [f"s{j}" for j in range(s)]
     hypers = [f"h{j}" for j in range(h)]
@@ -123,33 +146,108 @@ def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: i
         for names, tuple_ in ((slots, "s"), (hypers, "h"))
         if names
     ]
-    # Rules that share an update function (momentum and Nesterov) share a branch.
-    branches: dict[Callable[..., Any], list[int]] = {}
-    for op, spec in enumerate(optimizers.values()):
-        branches.setdefault(spec.update, []).append(op)
-    specs = list(optimizers.values())
-    for number, (rule, ops) in enumerate(branches.items()):
-        spec = specs[ops[0]]
-        test = " or ".join(f"op == {op}" for op in ops)
-        if number == 0:
-            test = f"if {test}:"
-        elif number < len(branches) - 1:
-            test = f"elif {test}:"
-        else:
-            # The last rule without a test (ids are the registry's, always in range):
-            # LLVM lays out the chain better, 3-5 % off a loop of mixed rules.
-            test = "else:"
-        names = ", ".join(f"{op} {specs[op].name}" for op in ops)
-        signature = ", ".join(("x", "g", *spec.state, "t", "lr", *spec.hyper_names))
+    for test, comment, spec in _branches(optimizers):
         state = slots[: len(spec.state)]
         outputs = ["x", *state]
         arguments = ["x", "g", *state, "t", "lr", *hypers[: len(spec.hyper_names)]]
         lines += [
             f"    {test}",
-            f"        # {names}: {rule.__name__}({signature})",
-            f"        {_targets(outputs)} = {functions.name(rule)}({', '.join(arguments)})",
+            f"        {comment}",
+            f"        {_targets(outputs)} = {functions.name(spec.update)}({', '.join(arguments)})",
         ]
     lines.append(f"    return x, {_tuple(slots)}")
+    return lines
+
+
+# The column functions read hyper-parameter slot j either once for the whole block
+# (so LLVM hoists what a rule computes from it and t alone, such as β**t, out of the
+# row loop) or per row. The first are named ``*_columns``, the second ``*_columns_each``.
+_HYPER_SPELLING = {True: "h{j}", False: "hyper[r, {j}]"}
+
+
+def _columns_header(name: str, arguments: str, h: int, shared: bool, doc: str) -> list[str]:
+    """The head of a column function: ``name(op, n, arguments…, h)`` when the block
+    shares its hyper-parameters ``h`` (unpacked into ``h0 …``), else ``…, hyper)``."""
+    whose = "every row with the slots ``h``" if shared else "row ``r`` with ``hyper[r]``"
+    lines = _header(
+        f"def {name}{'' if shared else '_each'}(op, n, {arguments}, {'h' if shared else 'hyper'}):",
+        doc.replace("{whose}", whose),
+    )
+    if shared and h:
+        lines.append(f"    {_targets([f'h{j}' for j in range(h)])} = h")
+    return lines
+
+
+def _update_columns(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int, shared: bool
+) -> list[str]:
+    lines = _columns_header(
+        "update_columns",
+        "pos, grad, state, new_pos, new_state, t, rates, k",
+        h,
+        shared,
+        "One update of optimiser ``op`` of rows ``0 … n-1`` of a block, both coordinates,\n"
+        "    {whose}. Reads ``pos[c, r]``, ``grad[c, r]``, ``state[slot, c, r]``\n"
+        "    and α_t ``rates[k, r]``; writes ``new_pos`` and ``new_state`` (a slot the rule\n"
+        "    lacks is not written).",
+    )
+    spelling = _HYPER_SPELLING[shared]
+    for test, comment, spec in _branches(optimizers):
+        slots = range(len(spec.state))
+        outputs = ["new_pos[c, r]", *(f"new_state[{j}, c, r]" for j in slots)]
+        arguments = [
+            "pos[c, r]",
+            "grad[c, r]",
+            *(f"state[{j}, c, r]" for j in slots),
+            "t",
+            "rates[k, r]",
+            *(spelling.format(j=j) for j in range(len(spec.hyper_names))),
+        ]
+        lines += [
+            f"    {test}",
+            f"        {comment}",
+            "        for c in range(2):",
+            "            for r in range(n):",
+            f"                {_targets(outputs)} = {functions.name(spec.update)}(",
+            f"                    {', '.join(arguments)}",
+            "                )",
+        ]
+    return lines
+
+
+def _lookahead_columns(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int, shared: bool
+) -> list[str]:
+    lines = _columns_header(
+        "lookahead_columns",
+        "pos, state, points, t, rates, k",
+        h,
+        shared,
+        "Where optimiser ``op`` takes the gradient of rows ``0 … n-1`` of a block,\n"
+        "    {whose}, into ``points[c, r]`` (``pos`` itself, copied, for a rule with\n"
+        "    no look-ahead: one array for the gradient to read, not two).",
+    )
+    spelling = _HYPER_SPELLING[shared]
+    for op, spec in enumerate(optimizers.values()):
+        if spec.lookahead is None:
+            continue
+        hyper = [spelling.format(j=spec.hyper_names.index(name)) for name in spec.lookahead_hyper]
+        state = [f"state[{spec.state.index(name)}, c, r]" for name in spec.lookahead_state]
+        arguments = ", ".join(["pos[c, r]", *state, "t", "rates[k, r]", *hyper])
+        signature = ", ".join(("x", *spec.lookahead_state, "t", "lr", *spec.lookahead_hyper))
+        lines += [
+            f"    if op == {op}:",
+            f"        # {spec.name}: {spec.lookahead.__name__}({signature})",
+            "        for c in range(2):",
+            "            for r in range(n):",
+            f"                points[c, r] = {functions.name(spec.lookahead)}({arguments})",
+            "        return",
+        ]
+    lines += [
+        "    for c in range(2):",
+        "        for r in range(n):",
+        "            points[c, r] = pos[c, r]",
+    ]
     return lines
 
 
@@ -196,6 +294,31 @@ def _chain(
     return lines
 
 
+def _columns_chain(
+    function: str,
+    doc: str,
+    cases: Sequence[tuple[int, str, Callable[..., Any]]],
+    statement: str,
+    functions: _Functions,
+) -> list[str]:
+    """``_chain`` with a loop over the rows of a block in each branch: ``statement``
+    with ``{f}`` the case's function, for ``r`` in ``range(n)``."""
+    lines = _header(function, doc)
+    for index, (problem, name, target) in enumerate(cases):
+        if index == 0:
+            test = f"if problem == {problem}:"
+        elif index < len(cases) - 1:
+            test = f"elif problem == {problem}:"
+        else:
+            test = "else:"
+        lines += [
+            f"    {test}  # {problem} {name}",
+            "        for r in range(n):",
+            f"            {statement.format(f=functions.name(target))}",
+        ]
+    return lines
+
+
 def _slots(s: int, h: int) -> list[str]:
     lines = _header(
         "def load_state(state, row, coordinate):",
@@ -236,6 +359,9 @@ def render(
     if not surfaces or not regressions:
         raise ValueError("the kernels need at least one surface and one regression")
     body = _update(optimizers, functions, s, h) + _lookahead(optimizers, functions)
+    for shared in (True, False):
+        body += _update_columns(optimizers, functions, h, shared)
+        body += _lookahead_columns(optimizers, functions, h, shared)
     for function, doc, attribute, kind in (
         ("surface_gradient", "The gradient of surface ``problem``.", "grad", surfaces),
         ("surface_value", "The value of surface ``problem``.", "value", surfaces),
@@ -247,6 +373,23 @@ def render(
         arguments = "x, y" if kind is surfaces else "z, y"
         cases = [(ids[p.name], p.name, getattr(p, attribute)) for p in kind]
         body += _chain(f"def {function}(problem, {arguments}):", doc, cases, arguments, functions)
+    surface_cases = [(ids[p.name], p.name, p) for p in surfaces]
+    body += _columns_chain(
+        "def surface_gradient_columns(problem, n, points, grad):",
+        "Rows ``0 … n-1`` of a block: the gradient of surface ``problem`` at\n"
+        "    ``points[c, r]``, into ``grad[c, r]``.",
+        [(number, name, p.grad) for number, name, p in surface_cases],
+        "grad[0, r], grad[1, r] = {f}(points[0, r], points[1, r])",
+        functions,
+    )
+    body += _columns_chain(
+        "def surface_value_columns(problem, n, pos, values, k):",
+        "Rows ``0 … n-1`` of a block: the value of surface ``problem`` at ``pos[c, r]``,\n"
+        "    into ``values[k, r]``.",
+        [(number, name, p.value) for number, name, p in surface_cases],
+        "values[k, r] = {f}(pos[0, r], pos[1, r])",
+        functions,
+    )
     body += _slots(s, h)
     loop_imports, loops = _loops()
 

@@ -21,7 +21,8 @@ LOSS_BLOCK = 1 << 20
 
 def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k``'s position
-    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)."""
+    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n).
+    ``out_path`` may have no columns: then positions are not recorded."""
     x, state, hyper = inputs.x, inputs.state, inputs.hyper
     groups = [
         (spec, np.flatnonzero(inputs.optimizer_ids == index))
@@ -73,7 +74,8 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             moving = active & ~bad
             x[moving] = new_x[moving]
             state[moving] = new_state[moving]
-            out_path[:, column + k] = x
+            if out_path.shape[1]:
+                out_path[:, column + k] = x
             out_loss[:, column + k] = loss_at(inputs.problem, x, inputs.data_x, inputs.data_y)
 
 
