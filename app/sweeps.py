@@ -225,6 +225,22 @@ class Sweep:
         if {self.x_axis.param, self.y_axis.param} == set(START_AXES):
             del self.request["start"]  # every cell has its own start
 
+    @property
+    def x_slowest(self) -> bool:
+        """Whether the cells are stepped x-major: when only the x axis is a setting the
+        rule reads (not α, not a start), so that consecutive cells share it and the
+        engine takes them through the rule together (app/backends/compiled.py)."""
+        rule = OPTIMIZERS[self.template.runs[0].optimizer].hyper_names
+        return self.x_axis.param in rule and self.y_axis.param not in rule
+
+    def _grid(self, per_cell: np.ndarray) -> np.ndarray:
+        """A per-cell array ``(cells, …)`` as the grid ``(ny, nx, …)``."""
+        ny, nx = len(self.y_axis.values), len(self.x_axis.values)
+        if self.x_slowest:
+            grid = per_cell.reshape(nx, ny, *per_cell.shape[1:]).swapaxes(0, 1)
+            return np.ascontiguousarray(grid)
+        return per_cell.reshape(ny, nx, *per_cell.shape[1:])
+
     def _rows(self, template, cells: int) -> Rows:
         run = template.runs[0]
         spec = OPTIMIZERS[run.optimizer]
@@ -234,6 +250,8 @@ class Sweep:
             "start_x": np.full(cells, run.start[0]),
             "start_y": np.full(cells, run.start[1]),
         }
+        if self.x_slowest:
+            grid_x, grid_y = grid_x.T, grid_y.T
         columns[self.x_axis.param] = grid_x.ravel().astype(np.float64)
         columns[self.y_axis.param] = grid_y.ravel().astype(np.float64)
         hyper = np.zeros((cells, hyper_slots()))
@@ -270,7 +288,6 @@ class Sweep:
 
     def result(self) -> SweepResult:
         execution = self.execution
-        shape = (len(self.y_axis.values), len(self.x_axis.values))
         final = execution.loss_at(execution.x)
         diverged = execution.diverged_at
         final = np.where(diverged == 0, final, np.nan)
@@ -292,12 +309,12 @@ class Sweep:
             request=self.request,
             x_axis=self.x_axis,
             y_axis=self.y_axis,
-            final_loss=final.reshape(shape),
-            final_point=np.where((diverged == 0)[:, None], execution.x, np.nan).reshape(*shape, 2),
-            diverged_at=diverged.reshape(shape),
-            converged_at=execution.converged_at.reshape(shape),
-            blew_up_at=execution.blew_up_at.reshape(shape),
-            minimum_index=nearest.reshape(shape),
+            final_loss=self._grid(final),
+            final_point=self._grid(np.where((diverged == 0)[:, None], execution.x, np.nan)),
+            diverged_at=self._grid(diverged),
+            converged_at=self._grid(execution.converged_at),
+            blew_up_at=self._grid(execution.blew_up_at),
+            minimum_index=self._grid(nearest),
             minima=minima,
             min_loss=execution.min_loss,
         )

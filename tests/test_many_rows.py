@@ -12,7 +12,7 @@ from app.optim.registry import OPTIMIZERS
 from app.sweeps import run_sweep
 from tests.engine_helpers import run
 
-ROWS = 150  # more than one block of the loop, and a part block
+ROWS = 300  # more than two blocks of the loop (128 rows), and a part block
 
 
 def _hyper_values(optimizer: str, count: int, rng: np.random.Generator) -> list[dict]:
@@ -34,9 +34,10 @@ def _hyper_values(optimizer: str, count: int, rng: np.random.Generator) -> list[
 
 
 def many_runs(optimizer: str, seed: int = 0) -> list[dict]:
-    """Rows in runs that share their setting (longer and shorter than a block's
-    minimum), rows that each have their own, rates from tiny to diverging, scattered
-    starts."""
+    """Rows in runs that share their setting (longer and shorter than the loop's
+    MIN_SHARED), ten rows that each have their own, rates from tiny to diverging,
+    scattered starts. Most rows share, as in a sweep: the engine takes them through
+    the vectorised loop."""
     rng = np.random.default_rng(seed)
     shared = _hyper_values(optimizer, 3, rng)
     own = _hyper_values(optimizer, ROWS, rng)
@@ -47,7 +48,7 @@ def many_runs(optimizer: str, seed: int = 0) -> list[dict]:
             params = shared[0]
         elif row < 50:
             params = shared[1]
-        elif row < 100:
+        elif row < 60:
             params = own[row]
         else:
             params = shared[2]
@@ -92,9 +93,10 @@ def test_many_rows_of_one_rule_step_exactly_like_the_row_by_row_loop(optimizer):
 @pytest.mark.parametrize("optimizer", ["nesterov", "adam", "adadelta"])
 def test_many_regression_rows_step_exactly_like_the_row_by_row_loop(optimizer):
     problem = {"name": "logistic_regression", "n_samples": 30, "batch_size": 6, "noise": 0.1}
+    shared = many_runs(optimizer, seed=1)
     runs = [
         {**run, "start": [run["start"][0], run["start"][1] - 1.0], "batch_size": [1, 6, 30][i % 3]}
-        for i, run in enumerate(many_runs(optimizer, seed=1)[:60])
+        for i, run in enumerate(shared[:40] + shared[60:100])
     ]
     together = simulate_rows(problem, runs, steps=60, seed=9)
     reference = simulate_rows(problem, [*runs, {"optimizer": "sgd"}], steps=60, seed=9)
@@ -118,34 +120,35 @@ def test_rows_split_between_threads_give_the_same_figures(monkeypatch):
     finally:
         threads.configure(0)
     # Stretches of whole blocks (128 rows), one a thread, that cover every row once.
-    assert sorted(calls) == [(0, 128), (128, ROWS)]
+    assert sorted(calls) == [(0, 128), (128, 256), (256, ROWS)]
     assert_same_rows(split, one_thread, range(ROWS))
 
 
-def test_a_cell_of_a_large_sweep_is_the_single_run():
-    # 40 × 40 cells: blocks cut where β changes (a grid row), the rates per cell.
+ALPHA_AXIS = {"param": "alpha", "min": 1e-3, "max": 3.0, "count": 40}
+BETA1_AXIS = {"param": "beta1", "min": 0.0, "max": 0.99, "count": 30}
+
+
+@pytest.mark.parametrize("x_axis, y_axis", [(ALPHA_AXIS, BETA1_AXIS), (BETA1_AXIS, ALPHA_AXIS)])
+def test_a_cell_of_a_large_sweep_is_the_single_run(x_axis, y_axis):
+    # Blocks cut where β₁ changes, whichever axis it is on (the engine steps the cells
+    # with β₁ the slower axis); the grid answers (y, x) either way.
     request = {
         "problem": {"name": "rosenbrock"},
         "optimizer": "adam",
         "steps": 150,
-        "x_axis": {"param": "alpha", "min": 1e-3, "max": 3.0, "count": 40},
-        "y_axis": {"param": "beta1", "min": 0.0, "max": 0.99, "count": 40},
+        "x_axis": x_axis,
+        "y_axis": y_axis,
     }
     result = run_sweep(request)
-    for j, i in ((0, 0), (17, 5), (39, 39), (20, 31)):
-        single = run(
-            "rosenbrock",
-            [
-                {
-                    "optimizer": "adam",
-                    "params": {"alpha": result.x_axis.values[i], "beta1": result.y_axis.values[j]},
-                }
-            ],
-            steps=150,
-        )
+    assert result.final_loss.shape == (y_axis["count"], x_axis["count"])
+    for j, i in ((0, 0), (17, 5), (29, 29), (20, 11), (3, 27)):
+        x, y = result.x_axis.values[i], result.y_axis.values[j]
+        params = {x_axis["param"]: x, y_axis["param"]: y}
+        single = run("rosenbrock", [{"optimizer": "adam", "params": params}], steps=150)
         assert result.final_loss[j, i] == single.losses[0][-1]
         converged = single.converged_at[0]
         assert result.converged_at[j, i] == (-1 if converged is None else converged)
+        np.testing.assert_array_equal(result.final_point[j, i], single.paths[0][-1])
 
 
 def test_many_rows_streamed_in_chunks_join_to_the_whole_run():

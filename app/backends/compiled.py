@@ -73,6 +73,14 @@ def _writable(array, dtype) -> np.ndarray:
 COLUMNS_FROM = 32
 
 
+def _shares_settings(hyper: FloatArray, min_shared: int) -> bool:
+    """Whether rows come in runs of one setting ``min_shared`` long on average: the
+    vectorised loop takes such a run through the rule at once, but a row whose
+    setting differs from its neighbours' alone (several times run_rows' cost)."""
+    changes = np.count_nonzero((hyper[1:] != hyper[:-1]).any(axis=1))
+    return len(hyper) >= min_shared * (changes + 1)
+
+
 def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k`` into
     column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n).
@@ -113,7 +121,7 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         int(column),
         float(inputs.max_coordinate),
     )
-    if alike and rows >= COLUMNS_FROM:
+    if alike and rows >= COLUMNS_FROM and _shares_settings(hyper, module.MIN_SHARED):
         rule = (int(ids[0]), _readable(hyper, f64))
         threads.over_rows(
             rows,

@@ -42,10 +42,17 @@ import numpy as np
 
 @numba.njit(inline="always", cache=True)
 def gradient(problem, x, y, data_x, data_y, order, start, size):
-    """The gradient at ``(x, y)``: a surface's own, or a regression's mean of
-    ``dloss(w·x_i + b, y_i) · (x_i, 1)`` over the minibatch ``order[start : start + size]``."""
+    """The gradient at ``(x, y)``: a surface's own, or a regression's over the minibatch
+    ``order[start : start + size]``."""
     if problem < FIRST_REGRESSION:
         return surface_gradient(problem, x, y)
+    return minibatch_gradient(problem, x, y, data_x, data_y, order, start, size)
+
+
+@numba.njit(inline="always", cache=True)
+def minibatch_gradient(problem, x, y, data_x, data_y, order, start, size):
+    """A regression's gradient at ``(x, y)``: the mean of ``dloss(w·x_i + b, y_i) · (x_i, 1)``
+    over the minibatch ``order[start : start + size]``."""
     sum_w = 0.0
     sum_b = 0.0
     for i in range(start, start + size):
@@ -63,6 +70,12 @@ def loss(problem, x, y, data_x, data_y):
     every sample."""
     if problem < FIRST_REGRESSION:
         return surface_value(problem, x, y)
+    return mean_loss(problem, x, y, data_x, data_y)
+
+
+@numba.njit(inline="always", cache=True)
+def mean_loss(problem, x, y, data_x, data_y):
+    """A regression's loss at ``(x, y)``: the mean over every sample."""
     total = 0.0
     for i in range(data_x.shape[0]):
         z = x * data_x[i] + y
@@ -293,7 +306,8 @@ def run_columns(
     arithmetic and conditional stores (every row computes; a row that left the box,
     or had, keeps its position and state, and ``dead[r]`` records the update it left
     at). While the block's rows share their hyper-parameters, the rule reads them
-    once per block, so ``β**t`` is computed once per update, not once per row. A
+    once for the block, so ``β**t`` is computed once per update, not once per row
+    (rows that do not go through the rule one at a time). A
     block whose rows have all diverged is skipped. The rates of a stretch of updates
     are copied in, and its positions and losses copied out, a row at a time (the
     outputs are row-major: a column of them is a strided scatter); positions only
@@ -338,8 +352,8 @@ def run_columns(
                 for c in range(2):
                     st[j, c, r] = state[low + r, j, c]
                     new_st[j, c, r] = st[j, c, r]
-        h = load_hyper(hyper, low)
-        rows_hyper = hyper[low:high]
+        # Rows that share their setting go through the rule together, others one by one.
+        width = n if shared else 1
         for first in range(0, count, STRETCH):
             stretch = min(STRETCH, count - first)
             for i in range(stretch):
@@ -348,17 +362,16 @@ def run_columns(
             for i in range(stretch):
                 k = first + i
                 t = float(first_update + k)
-                if shared:
-                    lookahead_columns(op, n, pos, st, points, t, lrs, i, h)
-                else:
-                    lookahead_columns_each(op, n, pos, st, points, t, lrs, i, rows_hyper)
+                for segment in range(0, n, width):
+                    h = load_hyper(hyper, low + segment)
+                    lookahead_columns(op, segment, width, pos, st, points, t, lrs, i, h)
                 if problem < FIRST_REGRESSION:
                     surface_gradient_columns(problem, n, points, grad)
                 else:
                     for r in range(n):
                         if dead[r] == 0:
                             group = batch_of_row[low + r]
-                            grad[0, r], grad[1, r] = gradient(
+                            grad[0, r], grad[1, r] = minibatch_gradient(
                                 problem,
                                 points[0, r],
                                 points[1, r],
@@ -373,12 +386,9 @@ def run_columns(
                 for r in range(n):
                     grad[0, r] = grad[0, r] + noise_x
                     grad[1, r] = grad[1, r] + noise_y
-                if shared:
-                    update_columns(op, n, pos, grad, st, new_pos, new_st, t, lrs, i, h)
-                else:
-                    update_columns_each(
-                        op, n, pos, grad, st, new_pos, new_st, t, lrs, i, rows_hyper
-                    )
+                for segment in range(0, n, width):
+                    h = load_hyper(hyper, low + segment)
+                    update_columns(op, segment, width, pos, grad, st, new_pos, new_st, t, lrs, i, h)
                 # Divergence without a branch: every row computed; the ones still running
                 # and inside the box move, the ones that just left record when. (Stores
                 # under `if`, not `a if m else b`: LLVM vectorises the first alone.)
@@ -405,7 +415,7 @@ def run_columns(
                 else:
                     for r in range(n):
                         if moving[r]:
-                            values[i, r] = loss(problem, pos[0, r], pos[1, r], data_x, data_y)
+                            values[i, r] = mean_loss(problem, pos[0, r], pos[1, r], data_x, data_y)
                 if record:
                     for r in range(n):
                         trail_x[i, r] = pos[0, r]

@@ -159,98 +159,6 @@ def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: i
     return lines
 
 
-# The column functions read hyper-parameter slot j either once for the whole block
-# (so LLVM hoists what a rule computes from it and t alone, such as β**t, out of the
-# row loop) or per row. The first are named ``*_columns``, the second ``*_columns_each``.
-_HYPER_SPELLING = {True: "h{j}", False: "hyper[r, {j}]"}
-
-
-def _columns_header(name: str, arguments: str, h: int, shared: bool, doc: str) -> list[str]:
-    """The head of a column function: ``name(op, n, arguments…, h)`` when the block
-    shares its hyper-parameters ``h`` (unpacked into ``h0 …``), else ``…, hyper)``."""
-    whose = "every row with the slots ``h``" if shared else "row ``r`` with ``hyper[r]``"
-    lines = _header(
-        f"def {name}{'' if shared else '_each'}(op, n, {arguments}, {'h' if shared else 'hyper'}):",
-        doc.replace("{whose}", whose),
-    )
-    if shared and h:
-        lines.append(f"    {_targets([f'h{j}' for j in range(h)])} = h")
-    return lines
-
-
-def _update_columns(
-    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int, shared: bool
-) -> list[str]:
-    lines = _columns_header(
-        "update_columns",
-        "pos, grad, state, new_pos, new_state, t, rates, k",
-        h,
-        shared,
-        "One update of optimiser ``op`` of rows ``0 … n-1`` of a block, both coordinates,\n"
-        "    {whose}. Reads ``pos[c, r]``, ``grad[c, r]``, ``state[slot, c, r]``\n"
-        "    and α_t ``rates[k, r]``; writes ``new_pos`` and ``new_state`` (a slot the rule\n"
-        "    lacks is not written).",
-    )
-    spelling = _HYPER_SPELLING[shared]
-    for test, comment, spec in _branches(optimizers):
-        slots = range(len(spec.state))
-        outputs = ["new_pos[c, r]", *(f"new_state[{j}, c, r]" for j in slots)]
-        arguments = [
-            "pos[c, r]",
-            "grad[c, r]",
-            *(f"state[{j}, c, r]" for j in slots),
-            "t",
-            "rates[k, r]",
-            *(spelling.format(j=j) for j in range(len(spec.hyper_names))),
-        ]
-        lines += [
-            f"    {test}",
-            f"        {comment}",
-            "        for c in range(2):",
-            "            for r in range(n):",
-            f"                {_targets(outputs)} = {functions.name(spec.update)}(",
-            f"                    {', '.join(arguments)}",
-            "                )",
-        ]
-    return lines
-
-
-def _lookahead_columns(
-    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int, shared: bool
-) -> list[str]:
-    lines = _columns_header(
-        "lookahead_columns",
-        "pos, state, points, t, rates, k",
-        h,
-        shared,
-        "Where optimiser ``op`` takes the gradient of rows ``0 … n-1`` of a block,\n"
-        "    {whose}, into ``points[c, r]`` (``pos`` itself, copied, for a rule with\n"
-        "    no look-ahead: one array for the gradient to read, not two).",
-    )
-    spelling = _HYPER_SPELLING[shared]
-    for op, spec in enumerate(optimizers.values()):
-        if spec.lookahead is None:
-            continue
-        hyper = [spelling.format(j=spec.hyper_names.index(name)) for name in spec.lookahead_hyper]
-        state = [f"state[{spec.state.index(name)}, c, r]" for name in spec.lookahead_state]
-        arguments = ", ".join(["pos[c, r]", *state, "t", "rates[k, r]", *hyper])
-        signature = ", ".join(("x", *spec.lookahead_state, "t", "lr", *spec.lookahead_hyper))
-        lines += [
-            f"    if op == {op}:",
-            f"        # {spec.name}: {spec.lookahead.__name__}({signature})",
-            "        for c in range(2):",
-            "            for r in range(n):",
-            f"                points[c, r] = {functions.name(spec.lookahead)}({arguments})",
-            "        return",
-        ]
-    lines += [
-        "    for c in range(2):",
-        "        for r in range(n):",
-        "            points[c, r] = pos[c, r]",
-    ]
-    return lines
-
-
 def _lookahead(optimizers: Mapping[str, OptimizerSpec], functions: _Functions):
     lines = _header(
         "def lookahead(op, x, y, sx, sy, t, lr, h):",
@@ -291,6 +199,92 @@ def _chain(
             lines += [f"    if problem == {problem}:  # {name}", f"        {call}"]
         else:
             lines.append(f"    {call}  # {problem} {name}")
+    return lines
+
+
+def _columns_header(name: str, arguments: str, h: int, doc: str) -> list[str]:
+    """The head of a column function of rows ``first … first+n-1`` of a block, which
+    share the hyper-parameter slots ``h`` (unpacked into ``h0 …``)."""
+    lines = _header(f"def {name}(op, first, n, {arguments}, h):", doc)
+    # An unsigned row index: numba tests a signed one for being negative on every
+    # access, and that test keeps LLVM from vectorising the loop.
+    lines.append("    first = np.uint64(first)")
+    if h:
+        lines.append(f"    {_targets([f'h{j}' for j in range(h)])} = h")
+    return lines
+
+
+# Rows outside, the two coordinates inside: LLVM unrolls the coordinates, vectorises
+# over the rows, and computes what a rule takes from t and the hyper-parameters alone
+# (β**t) once for the whole loop, which reads them from h, not from the rows.
+_ROWS_AND_COORDINATES = [
+    "        for row in range(n):",
+    "            r = first + np.uint64(row)",
+    "            for c in range(2):",
+]
+
+
+def _update_columns(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int
+) -> list[str]:
+    lines = _columns_header(
+        "update_columns",
+        "pos, grad, state, new_pos, new_state, t, rates, k",
+        h,
+        "One update of optimiser ``op``, both coordinates, of rows ``first … first+n-1``\n"
+        "    of a block held as columns: reads ``pos[c, r]``, ``grad[c, r]``,\n"
+        "    ``state[slot, c, r]`` and α_t ``rates[k, r]``; writes ``new_pos`` and\n"
+        "    ``new_state`` (a slot the rule lacks is not written).",
+    )
+    for test, comment, spec in _branches(optimizers):
+        slots = range(len(spec.state))
+        outputs = ["new_pos[c, r]", *(f"new_state[{j}, c, r]" for j in slots)]
+        arguments = [
+            "pos[c, r]",
+            "grad[c, r]",
+            *(f"state[{j}, c, r]" for j in slots),
+            "t",
+            "rates[k, r]",
+            *(f"h{j}" for j in range(len(spec.hyper_names))),
+        ]
+        lines += [
+            f"    {test}",
+            f"        {comment}",
+            *_ROWS_AND_COORDINATES,
+            f"                {_targets(outputs)} = {functions.name(spec.update)}(",
+            f"                    {', '.join(arguments)}",
+            "                )",
+        ]
+    return lines
+
+
+def _lookahead_columns(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int
+) -> list[str]:
+    lines = _columns_header(
+        "lookahead_columns",
+        "pos, state, points, t, rates, k",
+        h,
+        "Where optimiser ``op`` takes the gradient of rows ``first … first+n-1`` of a\n"
+        "    block, into ``points[c, r]`` (``pos`` itself, copied, for a rule with no\n"
+        "    look-ahead: one array for the gradient to read, not two).",
+    )
+    for op, spec in enumerate(optimizers.values()):
+        if spec.lookahead is None:
+            continue
+        hyper = [f"h{spec.hyper_names.index(name)}" for name in spec.lookahead_hyper]
+        state = [f"state[{spec.state.index(name)}, c, r]" for name in spec.lookahead_state]
+        arguments = ", ".join(["pos[c, r]", *state, "t", "rates[k, r]", *hyper])
+        signature = ", ".join(("x", *spec.lookahead_state, "t", "lr", *spec.lookahead_hyper))
+        lines += [
+            f"    if op == {op}:",
+            f"        # {spec.name}: {spec.lookahead.__name__}({signature})",
+            *_ROWS_AND_COORDINATES,
+            f"                points[c, r] = {functions.name(spec.lookahead)}({arguments})",
+            "        return",
+        ]
+    lines += [line[4:] for line in _ROWS_AND_COORDINATES]
+    lines.append("            points[c, r] = pos[c, r]")
     return lines
 
 
@@ -359,9 +353,8 @@ def render(
     if not surfaces or not regressions:
         raise ValueError("the kernels need at least one surface and one regression")
     body = _update(optimizers, functions, s, h) + _lookahead(optimizers, functions)
-    for shared in (True, False):
-        body += _update_columns(optimizers, functions, h, shared)
-        body += _lookahead_columns(optimizers, functions, h, shared)
+    body += _update_columns(optimizers, functions, h)
+    body += _lookahead_columns(optimizers, functions, h)
     for function, doc, attribute, kind in (
         ("surface_gradient", "The gradient of surface ``problem``.", "grad", surfaces),
         ("surface_value", "The value of surface ``problem``.", "value", surfaces),
