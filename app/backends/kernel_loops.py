@@ -300,30 +300,29 @@ def run_columns(
     hyper-parameters may differ): ``run_rows``'s arithmetic, bit for bit, in an order
     the compiler vectorises.
 
-    A block of rows is held as columns (``pos[c, r]``, ``st[slot, c, r]``) and
-    advanced one update at a time, each step a loop over the block's rows with no
-    branch in it: the look-ahead, the gradient, the rule, then divergence as
-    arithmetic and conditional stores (every row computes; a row that left the box,
-    or had, keeps its position and state, and ``dead[r]`` records the update it left
-    at). While the block's rows share their hyper-parameters, the rule reads them
-    once for the block, so ``β**t`` is computed once per update, not once per row
-    (rows that do not go through the rule one at a time). A
-    block whose rows have all diverged is skipped. The rates of a stretch of updates
-    are copied in, and its positions and losses copied out, a row at a time (the
-    outputs are row-major: a column of them is a strided scatter); positions only
-    when ``out_path`` has columns (a sweep keeps only where each row ends).
-    ``error_model="numpy"``: no zero-division test per division (none can divide by
-    zero: every divisor has an ε or a 1 − β**t in it), which would keep the loops
-    from vectorising.
+    A block of rows is held as columns (``pos[c, r]``, ``st[slot, c, r]``) and advanced
+    one update at a time, each step a loop over the block's rows with no branch in it:
+    the look-ahead, the gradient and its noise, the rule, then divergence as
+    conditional stores. Every row computes; a row that left the box, or had, keeps its
+    position and ``dead[r]`` records the update it left at (its state, updated in
+    place and read by no answer, goes on changing). While the block's rows share their
+    hyper-parameters the rule reads them once for the block, so ``β**t`` is computed
+    once per update, not once per row; rows that do not share go through the rule one
+    at a time. A block whose rows have all diverged is skipped.
+
+    The rates of a stretch of updates are copied in, and its losses (and positions,
+    when ``out_path`` has columns: a sweep keeps only where each row ends) copied out
+    a row at a time: the outputs are row-major, so a column of them is a strided
+    scatter. ``error_model="numpy"``: no zero-division test per division (none can
+    divide by zero: every divisor has an ε or a 1 − β**t in it), which would keep the
+    loops from vectorising.
     """
     pos = np.empty((2, COLUMN_BLOCK))
     new_pos = np.empty((2, COLUMN_BLOCK))
     points = np.empty((2, COLUMN_BLOCK))
     grad = np.empty((2, COLUMN_BLOCK))
     st = np.empty((STATE_SLOTS, 2, COLUMN_BLOCK))
-    new_st = np.empty((STATE_SLOTS, 2, COLUMN_BLOCK))
     dead = np.empty(COLUMN_BLOCK, dtype=np.int64)
-    moving = np.empty(COLUMN_BLOCK, dtype=np.bool_)
     lrs = np.empty((STRETCH, COLUMN_BLOCK))
     trail_x = np.empty((STRETCH, COLUMN_BLOCK))
     trail_y = np.empty((STRETCH, COLUMN_BLOCK))
@@ -351,7 +350,6 @@ def run_columns(
             for j in range(STATE_SLOTS):
                 for c in range(2):
                     st[j, c, r] = state[low + r, j, c]
-                    new_st[j, c, r] = st[j, c, r]
         # Rows that share their setting go through the rule together, others one by one.
         width = n if shared else 1
         for first in range(0, count, STRETCH):
@@ -362,36 +360,39 @@ def run_columns(
             for i in range(stretch):
                 k = first + i
                 t = float(first_update + k)
+                ahead = False
                 for segment in range(0, n, width):
                     h = load_hyper(hyper, low + segment)
-                    lookahead_columns(op, segment, width, pos, st, points, t, lrs, i, h)
+                    ahead = lookahead_columns(op, segment, width, pos, st, points, t, lrs, i, h)
+                at = points if ahead else pos
+                noise_x = sigma * noise[k, 0]
+                noise_y = sigma * noise[k, 1]
                 if problem < FIRST_REGRESSION:
-                    surface_gradient_columns(problem, n, points, grad)
+                    surface_gradient_columns(problem, n, at, grad, noise_x, noise_y)
                 else:
                     for r in range(n):
                         if dead[r] == 0:
                             group = batch_of_row[low + r]
-                            grad[0, r], grad[1, r] = minibatch_gradient(
+                            gx, gy = minibatch_gradient(
                                 problem,
-                                points[0, r],
-                                points[1, r],
+                                at[0, r],
+                                at[1, r],
                                 data_x,
                                 data_y,
                                 order,
                                 starts[group, k],
                                 sizes[group, k],
                             )
-                noise_x = sigma * noise[k, 0]
-                noise_y = sigma * noise[k, 1]
-                for r in range(n):
-                    grad[0, r] = grad[0, r] + noise_x
-                    grad[1, r] = grad[1, r] + noise_y
+                            grad[0, r] = gx + noise_x
+                            grad[1, r] = gy + noise_y
                 for segment in range(0, n, width):
                     h = load_hyper(hyper, low + segment)
-                    update_columns(op, segment, width, pos, grad, st, new_pos, new_st, t, lrs, i, h)
+                    update_columns(op, segment, width, pos, grad, st, new_pos, st, t, lrs, i, h)
                 # Divergence without a branch: every row computed; the ones still running
                 # and inside the box move, the ones that just left record when. (Stores
-                # under `if`, not `a if m else b`: LLVM vectorises the first alone.)
+                # under `if`, not `a if m else b`: LLVM vectorises the first alone.) The
+                # rule updated the state in place: a diverged row's state means nothing
+                # more (no answer reads it), its position stays where it was.
                 update_number = first_update + k
                 for r in range(n):
                     running = dead[r] == 0
@@ -400,21 +401,14 @@ def run_columns(
                     )
                     if running & (not inside):
                         dead[r] = update_number
-                    moving[r] = running & inside
-                for c in range(2):
-                    for r in range(n):
-                        if moving[r]:
-                            pos[c, r] = new_pos[c, r]
-                for j in range(STATE_SLOTS):
-                    for c in range(2):
-                        for r in range(n):
-                            if moving[r]:
-                                st[j, c, r] = new_st[j, c, r]
+                    if running & inside:
+                        pos[0, r] = new_pos[0, r]
+                        pos[1, r] = new_pos[1, r]
                 if problem < FIRST_REGRESSION:
                     surface_value_columns(problem, n, pos, values, i)
                 else:
                     for r in range(n):
-                        if moving[r]:
+                        if dead[r] == 0:
                             values[i, r] = mean_loss(problem, pos[0, r], pos[1, r], data_x, data_y)
                 if record:
                     for r in range(n):

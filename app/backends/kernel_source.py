@@ -266,8 +266,8 @@ def _lookahead_columns(
         "pos, state, points, t, rates, k",
         h,
         "Where optimiser ``op`` takes the gradient of rows ``first … first+n-1`` of a\n"
-        "    block, into ``points[c, r]`` (``pos`` itself, copied, for a rule with no\n"
-        "    look-ahead: one array for the gradient to read, not two).",
+        "    block: into ``points[c, r]``, returning True, or False for a rule that takes\n"
+        "    it at ``pos``.",
     )
     for op, spec in enumerate(optimizers.values()):
         if spec.lookahead is None:
@@ -281,10 +281,9 @@ def _lookahead_columns(
             f"        # {spec.name}: {spec.lookahead.__name__}({signature})",
             *_ROWS_AND_COORDINATES,
             f"                points[c, r] = {functions.name(spec.lookahead)}({arguments})",
-            "        return",
+            "        return True",
         ]
-    lines += [line[4:] for line in _ROWS_AND_COORDINATES]
-    lines.append("            points[c, r] = pos[c, r]")
+    lines.append("    return False")
     return lines
 
 
@@ -295,8 +294,8 @@ def _columns_chain(
     statement: str,
     functions: _Functions,
 ) -> list[str]:
-    """``_chain`` with a loop over the rows of a block in each branch: ``statement``
-    with ``{f}`` the case's function, for ``r`` in ``range(n)``."""
+    """``_chain`` with a loop over the rows of a block in each branch: the lines of
+    ``statement``, ``{f}`` the case's function, for ``r`` in ``range(n)``."""
     lines = _header(function, doc)
     for index, (problem, name, target) in enumerate(cases):
         if index == 0:
@@ -308,7 +307,10 @@ def _columns_chain(
         lines += [
             f"    {test}  # {problem} {name}",
             "        for r in range(n):",
-            f"            {statement.format(f=functions.name(target))}",
+            *(
+                f"            {line}"
+                for line in statement.format(f=functions.name(target)).split("\n")
+            ),
         ]
     return lines
 
@@ -368,11 +370,13 @@ def render(
         body += _chain(f"def {function}(problem, {arguments}):", doc, cases, arguments, functions)
     surface_cases = [(ids[p.name], p.name, p) for p in surfaces]
     body += _columns_chain(
-        "def surface_gradient_columns(problem, n, points, grad):",
+        "def surface_gradient_columns(problem, n, points, grad, noise_x, noise_y):",
         "Rows ``0 … n-1`` of a block: the gradient of surface ``problem`` at\n"
-        "    ``points[c, r]``, into ``grad[c, r]``.",
+        "    ``points[c, r]``, plus the update's noise, into ``grad[c, r]``.",
         [(number, name, p.grad) for number, name, p in surface_cases],
-        "grad[0, r], grad[1, r] = {f}(points[0, r], points[1, r])",
+        "gx, gy = {f}(points[0, r], points[1, r])\n"
+        "grad[0, r] = gx + noise_x\n"
+        "grad[1, r] = gy + noise_y",
         functions,
     )
     body += _columns_chain(
