@@ -133,13 +133,7 @@ def test_the_catalogs_sweep_limits_are_the_ones_a_sweep_meets(http: httpx.Client
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"] == ["body", "x_axis", "count"]
 
+    # The widest grid at the most steps is within the cell budget: no sweep the
+    # other limits allow is refused for its size.
     side = sweep["max_axis_cells"]
-    too_much = {
-        **body,
-        "steps": sweep["max_cell_updates"] // side**2 + 1,
-        "x_axis": {"param": "alpha", "count": side},
-        "y_axis": {"param": "start_x", "count": side},
-    }
-    refused = http.post("/api/sweeps", json=too_much)
-    assert refused.status_code == 422
-    assert f"{sweep['max_cell_updates']:,}" in refused.json()["detail"][0]["msg"]
+    assert sweep["max_cell_updates"] >= side * side * sweep["max_steps"]
