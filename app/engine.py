@@ -18,6 +18,9 @@ Both draw the gradient noise and the minibatches from ``seed`` alone, so a
 run's path never depends on which other runs share the request (common random
 numbers), and both stop a row at the update where it diverges (docs/API.md, Problems: Divergence).
 
+A request with ``"anatomy": true`` also keeps, for every update, what the rule
+used and left behind (``app.anatomy``); without it the engine does exactly what
+it did before anatomy existed.
 Every update is computed and judged (divergence, convergence); a request's
 ``stride`` only thins the points an answer carries (``kept_points``): updates
 ``0, stride, 2·stride, …`` and each run's last point, the same in a POST answer
@@ -35,6 +38,7 @@ import numpy as np
 import numpy.typing as npt
 
 from app import convergence
+from app.anatomy import AnatomyBuffers, RunAnatomy
 from app.backends import StepInputs
 from app.backends import compiled as compiled_backend
 from app.backends import numpy as numpy_backend
@@ -64,6 +68,9 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Backend = Literal["compiled", "numpy"]
 ADVANCE = {"compiled": compiled_backend.advance, "numpy": numpy_backend.advance}
+
+# Anatomy explains each update: an answer thinned by a stride would drop most of them.
+ANATOMY_STRIDE_RULE = "anatomy comes with every update: it needs stride 1"
 
 # Bound on samples held by one stretch of shuffled minibatch indices.
 MAX_ORDER_LENGTH = 1 << 20
@@ -112,19 +119,23 @@ class Simulation:
     runs: tuple[RunConfig, ...]
     # Answers carry every stride-th point (and each run's last): docs/API.md, POST /api/runs.
     stride: int = 1
+    anatomy: bool = False  # keep every update's anatomy (app.anatomy); stride 1 only
 
 
 @dataclass
 class Chunk:
     """Points ``first … first+len-1`` of every run's answer (a diverged run's lists may
     be short); ``updates`` holds each point's update index ``t``. Without a stride the
-    two count alike: point ``first + k`` is update ``first + k``."""
+    two count alike: point ``first + k`` is update ``first + k``. When asked for, the
+    anatomy of the updates that made the points, and ``α_t`` at each point."""
 
     first: int
     paths: list[FloatArray]
     losses: list[FloatArray]
     updates: list[IntArray]
     stride: int = 1
+    anatomy: list[RunAnatomy] | None = None
+    rates: list[FloatArray] | None = None  # with anatomy: α_t at each point (Result.rates)
 
     @property
     def empty(self) -> bool:
@@ -147,6 +158,7 @@ class Result:
     converged_at: list[int | None]
     blew_up_at: list[int | None]
     data: dict[str, Any] | None
+    anatomy: list[RunAnatomy] | None = None  # per run, updates 1 … len(path) − 1
 
 
 def kept_points(first: int, count: int, stride: int, last: bool) -> IntArray:
@@ -177,7 +189,8 @@ def whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) ->
     return int(value)
 
 
-def _start(value: Any, default: tuple[float, float], loc: tuple[str | int, ...]):
+def start_point(value: Any, default: Any, loc: tuple[str | int, ...]):
+    """``value`` as a point ``(x, y)`` (``default`` when it is None), or InvalidSpec."""
     if value is None:
         return default
     if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
@@ -244,12 +257,24 @@ def build_simulation(
                 optimizer=spec.name,
                 params=resolve_params(spec, params, loc + ("params",)),
                 schedule=resolve_schedule(schedule, loc + ("schedule",)),
-                start=_start(run.get("start"), default_start, loc + ("start",)),
+                start=start_point(run.get("start"), default_start, loc + ("start",)),
                 batch_size=batch_size,
             )
         )
     check_sample_work(len(configs), steps, problem, "runs")
-    return Simulation(problem=problem, steps=steps, seed=seed, runs=tuple(configs), stride=stride)
+    anatomy = request.get("anatomy", False)
+    if not isinstance(anatomy, bool):
+        raise InvalidSpec(("anatomy",), "must be true or false")
+    if anatomy and stride > 1:
+        raise InvalidSpec(("anatomy",), ANATOMY_STRIDE_RULE)
+    return Simulation(
+        problem=problem,
+        steps=steps,
+        seed=seed,
+        runs=tuple(configs),
+        stride=stride,
+        anatomy=anatomy,
+    )
 
 
 @dataclass
@@ -325,6 +350,9 @@ class Execution:
         # it turns out to be the row's last, and whether the row's last point is out.
         self.newest = np.zeros((count, 4))
         self.finished = np.zeros(count, dtype=bool)
+        specs = list(OPTIMIZERS.values())
+        self.specs = [specs[index] for index in self.optimizer_ids]
+        self.anatomy = simulation.anatomy
 
         if isinstance(self.problem, Regression):
             problem = simulation.problem
@@ -422,12 +450,16 @@ class Execution:
         rows = range(len(start))
         self.newest[:, 1:3] = start
         self.newest[:, 3] = self.loss_at(start)
+        first_rates = self.rates(1, 1)[0]
         yield Chunk(
             first=0,
             paths=[start[row : row + 1] for row in rows],
             losses=[self.newest[row, 3:4].copy() for row in rows],
             updates=[np.zeros(1, dtype=np.int64) for _ in rows],
             stride=self.simulation.stride,
+            # The start has no update before it; its α_t is the first update's.
+            anatomy=[RunAnatomy.none(spec) for spec in self.specs] if self.anatomy else None,
+            rates=[first_rates[row : row + 1] for row in rows] if self.anatomy else None,
         )
         while self.updates_done < self.simulation.steps:
             count = min(updates_per_chunk, self.simulation.steps - self.updates_done)
@@ -439,9 +471,11 @@ class Execution:
         first_update = self.updates_done + 1
         stride = self.simulation.stride
         ending = self.updates_done + count == self.simulation.steps
-        paths, losses, kept = self.step(count)
+        anatomy = AnatomyBuffers(len(self.x), count) if self.anatomy else None
+        paths, losses, kept = self.step(count, anatomy)
+        rows = range(len(self.x))
         chunk = Chunk(points_before(first_update, stride), [], [], [], stride)
-        for row in range(len(self.x)):
+        for row in rows:
             real = int(kept[row])
             ends = not self.finished[row] and (ending or real < count)
             if stride == 1:
@@ -465,9 +499,14 @@ class Execution:
             chunk.paths.append(path)
             chunk.losses.append(loss)
             chunk.updates.append(updates)
+        if anatomy is not None:  # stride 1: point k of the chunk is update first_update + k
+            chunk.anatomy = [anatomy.run(row, 0, int(kept[row]), self.specs[row]) for row in rows]
+            chunk.rates = [run.alpha_t for run in chunk.anatomy]
         return chunk
 
-    def step(self, count: int) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
+    def step(
+        self, count: int, anatomy: AnatomyBuffers | None = None
+    ) -> tuple[FloatArray, FloatArray, npt.NDArray[np.int64]]:
         """Make ``count`` more updates of every row.
 
         Returns the positions ``(B, count, 2)``, losses ``(B, count)`` and, per
@@ -478,23 +517,29 @@ class Execution:
         # points are written contiguously and handed out without copying.
         paths = np.empty((len(self.x), count, 2))
         losses = np.empty((len(self.x), count))
-        return paths, losses, self.step_into(paths, losses)
+        return paths, losses, self.step_into(paths, losses, anatomy=anatomy)
 
     def step_into(
-        self, paths: FloatArray, losses: FloatArray, column: int = 0, count: int | None = None
+        self,
+        paths: FloatArray,
+        losses: FloatArray,
+        column: int = 0,
+        count: int | None = None,
+        anatomy: AnatomyBuffers | None = None,
     ) -> npt.NDArray[np.int64]:
         """``step``, writing update ``k`` of this call into column ``column + k`` of
-        ``paths`` (B, n, 2) and ``losses`` (B, n); ``count`` defaults to the columns
-        left. ``paths`` may have no columns (B, 0, 2): positions are then not recorded,
-        as a sweep, which keeps only where each row ends, asks. The buffers are whole
-        C-contiguous float64 arrays, never views: the compiled loop writes into them as
-        they are, with one layout for every caller."""
+        ``paths`` (B, n, 2) and ``losses`` (B, n) (and of ``anatomy``'s buffers, when
+        given); ``count`` defaults to the columns left. ``paths`` may have no columns
+        (B, 0, 2): positions are then not recorded, as a sweep, which keeps only where
+        each row ends, asks. The buffers are whole C-contiguous float64 arrays, never
+        views: the compiled loop writes into them as they are, with one layout for
+        every caller."""
         count = losses.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
         done = 0
         while done < count:
             piece = min(count - done, self._max_piece())
-            self._advance_piece(first_update + done, piece, paths, losses, column + done)
+            self._advance_piece(first_update + done, piece, paths, losses, column + done, anatomy)
             done += piece
         self.updates_done += count
         diverged = self.diverged_at
@@ -518,7 +563,13 @@ class Execution:
         return max(1, MAX_ORDER_LENGTH // self.n_samples) * min(shuffled)
 
     def _advance_piece(
-        self, first_update: int, count: int, out_path: FloatArray, out_loss: FloatArray, column: int
+        self,
+        first_update: int,
+        count: int,
+        out_path: FloatArray,
+        out_loss: FloatArray,
+        column: int,
+        anatomy: AnatomyBuffers | None,
     ) -> None:
         """Updates ``first_update …`` (``count`` of them) into columns ``column …``."""
         rates = self.rates(first_update, count)
@@ -538,8 +589,11 @@ class Execution:
             batches=self._batches(first_update, count),
             batch_of_row=self.batch_of_row,
             max_coordinate=MAX_COORDINATE,
+            recording=None if anatomy is None else anatomy.recording(),
         )
         ADVANCE[self.backend](inputs, out_path, out_loss, column)
+        if anatomy is not None:
+            anatomy.add_rates(rates, column)
 
     def _batches(self, first_update: int, count: int) -> regression.Batches:
         """Every batch-size group's minibatches, stacked: starts and sizes are (G, count)."""
@@ -548,17 +602,9 @@ class Execution:
             return regression.Batches(np.zeros(0, dtype=np.int64), zeros, zeros)
         orders, starts, sizes, offset = [], [], [], 0
         for size in self.batch_sizes:
-            if size == self.n_samples:
-                # A full batch holds every sample whatever the shuffle: skip it.
-                group = regression.Batches(
-                    order=np.arange(self.n_samples, dtype=np.int64),
-                    starts=np.zeros(count, dtype=np.int64),
-                    sizes=np.full(count, self.n_samples, dtype=np.int64),
-                )
-            else:
-                group = regression.minibatches(
-                    self.n_samples, size, self.simulation.seed, first_update, count
-                )
+            group = regression.batches_of(
+                self.n_samples, size, self.simulation.seed, first_update, count
+            )
             orders.append(group.order)
             starts.append(group.starts + offset)
             sizes.append(group.sizes)
@@ -577,7 +623,9 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
     all_losses = np.empty((count, simulation.steps + 1))
     all_paths[:, 0] = execution.x
     all_losses[:, 0] = execution.loss_at(execution.x)
-    kept = 1 + execution.step_into(all_paths, all_losses, column=1)
+    # The anatomy of update t in column t, as its point (column 0 stays unused).
+    anatomy = AnatomyBuffers(count, simulation.steps + 1) if simulation.anatomy else None
+    kept = 1 + execution.step_into(all_paths, all_losses, column=1, anatomy=anatomy)
     if simulation.stride == 1:
         updates = [np.arange(kept[row], dtype=np.int64) for row in range(count)]
         paths = [all_paths[row, : kept[row]] for row in range(count)]
@@ -597,6 +645,9 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
         converged_at=nullable(execution.converged_at),
         blew_up_at=nullable(execution.blew_up_at),
         data=execution.data(),
+        anatomy=None
+        if anatomy is None
+        else [anatomy.run(row, 1, kept[row] - 1, execution.specs[row]) for row in range(count)],
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from app.anatomy import RunAnatomy
 from app.engine import Result, RunConfig, Simulation
 from app.optim.registry import OPTIMIZERS
 from app.problems.base import Regression
@@ -60,6 +61,19 @@ def run_json(config: RunConfig, regression: bool, updates_per_epoch: int) -> dic
     return body
 
 
+def anatomy_json(anatomy: RunAnatomy) -> dict[str, Any]:
+    """A run's anatomy (docs/API.md, Anatomy), entry k the k-th update's; its ``α_t``
+    travels as ``alpha_t``, one per point, as on a regression."""
+    body: dict[str, Any] = {"grad": contiguous(anatomy.grad).reshape(-1, 2)}
+    if anatomy.lookahead is not None:
+        body["lookahead"] = contiguous(anatomy.lookahead).reshape(-1, 2)
+    body["state"] = {
+        symbol: contiguous(values).reshape(-1, 2) for symbol, values in anatomy.state.items()
+    }
+    body["effective_lr"] = contiguous(anatomy.effective_lr).reshape(-1, 2)
+    return body
+
+
 def result_json(result: Result) -> dict[str, Any]:
     """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
     simulation = result.simulation
@@ -71,8 +85,10 @@ def result_json(result: Result) -> dict[str, Any]:
             run["t"] = contiguous(result.updates[row])
         run["path"] = contiguous(result.paths[row])
         run["loss"] = contiguous(result.losses[row])
-        if regression:
+        if regression or result.anatomy is not None:
             run["alpha_t"] = contiguous(result.rates[row])
+        if result.anatomy is not None:
+            run.update(anatomy_json(result.anatomy[row]))
         run["diverged_at"] = result.diverged_at[row]
         run["converged_at"] = result.converged_at[row]
         run["blew_up_at"] = result.blew_up_at[row]

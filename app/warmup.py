@@ -15,7 +15,8 @@ from app.sweeps import Sweep
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel, through the entry points the
     routes use (POST /api/runs, the stream, sweeps), on a noisy surface and a
-    minibatch regression, mixed rows and rows alike; then watch for later compiles."""
+    minibatch regression, mixed rows and rows alike, with and without anatomy; then
+    watch for later compiles."""
     problems = (
         {"name": "rosenbrock", "noise": 0.1},
         {"name": "linear_regression", "n_samples": 20, "batch_size": 4},
@@ -23,9 +24,10 @@ def warm_up() -> None:
     for problem in problems:
         # Mixed optimisers (run_rows), then rows all alike (run_alike).
         for runs in ([{"optimizer": name} for name in OPTIMIZERS], [{"optimizer": "adam"}] * 2):
-            request = {"problem": problem, "steps": 2, "runs": runs}
-            simulate(build_simulation(request))
-            list(Execution(build_simulation(request)).chunks(1))
+            for anatomy in (False, True):
+                request = {"problem": problem, "steps": 2, "runs": runs, "anatomy": anatomy}
+                simulate(build_simulation(request))
+                list(Execution(build_simulation(request)).chunks(1))
         sweep = {
             "problem": problem,
             "optimizer": "adam",

@@ -8,27 +8,23 @@ import math
 import numpy as np
 import pytest
 
+from app.cloud import build_cloud, cloud
 from app.engine import build_simulation, simulate
 from app.lessons import BY_SLUG, LESSONS, catalog
-from app.problems.registry import PROBLEMS
 
 
 def play(slug, **problem_change):
+    """The lesson's scene through the engine, with every update's anatomy (the arrows
+    and the Rate chart the lessons point at: docs/API.md, Anatomy)."""
     scene = dict(BY_SLUG[slug].scene)
     if problem_change:
         scene["problem"] = {**scene["problem"], **problem_change}
-    return simulate(build_simulation(scene))
+    return simulate(build_simulation({**scene, "anatomy": True}))
 
 
 def first_below(losses, threshold):
     hits = np.flatnonzero(losses < threshold)
     return int(hits[0]) if len(hits) else None
-
-
-def effective_rates(path, problem):
-    gradient = np.stack(PROBLEMS[problem].grad(path[:-1, 0], path[:-1, 1]), axis=1)
-    with np.errstate(invalid="ignore"):  # 0/0 once a coordinate sits exactly at 0
-        return np.abs(np.diff(path, axis=0)) / np.abs(gradient)
 
 
 def marked(lesson_slug, *figures):
@@ -65,6 +61,20 @@ def test_1_per_epoch_small_batches_progress_more_but_jitter_more():
     jitter = [np.std(np.diff(loss[-100:])) for loss in (full, mini, single)]
     assert jitter[0] < jitter[1] < jitter[2]
     assert result.converged_at[0] is not None  # full batch settles exactly on the best fit
+    # The cloud (the arrows) at each run's start: the spread of a batch size's gradients
+    # around the full one, weighted by each minibatch's size.
+    scene = BY_SLUG["batch-size"].scene
+
+    def spread(row):
+        body = {"problem": scene["problem"], "seed": scene["seed"], "t": 1}
+        body.update(batch_size=scene["runs"][row]["batch_size"], at=result.paths[row][0].tolist())
+        answer = cloud(build_cloud(body))
+        distances = ((answer["gradients"] - answer["full"]) ** 2).sum(axis=1)
+        return math.sqrt((answer["sizes"] * distances).sum() / answer["sizes"].sum())
+
+    assert spread(0) == 0  # one batch: the full one
+    assert BY_SLUG["batch-size"].view["anatomy"] and BY_SLUG["batch-size"].focus == 0
+    quoted("batch-size", round(spread(2) / spread(1), 1))
 
 
 def test_2_a_large_rate_is_fast_but_noisy_and_decay_gets_both():
@@ -90,6 +100,26 @@ def test_3_momentum_rolls_where_sgd_zig_zags():
     quoted("momentum", *reach)
 
 
+def test_3_the_arrows_show_momentum_piling_up_along_the_valley_and_cancelling_across():
+    result = play("momentum")
+    assert BY_SLUG["momentum"].view["anatomy"] and BY_SLUG["momentum"].focus == 1
+    anatomy = result.anatomy[1]  # β = 0.5
+    v = anatomy.state["v"]
+    before = np.vstack([np.zeros((1, 2)), v[:-1]])
+    velocity_term = -anatomy.alpha_t[:, None] * 0.5 * before  # −α_t β_t v_{t−1}
+    gradient_term = -anatomy.alpha_t[:, None] * anatomy.grad
+    np.testing.assert_allclose(
+        np.diff(result.paths[1], axis=0), velocity_term + gradient_term, rtol=1e-9, atol=1e-300
+    )
+    first = slice(1, 29)  # updates 2 … 29 (update 1 has no velocity yet)
+    assert (np.sign(velocity_term[first, 0]) == np.sign(gradient_term[first, 0])).all()
+    against = int((np.sign(velocity_term[:29, 1]) == -np.sign(gradient_term[:29, 1])).sum())
+    piled = v[9, 0] / anatomy.grad[9, 0]
+    left = abs(v[9, 1]) / np.abs(anatomy.grad[:10, 1]).sum()
+    assert 0.005 < left < 0.015 and "is 1 % of the |g|" in BY_SLUG["momentum"].try_this
+    quoted("momentum", against, 29, round(piled, 1))
+
+
 def test_4_nesterov_brakes_before_it_overshoots():
     result = play("nesterov")
     momentum, nesterov = (first_below(loss, 1e-3) for loss in result.losses)
@@ -101,6 +131,20 @@ def test_4_nesterov_brakes_before_it_overshoots():
     quoted("nesterov", momentum, nesterov, round(swing[0], 1), round(swing[1], 2))
     assert result.converged_at[1] < result.converged_at[0]
     quoted("nesterov", *result.converged_at)
+
+
+def test_4_nesterovs_look_ahead_point_crosses_the_floor_first_and_its_gradient_brakes():
+    result = play("nesterov")
+    assert BY_SLUG["nesterov"].view["anatomy"]
+    path, anatomy = result.paths[1], result.anatomy[1]
+    assert result.anatomy[0].lookahead is None  # momentum takes its gradient where it is
+    across = [
+        t for t in range(1, 60) if np.sign(anatomy.lookahead[t - 1, 1]) != np.sign(path[t - 1, 1])
+    ]
+    t = across[0]
+    ahead, here, pull = anatomy.lookahead[t - 1, 1], path[t - 1, 1], anatomy.grad[t - 1, 1]
+    assert ahead < 0 < here and pull < 0  # below the floor, so −α g points back up
+    quoted("nesterov", t, round(-ahead, 1), round(here, 2), round(-pull, 1))
 
 
 def test_4_try_a_larger_beta_both_swing_more_and_nesterov_stays_calmer():
@@ -120,11 +164,13 @@ def test_5_every_decay_settles_lower_than_a_constant_rate():
         assert decayed < late[0] / 3
 
 
-def test_6_adagrads_effective_rate_falls_below_a_tenth_of_rmsprops():
+def test_6_adagrads_effective_rate_falls_below_a_hundredth_of_rmsprops():
     result = play("adagrad-rmsprop")
-    adagrad, rmsprop = (effective_rates(path, "steep_valley") for path in result.paths)
-    ratio = adagrad[99:] / rmsprop[99:]
-    assert ratio.max() < 0.1
+    assert BY_SLUG["adagrad-rmsprop"].view["chart"] == "rate"
+    adagrad, rmsprop = (anatomy.effective_lr for anatomy in result.anatomy)
+    ratio = adagrad[99:] / rmsprop[99:]  # updates 100 …, both coordinates
+    assert ratio.max() < 0.01
+    assert "less than a hundredth" in BY_SLUG["adagrad-rmsprop"].notice
     assert result.converged_at == [None, None]
     # RMSProp touches the bottom, then hops across the floor for the rest of the run.
     arrived = first_below(result.losses[1], 1e-6)
@@ -148,6 +194,13 @@ def test_7_without_bias_correction_the_first_step_is_longer_by_the_predicted_fac
     assert ratio == pytest.approx((1 - 0.9) / math.sqrt(1 - 0.999), rel=1e-4)
     assert np.abs(corrected[1] - corrected[0]) == pytest.approx([0.1, 0.1], rel=1e-6)
     marked("adam", (2, 1), (3, 1))  # the first steps, side by side
+    # The Rate chart: the uncorrected rate starts 1/√(1 − β2) higher, still > 12× at t = 10.
+    assert BY_SLUG["adam"].view["chart"] == "rate"
+    rates = result.anatomy[3].effective_lr / result.anatomy[2].effective_lr
+    np.testing.assert_allclose(rates[0], 1 / math.sqrt(1 - 0.999), rtol=1e-4)
+    quoted("adam", round(rates[0, 0], 1), round(rates[9].min(), 1), round(rates[9].max(), 1))
+    raw = result.anatomy[3]
+    np.testing.assert_allclose(raw.state["v"][0], (1 - 0.9) * raw.grad[0])  # v = (1 − β1) g
     # The "try": with β2 = 0.99 the two biases cancel and the first steps agree.
     scene = copy.deepcopy(BY_SLUG["adam"].scene)
     for run in scene["runs"][2:]:

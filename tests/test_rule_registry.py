@@ -1,5 +1,5 @@
-"""A rule is its function and one registry entry: both backends pick up a new one, and a
-spec that disagrees with its function's signature is refused."""
+"""A rule is its function and one registry entry: both backends pick up a new one (its
+anatomy too), and a spec that disagrees with its function's signature is refused."""
 
 from __future__ import annotations
 
@@ -32,11 +32,28 @@ def leaky_lookahead(x, average, t, lr, leak):
     return x - lr * leak * average
 
 
+def leaky_direction(g, average, t, lr):
+    return average
+
+
+def leaky_effective_lr(g, t, lr):
+    return lr / np.sqrt(t)
+
+
 def echo_update(x, g, g1, g2, g3, count, t, lr, w0, w1, w2, w3, shrink):
     """A weighted sum of the last four gradients (wider state and more hyper-parameters
     than any rule of the app)."""
     direction = w0 * g + w1 * g1 + w2 * g2 + w3 * g3
     return x - lr * shrink * direction, g, g1, g2, count + 1.0
+
+
+def echo_direction(g, prev_g1, prev_g2, prev_g3, t, lr, w0, w1, w2, w3):
+    """The state before the update holds the three gradients the step weighs."""
+    return w0 * g + w1 * prev_g1 + w2 * prev_g2 + w3 * prev_g3
+
+
+def echo_effective_lr(g, t, lr, shrink):
+    return lr * shrink
 
 
 def _weight(name, default):
@@ -49,6 +66,11 @@ LEAKY = OptimizerSpec(
     params=(params.alpha(0.001), HyperParam("leak", r"\lambda", 0.8, 0.0, 1.0)),
     update=leaky_update,
     lookahead=leaky_lookahead,
+    symbols={"average": "m"},
+    direction=leaky_direction,
+    effective_lr=leaky_effective_lr,
+    direction_equation="m",
+    effective_lr_equation=r"\alpha_t / \sqrt{t}",
     equations=(r"m \leftarrow \lambda m + g",),
     description="A test rule with a look-ahead.",
 )
@@ -64,6 +86,11 @@ ECHO = OptimizerSpec(
         HyperParam("shrink", "s", 0.5, 0.0, 1.0),
     ),
     update=echo_update,
+    symbols={"g1": "g_1", "g2": "g_2", "g3": "g_3", "count": "n"},
+    direction=echo_direction,
+    effective_lr=echo_effective_lr,
+    direction_equation=r"\sum_i w_i g_{t-i}",
+    effective_lr_equation=r"\alpha_t s",
     equations=(r"x \leftarrow x - \alpha s \sum_i w_i g_{t-i}",),
     description="A test rule with four state slots and five hyper-parameters.",
 )
@@ -140,6 +167,33 @@ def test_rules_added_to_the_registry_run_on_both_backends(registered):
 
 
 @pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_an_added_rules_anatomy_comes_with_it(registered, backend):
+    # Named by its symbols; its look-ahead point kept; its step −effective_lr · direction,
+    # with ECHO's direction read from the state before the update (prev_g1 …).
+    runs = [{"optimizer": "leaky", "params": {"alpha": 0.02}}, {"optimizer": "echo"}]
+    body = {"problem": {"name": "steep_valley", "noise": 0.2}, "steps": 30, "runs": runs}
+    simulation = build_simulation({**body, "anatomy": True})
+    result = simulate(simulation, backend)
+    leaky, echo = result.anatomy
+    assert set(leaky.state) == {"m"} and set(echo.state) == {"g_1", "g_2", "g_3", "n"}
+    t = np.arange(1, 31)
+    np.testing.assert_allclose(leaky.effective_lr, (0.02 / np.sqrt(t))[:, None] * [1, 1])
+    np.testing.assert_allclose(echo.effective_lr, np.full((30, 2), 0.001 * 0.5))
+    np.testing.assert_array_equal(echo.state["n"], np.arange(1, 31)[:, None] * [1.0, 1.0])
+    previous = [np.zeros(2)] + list(leaky.state["m"][:-1])
+    np.testing.assert_allclose(
+        leaky.lookahead, result.paths[0][:-1] - 0.02 * 0.8 * np.array(previous), rtol=1e-12
+    )
+    before = np.vstack([np.zeros((1, 2)), echo.state["g_1"][:-1]])
+    weights = (0.4, 0.3, 0.2, 0.1)
+    older = [np.vstack([np.zeros((k, 2)), echo.grad[:-k]]) for k in (1, 2, 3)]
+    direction = sum(w * g for w, g in zip(weights, [echo.grad, *older], strict=True))
+    np.testing.assert_array_equal(before, older[0])
+    step = np.diff(result.paths[1], axis=0)
+    np.testing.assert_allclose(step, -echo.effective_lr * direction, rtol=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
 def test_an_added_rule_runs_alike_rows_and_minibatches(registered, backend):
     # Rows alike take the compiled backend's blocked loop; each must equal its run alone.
     problem = {"name": "linear_regression", "n_samples": 30, "batch_size": 4}
@@ -159,20 +213,44 @@ def test_an_added_rule_runs_alike_rows_and_minibatches(registered, backend):
 MOMENTUM_PARAMS = (params.alpha(0.01), params.BETA)
 
 
-def _spec(update, params_=MOMENTUM_PARAMS, lookahead=None):
+def momentumish(x, g, velocity, t, lr, beta):
+    return x - lr * velocity, beta * velocity + g
+
+
+def along_velocity(g, velocity, t, lr):
+    return velocity
+
+
+def along_gradient(g, t, lr):
+    return g
+
+
+def plain_rate(g, t, lr):
+    return lr
+
+
+def _spec(
+    update,
+    params_=MOMENTUM_PARAMS,
+    lookahead=None,
+    symbols=None,
+    direction=along_velocity,
+    effective_lr=plain_rate,
+):
     return OptimizerSpec(
         name="broken",
         label="Broken",
         params=params_,
         update=update,
         lookahead=lookahead,
+        symbols={"velocity": "v"} if symbols is None else symbols,
+        direction=direction,
+        effective_lr=effective_lr,
+        direction_equation="v",
+        effective_lr_equation=r"\alpha_t",
         equations=(),
         description="",
     )
-
-
-def momentumish(x, g, velocity, t, lr, beta):
-    return x - lr * velocity, beta * velocity + g
 
 
 def test_a_spec_whose_params_differ_from_its_signature_is_refused():
@@ -210,6 +288,27 @@ def test_a_lookahead_that_reads_what_the_rule_lacks_is_refused():
         _spec(momentumish, lookahead=peeks_at_gamma)
 
 
+def test_an_anatomy_that_reads_what_the_rule_lacks_is_refused():
+    def by_gamma(g, velocity, t, lr, gamma):
+        return lr * gamma
+
+    def before_nothing(g, prev_average, t, lr):
+        return g
+
+    with pytest.raises(ValueError, match="by_gamma reads gamma, which momentumish does not"):
+        _spec(momentumish, effective_lr=by_gamma)
+    with pytest.raises(ValueError, match="reads prev_average"):
+        _spec(momentumish, direction=before_nothing)
+    with pytest.raises(ValueError, match=r"effective_lr\(g, \*state, t, lr, \*hyper\)"):
+        _spec(momentumish, effective_lr=lambda velocity, t, lr: lr)
+
+
+@pytest.mark.parametrize("symbols", [{}, {"velocity": "v", "speed": "s"}, {"speed": "v"}])
+def test_symbols_must_name_each_state_once(symbols):
+    with pytest.raises(ValueError, match="symbols must name each state of momentumish"):
+        _spec(momentumish, symbols=symbols)
+
+
 def test_the_compiled_backend_refuses_a_rule_it_cannot_import():
     def local_rule(x, g, velocity, t, lr, beta):
         return x, velocity
@@ -231,7 +330,9 @@ def test_editing_a_rule_names_a_new_kernel_module(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "edited_rule", module)
 
     def digest():
-        spec = _spec(module.edited_update, (params.alpha(0.01),))
+        spec = _spec(
+            module.edited_update, (params.alpha(0.01),), symbols={}, direction=along_gradient
+        )
         source, modules = kernel_source.render({**OPTIMIZERS, "edited": spec}, PROBLEMS)
         return source, kernel_source.digest(source, modules)
 

@@ -36,7 +36,8 @@ def dispatchers() -> dict[str, numba.core.registry.CPUDispatcher]:
 
 def representative_requests() -> None:
     """What the routes run: POST /api/runs, the stream's chunks, sweeps (POST and
-    stream), surface grids; one run and many, every optimiser, every problem."""
+    stream), surface grids; one run and many, every optimiser, every problem, with
+    and without anatomy."""
     every = [{"optimizer": name} for name in OPTIMIZERS]
     for name, problem in PROBLEMS.items():
         spec = {"name": name}
@@ -51,6 +52,7 @@ def representative_requests() -> None:
         if problem.kind == "regression":
             sizes = [{"optimizer": "sgd", "batch_size": size} for size in (40, 8, 1)]
             bodies.append({"problem": spec, "steps": 30, "runs": sizes})
+        bodies += [{**body, "anatomy": True} for body in bodies if "stride" not in body]
         for body in bodies:
             runs_route._compute(build_simulation(body))  # POST /api/runs
             b"".join(csv_blocks(simulate(build_simulation(body))))  # … answered as CSV

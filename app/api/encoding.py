@@ -12,7 +12,7 @@ from typing import Any
 from starlette.responses import JSONResponse
 
 from app.engine import Chunk, Execution, Simulation, nullable
-from app.formats import contiguous, data_json, dumps, is_regression, run_json
+from app.formats import anatomy_json, contiguous, data_json, dumps, is_regression, run_json
 
 
 class JSONBytesResponse(JSONResponse):
@@ -45,12 +45,18 @@ def started_message(run_id: Any, simulation: Simulation, execution: Execution) -
 
 
 def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
-    """Points ``chunk.first …`` of every run; with a stride, each point's ``t`` too."""
+    """Points ``chunk.first …`` of every run; with a stride, each point's ``t`` too; with
+    anatomy, ``α_t`` at each point and the anatomy of the updates that made them."""
     runs = []
-    for path, loss, updates in zip(chunk.paths, chunk.losses, chunk.updates, strict=True):
+    for row, (path, loss, updates) in enumerate(
+        zip(chunk.paths, chunk.losses, chunk.updates, strict=True)
+    ):
         run = {"t": contiguous(updates)} if chunk.stride > 1 else {}
         run["path"] = contiguous(path).reshape(-1, 2)
         run["loss"] = contiguous(loss)
+        if chunk.anatomy is not None and chunk.rates is not None:
+            run["alpha_t"] = contiguous(chunk.rates[row])
+            run.update(anatomy_json(chunk.anatomy[row]))
         runs.append(run)
     return dumps({"type": "chunk", "id": run_id, "from": chunk.first, "runs": runs})
 

@@ -66,6 +66,29 @@ Stride = whole_number(
 SweepSteps = whole_number(1, MAX_SWEEP_STEPS, "updates per cell")
 Resolution = whole_number(MIN_RESOLUTION, MAX_RESOLUTION, "grid points along each axis")
 AxisCount = whole_number(2, MAX_AXIS_CELLS, "cells on this axis")
+
+
+def _switch(value: Any) -> Any:
+    if not isinstance(value, bool):
+        # The engine's words for the same rule (HyperParam.validate of a bool).
+        raise PydanticCustomError("bool_type", "must be true or false")
+    return value
+
+
+Anatomy = Annotated[
+    bool,
+    BeforeValidator(_switch),
+    Field(
+        description="also send every update's anatomy: the gradient the rule used, the "
+        "look-ahead point (Nesterov), α_t, the rule's state after the update and its "
+        "effective learning rate (docs/API.md, Anatomy); with stride 1 only",
+    ),
+]
+Update = whole_number(
+    1,
+    MAX_STEPS,
+    "the update t (1, 2, …): its epoch's minibatches, with t's own among them",
+)
 RUNS_DESCRIPTION = (
     f"1 … {MAX_RUNS} runs (a server may set a lower limit: limits.max_runs in GET /api/catalog)"
 )

@@ -34,6 +34,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Fiel
 from app.api.fields import (
     BATCH_SIZE,
     RUNS_DESCRIPTION,
+    Anatomy,
     AxisCount,
     Resolution,
     Seed,
@@ -41,6 +42,7 @@ from app.api.fields import (
     Steps,
     Stride,
     SweepSteps,
+    Update,
 )
 from app.hyperparams import HyperParam, export_value
 from app.limits import (
@@ -244,6 +246,13 @@ RUN_OF_KIND = {
 }
 
 
+# ANATOMY_STRIDE_RULE, in JSON Schema: with "anatomy": true, a stride can only be 1.
+ANATOMY_NEEDS_STRIDE_1 = {
+    "if": {"properties": {"anatomy": {"const": True}}, "required": ["anatomy"]},
+    "then": {"properties": {"stride": {"const": 1}}},
+}
+
+
 def _runs_request(kind: str) -> type[BaseModel]:
     rules = f" Rules across fields: {BATCH_RULE}; {SAMPLE_BUDGET_RULE}."
     return _closed(
@@ -261,7 +270,9 @@ def _runs_request(kind: str) -> type[BaseModel]:
                 ],
                 ...,
             ),
+            "anatomy": (Anatomy, False),
         },
+        **ANATOMY_NEEDS_STRIDE_1,
     )
 
 
@@ -278,6 +289,22 @@ SurfaceRequestSchema = _closed(
         "problem": (ProblemSchema, ...),
         "seed": (Seed, 0),
         "resolution": (Resolution, DEFAULT_RESOLUTION),
+    },
+)
+
+
+# -- the minibatch cloud ------------------------------------------------------------------
+
+CloudRequestSchema = _closed(
+    "CloudRequest",
+    "The gradient of every minibatch of one epoch of a regression run at one point. "
+    f"Rule across fields: {BATCH_RULE}.",
+    {
+        "problem": (PROBLEM_OF_KIND["regression"], ...),
+        "seed": (Seed, 0),
+        "batch_size": _BATCH_SIZE_FIELD,
+        "t": (Update, ...),
+        "at": (Start, Field(description="[w, b]: where the gradients are taken")),
     },
 )
 

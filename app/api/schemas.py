@@ -24,6 +24,7 @@ from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
     RUNS_DESCRIPTION,
+    Anatomy,
     AxisCount,
     BatchSize,
     Number,
@@ -33,8 +34,10 @@ from app.api.fields import (
     Steps,
     Stride,
     SweepSteps,
+    Update,
 )
 from app.api.request_schemas import (
+    CloudRequestSchema,
     RunsRequestSchema,
     SurfaceRequestSchema,
     SweepRequestSchema,
@@ -124,6 +127,7 @@ class RunsRequest(_Closed):
     seed: Seed = 0
     stride: Stride = 1
     runs: list[RunSpec] = Field(min_length=1, max_length=MAX_RUNS, description=RUNS_DESCRIPTION)
+    anatomy: Anatomy = False
 
     def engine_body(self) -> dict[str, Any]:
         """The request as the engine reads it (fields left out stay out)."""
@@ -136,6 +140,16 @@ class SurfaceRequest(_Closed):
     problem: Entries
     seed: Seed = 0
     resolution: Resolution = DEFAULT_RESOLUTION
+
+
+class CloudRequest(_Closed):
+    """The body of ``POST /api/cloud``."""
+
+    problem: Entries
+    seed: Seed = 0
+    batch_size: BatchSize | None = None
+    t: Update
+    at: Start
 
 
 class AxisSpec(_Closed):
@@ -183,6 +197,7 @@ class SweepRequest(_Closed):
 RunsBody = Annotated[RunsRequest, documented_as(RunsRequestSchema)]
 SurfaceBody = Annotated[SurfaceRequest, documented_as(SurfaceRequestSchema)]
 SweepBody = Annotated[SweepRequest, documented_as(SweepRequestSchema)]
+CloudBody = Annotated[CloudRequest, documented_as(CloudRequestSchema)]
 
 
 # -- responses (documentation; the routes encode with orjson) ----------------------------
@@ -211,8 +226,8 @@ class RunResult(BaseModel):
     loss: list[float] = Field(description="the noiseless objective at every path point")
     alpha_t: list[float] | None = Field(
         None,
-        description="regression only: the learning rate of the update that led to each "
-        "point (at t = 0, the first update's)",
+        description="regression runs, and every run with anatomy: the learning rate of the "
+        "update that led to each point (at t = 0, the first update's)",
     )
     diverged_at: int | None = Field(description="the update that diverged, or null")
     converged_at: int | None = Field(
@@ -222,6 +237,17 @@ class RunResult(BaseModel):
     blew_up_at: int | None = Field(
         description="the first update whose loss was more than 1e6 times further from the "
         "minimum than at the start, or null; the run goes on (docs/API.md, Convergence)"
+    )
+    # With "anatomy": true, entry t − 1 of each is update t's (docs/API.md, Anatomy).
+    grad: list[Point] | None = Field(None, description="the gradient the rule used")
+    lookahead: list[Point] | None = Field(
+        None, description="where it was taken (Nesterov only): the look-ahead point"
+    )
+    state: dict[str, list[Point]] | None = Field(
+        None, description="the rule's state after the update, by its symbols (v, G, s, …)"
+    )
+    effective_lr: list[Point] | None = Field(
+        None, description="per coordinate, x_t − x_{t−1} = −effective_lr · direction"
     )
 
 
@@ -249,6 +275,21 @@ class SurfaceResponse(BaseModel):
     z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+
+
+class CloudResponse(BaseModel):
+    """The request completed with its defaults, then the cloud."""
+
+    problem: dict[str, str | float | int]
+    seed: int
+    batch_size: int
+    t: int
+    at: Point
+    epoch: int = Field(description="the epoch of update t, counted from 0")
+    batch: int = Field(description="the index (in gradients) of the minibatch update t used")
+    sizes: list[int] = Field(description="each minibatch's number of samples")
+    gradients: list[Point] = Field(description="each minibatch's gradient at at, in order")
+    full: Point = Field(description="the full-batch gradient at at: the size-weighted mean")
 
 
 class AxisResult(BaseModel):
@@ -328,6 +369,20 @@ class ParamInfo(BaseModel):
     description: str
 
 
+class AnatomyInfo(BaseModel):
+    """How a rule's anatomy reads (docs/API.md, Anatomy); LaTeX, and the same as MathML."""
+
+    state: list[str] = Field(description="the symbols of its state, as the anatomy names them")
+    direction: str = Field(description="what the rule steps along")
+    direction_mathml: str
+    effective_lr: str = Field(description="x_t − x_{t−1} = −effective_lr · direction")
+    effective_lr_mathml: str
+    velocity_term: str | None = Field(
+        description="the part of the step its velocity carries beside −α_t g, or null"
+    )
+    velocity_term_mathml: str | None
+
+
 class OptimizerInfo(BaseModel):
     name: str
     label: str
@@ -335,6 +390,7 @@ class OptimizerInfo(BaseModel):
     params: list[ParamInfo]
     equations: list[str] = Field(description="the update rule, LaTeX, one line each")
     equations_mathml: list[str] = Field(description="the same lines as MathML")
+    anatomy: AnatomyInfo
 
 
 class ScheduleInfo(BaseModel):

@@ -8,7 +8,8 @@
   from the registries (``app.backends.kernel_source``).
 
 Both expose ``advance(inputs, out_path, out_loss, column)`` over the same plain
-``StepInputs``, and tests prove they agree. Neither knows about requests or
+``StepInputs``, and tests prove they agree. Given a ``Recording`` they also keep
+what each update used and left behind (its anatomy: app/anatomy.py). Neither knows about requests or
 ``app.engine``: the engine builds the inputs and picks a backend.
 """
 
@@ -24,6 +25,18 @@ from app.problems.regression import Batches
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+
+
+@dataclass
+class Recording:
+    """What a backend keeps of each update besides the position, written like the
+    path: update ``k`` of a call into column ``column + k`` (whole C-contiguous
+    float64 buffers, as the path's)."""
+
+    grad: FloatArray  # (B, n, 2): the gradient the rule used, noise included
+    at: FloatArray  # (B, n, 2): where it was taken (the look-ahead point, else x_{t−1})
+    state: FloatArray  # (B, n, state slots, 2): every state slot after the update
+    effective_lr: FloatArray  # (B, n, 2): the rule's effective_lr (its OptimizerSpec)
 
 
 @dataclass
@@ -47,3 +60,4 @@ class StepInputs:
     batches: Batches  # which samples each update reads, per batch-size group
     batch_of_row: IntArray  # (B,) index into the batch-size groups
     max_coordinate: float  # a row that leaves ±this, or turns non-finite, diverges
+    recording: Recording | None = None  # filled in as well, when given

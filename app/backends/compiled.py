@@ -121,7 +121,17 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         int(column),
         float(inputs.max_coordinate),
     )
-    if alike and rows >= COLUMNS_FROM and _shares_settings(hyper, module.MIN_SHARED):
+    recording = inputs.recording
+    if recording is not None:
+        # Only run_rows records (run_alike's and run_columns' results are the same, bit
+        # for bit); the recording's buffers come after the loop's own.
+        recorded = tuple(
+            _writable(a, f64)
+            for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
+        )
+        rule = (_readable(ids, i64), _readable(hyper, f64))
+        module.run_rows_recording(*arguments, *rule, *outputs, *recorded)
+    elif alike and rows >= COLUMNS_FROM and _shares_settings(hyper, module.MIN_SHARED):
         rule = (int(ids[0]), _readable(hyper, f64))
         threads.over_rows(
             rows,
@@ -142,6 +152,7 @@ def dispatchers() -> dict[str, Any]:
     return {
         "run_rows": module.run_rows,
         "run_alike": module.run_alike,
+        "run_rows_recording": module.run_rows_recording,
         "run_columns": module.run_columns,
         "convergence.scan": convergence.compiled_scan,
     }

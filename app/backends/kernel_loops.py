@@ -7,14 +7,16 @@ file come from that generated part:
 
 - ``update(op, x, g, s, t, lr, h) -> (x, s)``: one coordinate of one update of
   optimiser ``op``, with its state slots ``s`` and hyper-parameter slots ``h``
-  (tuples);
+  (tuples); ``effective_rate(op, g, s, before, t, lr, h)``: its effective learning
+  rate, from the state after (``s``) and before (``before``) the update;
 - ``lookahead(op, x, y, sx, sy, t, lr, h)``: where optimiser ``op`` takes its gradient;
 - ``surface_gradient(problem, x, y)``, ``surface_value(problem, x, y)``;
 - ``sample_dloss(problem, z, y)``, ``sample_loss(problem, z, y)``: a regression's
   per-sample loss and its derivative in ``z = w·x + b``;
 - ``FIRST_REGRESSION``: problem ids from this one on are regressions;
 - ``load_state(state, row, coordinate)``, ``store_state(…, s)``,
-  ``load_hyper(hyper, row)``: a row's slots as tuples.
+  ``load_hyper(hyper, row)``: a row's slots as tuples; ``record_state(out_state,
+  row, column, coordinate, s)`` writes them into a recording's column.
 
 Performance notes (measured; keep them when editing):
 
@@ -28,6 +30,9 @@ Performance notes (measured; keep them when editing):
   row loop.
 - Both loops are ``nogil``: they touch only arrays, so the server's event loop
   and other requests' threads keep running while one request computes.
+- ``run_rows`` and ``run_rows_recording`` are one loop, ``rows_loop``, inlined with
+  ``record`` a constant: LLVM drops the recording branch from ``run_rows``, which
+  stays as fast as before it existed (benchmarks/engine.py) with one signature.
 """
 
 # ruff: noqa: F821 - the generated part of the kernel module defines the dispatch names
@@ -89,14 +94,15 @@ def one_update(
 ):
     """One update of one row: the gradient (at the rule's look-ahead point, if it has
     one), its noise, then the rule on each coordinate. Returns the new position and
-    state, ``(x, y, state of x, state of y)``."""
+    state, ``(x, y, state of x, state of y)``, then where the gradient was taken and
+    the gradient (what a recording keeps; unused, they cost nothing)."""
     ex, ey = lookahead(op, px, py, sx, sy, t, lr, h)
     gx, gy = gradient(problem, ex, ey, data_x, data_y, order, start, size)
     gx = gx + noise_x
     gy = gy + noise_y
     nx, nsx = update(op, px, gx, sx, t, lr, h)
     ny, nsy = update(op, py, gy, sy, t, lr, h)
-    return nx, ny, nsx, nsy
+    return nx, ny, nsx, nsy, ex, ey, gx, gy
 
 
 @numba.njit(inline="always", cache=True)
@@ -107,6 +113,91 @@ def escaped(x, y, max_coordinate):
         and abs(x) <= max_coordinate
         and abs(y) <= max_coordinate
     )
+
+
+@numba.njit(inline="always", cache=True)
+def rows_loop(
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    batch_of_row,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    record,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
+):
+    """Any mix of optimisers: each row runs all its updates with its state in registers;
+    with ``record``, what each update used and left goes into ``out_grad``, ``out_at``,
+    ``out_state`` and ``out_rate`` (column ``column + k``, as the path). Positions are
+    written only when ``out_path`` has columns."""
+    positions = out_path.shape[1] > 0
+    for row in range(x.shape[0]):
+        if diverged_at[row] != 0:
+            continue
+        op = optimizer_ids[row]
+        group = batch_of_row[row]
+        h = load_hyper(hyper, row)
+        px, py = x[row, 0], x[row, 1]
+        sx = load_state(state, row, 0)
+        sy = load_state(state, row, 1)
+        for k in range(rates.shape[0]):
+            t = float(first_update + k)
+            nx, ny, nsx, nsy, ex, ey, gx, gy = one_update(
+                problem,
+                op,
+                px,
+                py,
+                sx,
+                sy,
+                t,
+                rates[k, row],
+                h,
+                sigma * noise[k, 0],
+                sigma * noise[k, 1],
+                data_x,
+                data_y,
+                order,
+                starts[group, k],
+                sizes[group, k],
+            )
+            if escaped(nx, ny, max_coordinate):
+                diverged_at[row] = first_update + k
+                break
+            if record:
+                out_grad[row, column + k, 0] = gx
+                out_grad[row, column + k, 1] = gy
+                out_at[row, column + k, 0] = ex
+                out_at[row, column + k, 1] = ey
+                record_state(out_state, row, column + k, 0, nsx)
+                record_state(out_state, row, column + k, 1, nsy)
+                lr = rates[k, row]
+                out_rate[row, column + k, 0] = effective_rate(op, gx, nsx, sx, t, lr, h)
+                out_rate[row, column + k, 1] = effective_rate(op, gy, nsy, sy, t, lr, h)
+            px, py, sx, sy = nx, ny, nsx, nsy
+            if positions:
+                out_path[row, column + k, 0] = px
+                out_path[row, column + k, 1] = py
+            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
+        x[row, 0], x[row, 1] = px, py
+        store_state(state, row, 0, sx)
+        store_state(state, row, 1, sy)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -132,49 +223,49 @@ def run_rows(
     column,
     max_coordinate,
 ):
-    """Any mix of optimisers: each row runs all its updates with its state in registers.
-    Positions are written only when ``out_path`` has columns."""
-    record = out_path.shape[1] > 0
-    for row in range(x.shape[0]):
-        if diverged_at[row] != 0:
-            continue
-        op = optimizer_ids[row]
-        group = batch_of_row[row]
-        h = load_hyper(hyper, row)
-        px, py = x[row, 0], x[row, 1]
-        sx = load_state(state, row, 0)
-        sy = load_state(state, row, 1)
-        for k in range(rates.shape[0]):
-            t = float(first_update + k)
-            nx, ny, nsx, nsy = one_update(
-                problem,
-                op,
-                px,
-                py,
-                sx,
-                sy,
-                t,
-                rates[k, row],
-                h,
-                sigma * noise[k, 0],
-                sigma * noise[k, 1],
-                data_x,
-                data_y,
-                order,
-                starts[group, k],
-                sizes[group, k],
-            )
-            if escaped(nx, ny, max_coordinate):
-                diverged_at[row] = first_update + k
-                break
-            px, py, sx, sy = nx, ny, nsx, nsy
-            if record:
-                out_path[row, column + k, 0] = px
-                out_path[row, column + k, 1] = py
-            out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
-        x[row, 0], x[row, 1] = px, py
-        store_state(state, row, 0, sx)
-        store_state(state, row, 1, sy)
+    """``rows_loop`` without a recording (the outputs it is not given are never touched)."""
+    unused = np.empty((0, 0, 0, 0))
+    rows_loop(
+        problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
+        optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
+        out_loss, column, max_coordinate, False, out_path, out_path, unused, out_path,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def run_rows_recording(
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    batch_of_row,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
+):
+    """``rows_loop`` keeping each update's gradient, where it was taken, the state after
+    and the effective learning rate."""
+    rows_loop(
+        problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
+        optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
+        out_loss, column, max_coordinate, True, out_grad, out_at, out_state, out_rate,
+    )  # fmt: skip
 
 
 # Rows per block of run_alike: enough independent rows to overlap their dependency
@@ -210,7 +301,7 @@ def run_alike(
     Same arithmetic, other order: a block of rows advances one update at a time
     (see the notes at the top). Results are bit-identical to ``run_rows``.
     """
-    record = out_path.shape[1] > 0
+    positions = out_path.shape[1] > 0
     for low in range(0, x.shape[0], BLOCK):
         high = min(low + BLOCK, x.shape[0])
         for k in range(rates.shape[0]):
@@ -219,7 +310,7 @@ def run_alike(
                 if diverged_at[row] != 0:
                     continue
                 group = batch_of_row[row]
-                nx, ny, nsx, nsy = one_update(
+                nx, ny, nsx, nsy, _, _, _, _ = one_update(
                     problem,
                     op,
                     x[row, 0],
@@ -243,7 +334,7 @@ def run_alike(
                 x[row, 0], x[row, 1] = nx, ny
                 store_state(state, row, 0, nsx)
                 store_state(state, row, 1, nsy)
-                if record:
+                if positions:
                     out_path[row, column + k, 0] = nx
                     out_path[row, column + k, 1] = ny
                 out_loss[row, column + k] = loss(problem, nx, ny, data_x, data_y)
@@ -328,7 +419,7 @@ def run_columns(
     trail_y = np.empty((STRETCH, COLUMN_BLOCK))
     values = np.empty((STRETCH, COLUMN_BLOCK))
     count = rates.shape[0]
-    record = out_path.shape[1] > 0
+    positions = out_path.shape[1] > 0
     low = first_row
     while low < end_row:
         high = min(low + COLUMN_BLOCK, end_row)
@@ -410,14 +501,14 @@ def run_columns(
                     for r in range(n):
                         if dead[r] == 0:
                             values[i, r] = mean_loss(problem, pos[0, r], pos[1, r], data_x, data_y)
-                if record:
+                if positions:
                     for r in range(n):
                         trail_x[i, r] = pos[0, r]
                         trail_y[i, r] = pos[1, r]
             for r in range(n):
                 for i in range(stretch):
                     out_loss[low + r, column + first + i] = values[i, r]
-            if record:
+            if positions:
                 for r in range(n):
                     for i in range(stretch):
                         out_path[low + r, column + first + i, 0] = trail_x[i, r]

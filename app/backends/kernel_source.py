@@ -16,9 +16,10 @@ registry is all the compiled backend needs.
 2. the imports of the modules that define the rules and problems, and each of
    their functions compiled with ``inline="always"``;
 3. the dispatch, each function a plain if-chain on an id (``update``,
-   ``lookahead``, ``surface_gradient``, ``surface_value``, ``sample_dloss``,
+   ``lookahead``, ``effective_rate``, ``surface_gradient``, ``surface_value``, ``sample_dloss``,
    ``sample_loss``), ``FIRST_REGRESSION``, and ``load_state`` / ``store_state`` /
-   ``load_hyper``, which move a row's slots between the arrays and tuples;
+   ``load_hyper`` / ``record_state``, which move a row's slots between the arrays
+   and tuples;
    ``STATE_SLOTS`` and ``HYPER_SLOTS`` are the widths of those arrays;
 4. the loops, copied from ``kernel_loops.py``, which call only the names above.
 
@@ -48,7 +49,7 @@ from typing import Any
 
 import numba
 
-from app.optim.base import OptimizerSpec
+from app.optim.base import PREVIOUS, OptimizerSpec
 from app.optim.registry import hyper_slots, state_slots
 from app.problems.base import Problem, Regression, Surface
 
@@ -156,6 +157,48 @@ def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: i
             f"        {_targets(outputs)} = {functions.name(spec.update)}({', '.join(arguments)})",
         ]
     lines.append(f"    return x, {_tuple(slots)}")
+    return lines
+
+
+def _effective_rate(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: int, h: int
+) -> list[str]:
+    after, before = [f"s{j}" for j in range(s)], [f"b{j}" for j in range(s)]
+    hypers = [f"h{j}" for j in range(h)]
+    lines = _header(
+        "def effective_rate(op, g, s, before, t, lr, h):",
+        "One coordinate's effective learning rate of optimiser ``op`` at its update, from\n"
+        "    its state slots after the update (``s``) and before it (``before``).",
+    )
+    lines += [
+        f"    {_targets(names)} = {tuple_}"
+        for names, tuple_ in ((after, "s"), (before, "before"), (hypers, "h"))
+        if names
+    ]
+    # Rules whose calls read the same (momentum and Nesterov) share a branch.
+    branches: dict[tuple[Callable[..., Any], tuple[str, ...]], list[int]] = {}
+    for op, spec in enumerate(optimizers.values()):
+        reads = spec.reads["effective_lr"]
+        arguments = ["g"]
+        for name in reads.state:
+            previous = name.startswith(PREVIOUS)
+            slot = spec.state.index(name.removeprefix(PREVIOUS))
+            arguments.append((before if previous else after)[slot])
+        arguments += ["t", "lr", *(hypers[spec.hyper_names.index(n)] for n in reads.hyper)]
+        branches.setdefault((spec.effective_lr, tuple(arguments)), []).append(op)
+    specs = list(optimizers.values())
+    for number, ((rate, arguments), ops) in enumerate(branches.items()):
+        test = " or ".join(f"op == {op}" for op in ops)
+        test = (
+            "else:" if number == len(branches) - 1 else f"{'if' if number == 0 else 'elif'} {test}:"
+        )
+        reads = specs[ops[0]].reads["effective_lr"]
+        signature = ", ".join(("g", *reads.state, "t", "lr", *reads.hyper))
+        lines += [
+            f"    {test}",
+            f"        # {', '.join(specs[op].name for op in ops)}: {rate.__name__}({signature})",
+            f"        return {functions.name(rate)}({', '.join(arguments)})",
+        ]
     return lines
 
 
@@ -328,6 +371,13 @@ def _slots(s: int, h: int) -> list[str]:
         "Write back what ``load_state`` read.",
     )
     lines += [f"    state[row, {j}, coordinate] = s[{j}]" for j in range(s)] or ["    pass"]
+    lines += _header(
+        "def record_state(out_state, row, column, coordinate, s):",
+        "Write the state slots into a recording's column.",
+    )
+    lines += [f"    out_state[row, column, {j}, coordinate] = s[{j}]" for j in range(s)] or [
+        "    pass"
+    ]
     lines += _header("def load_hyper(hyper, row):", "The hyper-parameter slots of one row.")
     lines.append(f"    return {_tuple([f'hyper[row, {j}]' for j in range(h)])}")
     return lines
@@ -355,6 +405,7 @@ def render(
     if not surfaces or not regressions:
         raise ValueError("the kernels need at least one surface and one regression")
     body = _update(optimizers, functions, s, h) + _lookahead(optimizers, functions)
+    body += _effective_rate(optimizers, functions, s, h)
     body += _update_columns(optimizers, functions, h)
     body += _lookahead_columns(optimizers, functions, h)
     for function, doc, attribute, kind in (

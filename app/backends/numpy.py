@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.backends import FloatArray, StepInputs
+from app.optim.base import PREVIOUS, OptimizerSpec
 from app.optim.registry import OPTIMIZERS
 from app.problems.base import Problem, Surface
 
@@ -21,8 +22,9 @@ LOSS_BLOCK = 1 << 20
 
 def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k``'s position
-    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n).
-    ``out_path`` may have no columns: then positions are not recorded."""
+    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)
+    (and of ``inputs.recording``'s buffers, if it has one). ``out_path`` may have no
+    columns: then positions are not recorded."""
     x, state, hyper = inputs.x, inputs.state, inputs.hyper
     groups = [
         (spec, np.flatnonzero(inputs.optimizer_ids == index))
@@ -66,6 +68,8 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
                 new_x[rows] = result[0]
                 for j in range(len(spec.state)):
                     new_state[rows, j] = result[1 + j]
+            if inputs.recording is not None:
+                _record(inputs, groups, gradient, eval_points, state, new_state, k, column)
             bad = active & (
                 ~np.isfinite(new_x).all(axis=1)
                 | (np.abs(new_x) > inputs.max_coordinate).any(axis=1)
@@ -77,6 +81,57 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             if out_path.shape[1]:
                 out_path[:, column + k] = x
             out_loss[:, column + k] = loss_at(inputs.problem, x, inputs.data_x, inputs.data_y)
+
+
+def _record(inputs, groups, gradient, eval_points, before, after, k, column) -> None:
+    """Update ``k``'s gradient, where it was taken, the state after it and each rule's
+    effective rate into column ``column + k`` of the recording."""
+    recording = inputs.recording
+    recording.grad[:, column + k] = gradient
+    recording.at[:, column + k] = eval_points
+    recording.state[:, column + k] = after
+    t = inputs.first_update + k
+    for spec, rows in groups:
+        rates = evaluate(
+            spec,
+            "effective_lr",
+            gradient[rows, None],
+            after[rows, None],
+            before[rows],
+            t,
+            inputs.rates[k, rows, None],
+            inputs.hyper[rows],
+        )
+        recording.effective_lr[rows, column + k] = rates[:, 0]
+
+
+def evaluate(
+    spec: OptimizerSpec,
+    role: str,
+    grad: FloatArray,
+    after: FloatArray,
+    before: FloatArray,
+    first_update: int,
+    rates: FloatArray,
+    hyper: FloatArray,
+) -> FloatArray:
+    """``spec``'s ``role`` function (``"direction"`` or ``"effective_lr"``) for r rows over
+    n updates, as arrays: ``grad`` (r, n, 2); ``after`` (r, n, slots, 2), the state after
+    each update; ``before`` (r, slots, 2), the state before the first; ``rates`` (r, n),
+    ``α_t``; ``hyper`` (r, hyper slots). Returns (r, n, 2)."""
+    reads = spec.reads[role]
+    arguments = [grad]
+    for name in reads.state:
+        if name.startswith(PREVIOUS):
+            slot = spec.state.index(name.removeprefix(PREVIOUS))
+            arguments.append(np.concatenate([before[:, None, slot], after[:, :-1, slot]], axis=1))
+        else:
+            arguments.append(after[:, :, spec.state.index(name)])
+    t = np.arange(first_update, first_update + grad.shape[1], dtype=np.float64)
+    arguments += [t[None, :, None], rates[:, :, None]]
+    arguments += [hyper[:, spec.hyper_names.index(name), None, None] for name in reads.hyper]
+    with np.errstate(all="ignore"):  # a diverged row's slots hold whatever they hold
+        return np.broadcast_to(getattr(spec, role)(*arguments), grad.shape)
 
 
 def _gradient(inputs: StepInputs, points: FloatArray, k: int) -> FloatArray:

@@ -59,17 +59,61 @@ def nadam_update(x, g, exp_avg, exp_avg_sq, t, lr, beta1, beta2, eps):
     return x - lr * direction / np.sqrt(exp_avg_sq_hat + eps), exp_avg, exp_avg_sq
 
 
+def adam_direction(g, exp_avg, t, lr, beta1, bias_correction):
+    r"""Adam steps along $\hat v$ ..."""
+    return exp_avg / (bias_correction * (1 - beta1**t) + (1 - bias_correction))
+
+
+def adam_effective_lr(g, exp_avg_sq, t, lr, beta2, eps, bias_correction):
+    r"""... by $\alpha_t / \sqrt{\hat s + \varepsilon}$ per coordinate."""
+    correction2 = bias_correction * (1 - beta2**t) + (1 - bias_correction)
+    return lr / np.sqrt(exp_avg_sq / correction2 + eps)
+
+
+def corrected_direction(g, exp_avg, t, lr, beta1):
+    r"""AMSGrad and AdaMax step along $\hat v = v / (1 - \beta_1^t)$."""
+    return exp_avg / (1 - beta1**t)
+
+
+def amsgrad_effective_lr(g, max_exp_avg_sq, t, lr, beta2, eps):
+    r"""$\alpha_t / \sqrt{\hat s + \varepsilon}$ with $\hat s = m / (1 - \beta_2^t)$."""
+    return lr / np.sqrt(max_exp_avg_sq / (1 - beta2**t) + eps)
+
+
+def adamax_effective_lr(g, exp_inf, t, lr, eps):
+    r"""$\alpha_t / (u + \varepsilon)$ (the $1/(1 - \beta_1^t)$ is in $\hat v$)."""
+    return lr / (exp_inf + eps)
+
+
+def nadam_direction(g, exp_avg, t, lr, beta1):
+    r"""Nadam steps along its blend $\beta_1 \hat v + (1 - \beta_1) g / (1 - \beta_1^t)$ ..."""
+    correction1 = 1 - beta1**t
+    return beta1 * exp_avg / correction1 + (1 - beta1) * g / correction1
+
+
+def nadam_effective_lr(g, exp_avg_sq, t, lr, beta2, eps):
+    r"""... by $\alpha_t / \sqrt{\hat s + \varepsilon}$, as Adam with its correction."""
+    return lr / np.sqrt(exp_avg_sq / (1 - beta2**t) + eps)
+
+
 _MOMENTS = (
     r"v \leftarrow \beta_1 v + (1 - \beta_1)\, g",
     r"s \leftarrow \beta_2 s + (1 - \beta_2)\, g^2",
 )
 _CORRECTED = r"\hat v = \frac{v}{1 - \beta_1^t}, \quad \hat s = \frac{s}{1 - \beta_2^t}"
+_ADAPTIVE_RATE = r"\frac{\alpha_t}{\sqrt{\hat s + \varepsilon}}"
+_MOMENT_SYMBOLS = {"exp_avg": "v", "exp_avg_sq": "s"}
 
 ADAM = OptimizerSpec(
     name="adam",
     label="Adam",
     params=(*_ADAM_PARAMS, params.BIAS_CORRECTION),
     update=adam_update,
+    symbols=_MOMENT_SYMBOLS,
+    direction=adam_direction,
+    effective_lr=adam_effective_lr,
+    direction_equation=r"\hat v",
+    effective_lr_equation=_ADAPTIVE_RATE,
     equations=(
         *_MOMENTS,
         _CORRECTED,
@@ -85,6 +129,11 @@ AMSGRAD = OptimizerSpec(
     label="AMSGrad",
     params=_ADAM_PARAMS,
     update=amsgrad_update,
+    symbols={**_MOMENT_SYMBOLS, "max_exp_avg_sq": "m"},
+    direction=corrected_direction,
+    effective_lr=amsgrad_effective_lr,
+    direction_equation=r"\hat v",
+    effective_lr_equation=_ADAPTIVE_RATE,
     equations=(
         *_MOMENTS,
         r"m \leftarrow \max(m, s)",
@@ -100,6 +149,11 @@ ADAMAX = OptimizerSpec(
     label="AdaMax",
     params=(params.alpha(0.002), params.BETA1, params.BETA2, params.eps(1e-8)),
     update=adamax_update,
+    symbols={"exp_avg": "v", "exp_inf": "u"},
+    direction=corrected_direction,
+    effective_lr=adamax_effective_lr,
+    direction_equation=r"\hat v",
+    effective_lr_equation=r"\frac{\alpha_t}{u + \varepsilon}",
     equations=(
         _MOMENTS[0],
         r"u \leftarrow \max\left(\beta_2 u,\ |g|\right)",
@@ -114,6 +168,11 @@ NADAM = OptimizerSpec(
     label="Nadam",
     params=_ADAM_PARAMS,
     update=nadam_update,
+    symbols=_MOMENT_SYMBOLS,
+    direction=nadam_direction,
+    effective_lr=nadam_effective_lr,
+    direction_equation=r"\beta_1 \hat v + \frac{(1 - \beta_1)\, g}{1 - \beta_1^t}",
+    effective_lr_equation=_ADAPTIVE_RATE,
     equations=(
         *_MOMENTS,
         _CORRECTED,

@@ -6,6 +6,7 @@ import numpy as np
 
 from app.optim import params
 from app.optim.base import OptimizerSpec
+from app.optim.sgd import sgd_direction
 
 
 def rmsprop_update(x, g, avg_sq, t, lr, gamma, eps):
@@ -15,11 +16,21 @@ def rmsprop_update(x, g, avg_sq, t, lr, gamma, eps):
     return x - lr * g / np.sqrt(avg_sq + eps), avg_sq
 
 
+def rmsprop_effective_lr(g, avg_sq, t, lr, eps):
+    r"""$\alpha_t / \sqrt{s + \varepsilon}$ along the gradient: it recovers as s forgets."""
+    return lr / np.sqrt(avg_sq + eps)
+
+
 RMSPROP = OptimizerSpec(
     name="rmsprop",
     label="RMSProp",
     params=(params.alpha(0.01), params.GAMMA, params.eps(1e-8)),
     update=rmsprop_update,
+    symbols={"avg_sq": "s"},
+    direction=sgd_direction,
+    effective_lr=rmsprop_effective_lr,
+    direction_equation="g",
+    effective_lr_equation=r"\frac{\alpha_t}{\sqrt{s + \varepsilon}}",
     equations=(
         r"s \leftarrow \gamma\, s + (1 - \gamma)\, g^2",
         r"x \leftarrow x - \frac{\alpha_t\, g}{\sqrt{s + \varepsilon}}",

@@ -177,6 +177,30 @@ def minibatches(n_samples: int, batch_size: int, seed: int, first: int, count: i
     return Batches(order=order.astype(np.int64), starts=starts, sizes=sizes)
 
 
+def batches_of(n_samples: int, batch_size: int, seed: int, first: int, count: int) -> Batches:
+    """``minibatches``; a full batch (every sample, whatever the shuffle) walks the
+    samples in their own order and draws no shuffle."""
+    if batch_size == n_samples:
+        return Batches(
+            order=np.arange(n_samples, dtype=np.int64),
+            starts=np.zeros(count, dtype=np.int64),
+            sizes=np.full(count, n_samples, dtype=np.int64),
+        )
+    return minibatches(n_samples, batch_size, seed, first, count)
+
+
+def batch_gradients(
+    problem: Regression, x: FloatArray, y: FloatArray, batches: Batches, point: FloatArray
+) -> FloatArray:
+    """The gradient at ``point`` (w, b) of each batch that ``batches`` lists in order,
+    consecutive in its ``order`` (one epoch's): (batches, 2)."""
+    samples = batches.order
+    w, b = point
+    dloss = problem.sample_dloss(w * x[samples] + b, y[samples])
+    sums = np.add.reduceat(np.stack([dloss * x[samples], dloss], axis=1), batches.starts)
+    return sums / batches.sizes[:, None]
+
+
 def best_fit(problem: Regression, x: FloatArray, y: FloatArray) -> tuple[float, float] | None:
     """The minimiser of the full-data loss (least squares, or Newton for logistic).
 

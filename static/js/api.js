@@ -42,6 +42,11 @@ export function fetchSurface(problem, seed, resolution) {
   return surfaceCache.get(key);
 }
 
+/** Every minibatch's gradient of one epoch at one point (POST /api/cloud). */
+export function fetchCloud(body, signal) {
+  return postJSON("/api/cloud", body, signal);
+}
+
 /** Whole runs in one answer (POST /api/runs). */
 export function fetchRuns(request, signal) {
   return postJSON("/api/runs", request, signal);

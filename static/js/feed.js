@@ -7,6 +7,37 @@ import { RunStream, fetchRuns } from "./api.js";
 
 const SEND_GAP = 40; // ms between sends: the server allows 30 messages/s
 
+/**
+ * A run's anatomy as it arrives (docs/API.md, Anatomy), one list per coordinate:
+ * entry k is update k + 1's, the update that made point k + 1.
+ */
+function emptyAnatomy() {
+  return { gx: [], gy: [], lx: null, ly: null, alpha: [], rx: [], ry: [], state: {} };
+}
+
+function appendAnatomy(anatomy, run, from) {
+  const pairs = [[run.grad, "gx", "gy"], [run.effective_lr, "rx", "ry"]];
+  if (run.lookahead) {
+    anatomy.lx ??= [];
+    anatomy.ly ??= [];
+    pairs.push([run.lookahead, "lx", "ly"]);
+  }
+  for (const [symbol, values] of Object.entries(run.state)) {
+    anatomy.state[symbol] ??= { x: [], y: [] };
+    pairs.push([values, null, null, anatomy.state[symbol]]);
+  }
+  for (const [values, a, b, into = anatomy] of pairs) {
+    const xs = into[a ?? "x"];
+    const ys = into[b ?? "y"];
+    for (const [x, y] of values) {
+      xs.push(x);
+      ys.push(y);
+    }
+  }
+  // alpha_t has one per point: the start's (from = 0) is the first update's again.
+  for (const alpha of from === 0 ? run.alpha_t.slice(1) : run.alpha_t) anatomy.alpha.push(alpha);
+}
+
 export class RunFeed {
   /**
    * page: {hook, request() → the request for the state now, instant() → instant mode,
@@ -54,7 +85,7 @@ export class RunFeed {
           if (this.current?.id !== id) return;
           const { runs, ...head } = result;
           this.started({ id, ...head, runs: runs.map(({ path, loss, diverged_at, converged_at, blew_up_at, ...run }) => run) });
-          this.chunk({ id, from: 0, runs: runs.map((r) => ({ path: r.path, loss: r.loss })) });
+          this.chunk({ id, from: 0, runs: runs.map(({ diverged_at, converged_at, blew_up_at, ...r }) => r) });
           this.done({ id, runs: runs.map((r) => ({ diverged_at: r.diverged_at, converged_at: r.converged_at, blew_up_at: r.blew_up_at })) });
         })
         .catch((error) => {
@@ -70,7 +101,7 @@ export class RunFeed {
     this.current = {
       id,
       request,
-      buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null, converged: null, blewUp: null })),
+      buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null, converged: null, blewUp: null, anatomy: request.anatomy ? emptyAnatomy() : null })),
       received: 0,
       done: false,
       sentAt: performance.now(),
@@ -99,6 +130,7 @@ export class RunFeed {
         buf.y.push(run.path[k][1]);
         buf.loss.push(run.loss[k]);
       }
+      if (buf.anatomy && run.grad) appendAnatomy(buf.anatomy, run, message.from);
       current.received = Math.max(current.received, message.from + run.path.length);
     });
     this.page.points();

@@ -8,7 +8,7 @@ function openHelp() {
   if (!dialog.open) dialog.showModal();
 }
 
-/** actions: {play, next, previous, present, exitPresent, panel}: what space, n/→, b/←, p, Esc and h do. */
+/** actions: {play, next, previous, present, exitPresent, panel, anatomy}: what space, n/→, b/←, p, Esc, h and a do. */
 export function wireKeys(actions) {
   $("#help-open").addEventListener("click", openHelp);
   $("#help-close").addEventListener("click", () => $("#help").close());
@@ -18,8 +18,8 @@ export function wireKeys(actions) {
   document.addEventListener("keydown", (e) => keys(e, actions));
 }
 
-/** Keyboard: space play/pause, n/→ b/← lessons, p present (Esc leaves), h side panel, ? help. */
-function keys(e, { play, next, previous, present, exitPresent, panel }) {
+/** Keyboard: space play/pause, n/→ b/← lessons, p present (Esc leaves), h side panel, a step anatomy, ? help. */
+function keys(e, { play, next, previous, present, exitPresent, panel, anatomy }) {
   if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
   if (e.key !== "Escape" && e.target.closest?.("input, select, textarea, [contenteditable]")) return;
   if ($("#help").open) return; // the dialog handles its own keys (Esc closes it)
@@ -33,6 +33,7 @@ function keys(e, { play, next, previous, present, exitPresent, panel }) {
     p: present,
     Escape: exitPresent,
     h: panel,
+    a: anatomy,
     "?": openHelp,
   };
   const action = map[e.key.length === 1 ? e.key.toLowerCase() : e.key];

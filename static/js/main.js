@@ -74,7 +74,8 @@ window.__descentlab = hook;
 
 const feed = new RunFeed({
   hook,
-  request: () => S.toRequest(state, catalog),
+  // The runs' anatomy only while a view shows it: it is four times the numbers.
+  request: () => ({ ...S.toRequest(state, catalog), ...(S.wantsAnatomy(state) ? { anatomy: true } : {}) }),
   instant: () => state.instant,
   sent(animate) {
     stage.sent();
@@ -203,8 +204,31 @@ function renderHeader() {
   $("#lossx").value = state.lossx;
   $("#xlog").checked = state.xlog;
   $("#smooth").checked = S.smoothing(state, catalog);
+  renderCharts();
   document.querySelectorAll("[data-view]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.view === state.view)));
   $("#surface-3d").hidden = state.view !== "3d";
+}
+
+/** The chart in the loss chart's place (loss, or the rules' state) and the step anatomy toggle follow the state. */
+function renderCharts() {
+  document.querySelectorAll("[data-chart]").forEach((b) => b.setAttribute("aria-pressed", String(b.dataset.chart === state.chart)));
+  $("#state-plot").hidden = state.chart === "loss";
+  // Two traces a run in the per-coordinate charts: which is which.
+  const axes = catalog.problem(state.problem).axes;
+  $("#chart-coordinates").hidden = !["rate", "velocity"].includes(state.chart);
+  $("#chart-coordinates").textContent = `solid: ${axes[0]}, dotted: ${axes[1]}`;
+  $(".loss-card").classList.toggle("charting", state.chart !== "loss");
+  $("#anatomy-toggle").setAttribute("aria-pressed", String(state.anatomy));
+}
+
+/** A view that reads the runs' anatomy was switched on or off: ask for it if the run in flight lacks it. */
+function anatomyChanged() {
+  renderCharts();
+  writeURL(true);
+  stage.invalidate();
+  const current = feed.current;
+  if (S.wantsAnatomy(state) && current && !current.request.anatomy) feed.rerun({ animate: false });
+  else stage.schedule();
 }
 
 /** What a slide or an animation shows: the views' picture, the title, the formula, each run's mark and settings. */
@@ -249,7 +273,12 @@ function wire() {
       if (sweeps?.open) sweeps.draw();
     },
   });
+  const toggleAnatomy = () => {
+    state.anatomy = !state.anatomy;
+    anatomyChanged();
+  };
   wireKeys({
+    anatomy: toggleAnatomy,
     play: () => playback.toggle(),
     next: () => lessons.step(1),
     previous: () => lessons.step(-1),
@@ -259,6 +288,14 @@ function wire() {
   });
   wireExport({ run: () => feed.current, state: () => state, lesson: () => lessons.current, scene: slideScene, toast });
   $("#sweep-toggle").addEventListener("click", () => sweeps.toggle(panel.selected));
+  $("#anatomy-toggle").addEventListener("click", toggleAnatomy);
+  document.querySelectorAll("[data-chart]").forEach((btn) =>
+    btn.addEventListener("click", () => {
+      if (state.chart === btn.dataset.chart) return;
+      state.chart = btn.dataset.chart;
+      anatomyChanged();
+    }),
+  );
   $("#lossx").addEventListener("change", (e) => {
     state.lossx = e.target.value;
     panel.renderProblem();
@@ -273,6 +310,7 @@ function wire() {
     state.runs.forEach((run) => (run.start = null));
     catalog.fitBatches(state);
     panel.renderProblem();
+    renderCharts();
     stage.invalidate();
     changed({ push: true, panel: true, ground: true });
   });

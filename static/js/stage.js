@@ -1,9 +1,10 @@
-// The stage: the four Plotly views and what they show of the run in flight,
+// The stage: the Plotly views and what they show of the run in flight,
 // decided frame by frame: everything at once in instant mode, or up to the
 // playhead when animating. At most one redraw per animation frame; a run's
 // `done` draws at once instead of waiting for the next frame. Also the ground
-// (the surface's loss on a grid, fetched once per problem) and drafting (cheap
-// paths while a slider moves).
+// (the surface's loss on a grid, fetched once per problem), drafting (cheap
+// paths while a slider moves), the state chart in the loss chart's place and the
+// selected run's step anatomy on the surface (when the state asks for them).
 
 import * as S from "./state.js";
 import { fetchSurface } from "./api.js";
@@ -12,6 +13,8 @@ import { SurfaceView } from "./surfaceplot.js";
 import { Surface3DView } from "./surface3d.js";
 import { LossView } from "./lossplot.js";
 import { DataView } from "./dataplot.js";
+import { StateView } from "./stateplot.js";
+import { CloudFeed, layer, magnification, renderKey, stepArrows } from "./anatomy.js";
 import { legendName } from "./naming.js";
 
 const $ = (sel) => document.querySelector(sel);
@@ -85,6 +88,7 @@ export class Stage {
     this.drawing = false;
     this.drewThisFrame = false; // a draw ran since the last animation frame began
     this.draftTimer = null;
+    this.clouds = new CloudFeed(() => this.schedule());
   }
 
   /** Load Plotly (after the first paint) and create the views. */
@@ -97,6 +101,7 @@ export class Stage {
     this.loss.mode = state().scale;
     this.loss.epochs = catalog.isRegression(state().problem) && state().lossx === "epochs";
     this.dataView = new DataView($("#data-plot"));
+    this.stateView = new StateView($("#state-plot"));
     this.plotsReady = true;
     document.body.classList.add("ready");
     this.applyGround();
@@ -174,6 +179,7 @@ export class Stage {
       per: run ? S.batchesPerEpoch(run, state) : 1,
       path: { x: buf.x.slice(0, upto), y: buf.y.slice(0, upto), loss: buf.loss.slice(0, upto) },
       allLoss: buf.loss, // every loss received (the loss axis covers the whole run, even while animating)
+      anatomy: buf.anatomy, // every update's, as received (null unless asked for)
     };
   }
 
@@ -213,6 +219,7 @@ export class Stage {
     const points = Math.min(playback.target + 1, cur.received);
     const n = cur.buffers.length;
     const is3d = state.view === "3d";
+    const charting = state.chart !== "loss"; // the state chart is in the loss chart's place
     const newRun = view.drawnId !== cur.id;
     // A new run replaces the old paths only once it has points, so nothing blinks;
     // in instant mode it waits (briefly) for the whole run, so one redraw shows it.
@@ -236,6 +243,11 @@ export class Stage {
         loss.reset(metas, steps, final, { order, notes }),
       ];
       if (is3d) jobs.push(surface3d.reset(metas, order));
+      if (charting) {
+        Object.assign(this.stateView, { epochs: loss.epochs, xlog: state.xlog });
+        const axes = catalog.problem(state.problem).axes;
+        jobs.push(this.stateView.reset(metas, steps, { order, view: state.chart, axes }));
+      }
       if (cur.data && (view.dataStale || newRun || !dataView.ready)) {
         jobs.push(dataView.reset(catalog.problem(state.problem), cur.data, metas, order));
         view.dataStale = false;
@@ -262,6 +274,7 @@ export class Stage {
       if (any) {
         const jobs = [surface.add(slices), loss.add(slices, from)];
         if (is3d) jobs.push(surface3d.add(slices));
+        if (charting) jobs.push(this.stateView.add(view.shown));
         if (cur.data) {
           jobs.push(dataView.update(cur.buffers.map((buf, i) => (view.shown[i] ? [buf.x[view.shown[i] - 1], buf.y[view.shown[i] - 1]] : null))));
         }
@@ -269,6 +282,7 @@ export class Stage {
       }
     }
     if (!view.drafting && !surface.dots) await surface.undraft();
+    await this.drawAnatomy(cur, state);
     hook.redraws++;
     hook.lastRedraw = performance.now();
     playback.clock(points - 1, steps);
@@ -286,13 +300,65 @@ export class Stage {
     }
   }
 
+  /**
+   * The selected run's step at the update shown, as arrows on the surface, with its
+   * key; on a regression its minibatch cloud too (fetched; drawn once it is here).
+   * Nothing when the step anatomy is off, the run is hidden or has no anatomy yet.
+   */
+  drawAnatomy(cur, state) {
+    const { catalog, spotlight } = this.page;
+    const i = spotlight.selected;
+    const buf = cur.buffers[i];
+    const run = state.runs[i];
+    let shown = null;
+    if (state.anatomy && buf && run && !spotlight.isHidden(i)) {
+      const rule = catalog.optimizer(run.optimizer);
+      const step = stepArrows(buf, this.view.shown[i] - 1, rule);
+      const problem = catalog.problem(state.problem);
+      if (step) {
+        let cloud = null;
+        if (problem.kind === "regression") {
+          const { problem: spec, seed, runs } = cur.request;
+          const batch = runs[i]?.batch_size ?? spec.batch_size;
+          cloud = this.clouds.get({ problem: spec, seed, batch_size: batch, t: step.t, at: step.from });
+        }
+        shown = { ...layer(step, magnification(step, problem.bounds), cloud), color: runColor(i), run: i };
+      }
+      renderKey($("#anatomy-key"), shown, { rule, color: runColor(i), name: legendName(run, state, catalog), terms: catalog.raw.arrow_terms });
+      if (shown && document.body.classList.contains("present")) this.placeKey();
+    } else renderKey($("#anatomy-key"), null, {});
+    return this.surface.showAnatomy(shown);
+  }
+
+  /**
+   * Presenting, the key lies over the map's lower right corner (inside its axes, away
+   * from the starts, which the problems put on the left), so the map keeps its height.
+   */
+  placeKey() {
+    const full = this.surface.el._fullLayout;
+    if (!full?.xaxis?._length) return;
+    const card = this.surface.el.closest(".surface-card").getBoundingClientRect();
+    const plot = this.surface.el.getBoundingClientRect();
+    const key = $("#anatomy-key");
+    // The axes' own box (a map keeps its aspect, so it may sit inside Plotly's margins).
+    key.style.setProperty("--map-right", `${card.right - plot.left - full.xaxis._offset - full.xaxis._length + 6}px`);
+    key.style.setProperty("--map-bottom", `${card.bottom - plot.top - full.yaxis._offset - full.yaxis._length + 6}px`);
+  }
+
   /** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
   async finish(cur) {
     if (!this.view.marked) {
       // The run came in pieces (animation, a slow run): its marks were not drawn yet.
       const { marks, converged, blowUps } = marksOf(cur);
       const metas = cur.buffers.map((buf, i) => this.runMeta(i, buf, buf.x.length));
-      await Promise.all([this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks, metas), this.surface.nest(metas)]);
+      const jobs = [this.loss.finish(metas, marks, converged, blowUps), this.surface.markDiverged(marks, metas), this.surface.nest(metas)];
+      // The state chart's axis was chosen from the first pieces: choose it from them all.
+      const state = this.page.state();
+      if (state.chart !== "loss") {
+        const order = this.page.spotlight.order(metas.length);
+        jobs.push(this.stateView.reset(metas, cur.request.steps, { order, view: state.chart, axes: this.page.catalog.problem(state.problem).axes }));
+      }
+      await Promise.all(jobs);
       this.view.marked = true;
     }
     this.page.statuses();

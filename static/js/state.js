@@ -22,6 +22,10 @@ export const FIELDS = [
   { key: "lossx", kind: "enum", values: ["updates", "epochs"], default: "updates" }, // loss chart's x-axis (regressions)
   { key: "xlog", kind: "bool", default: false }, // loss chart's x-axis logarithmic
   { key: "smooth", kind: "enum", values: ["auto", "on", "off"], default: "auto" }, // smoothed loss curves (auto: when noisy)
+  // What the chart under (or beside) the surface shows: the loss, or the rules' state
+  // (docs/API.md, Anatomy): effective rates per coordinate, the velocity's size, α_t.
+  { key: "chart", kind: "enum", values: ["loss", "rate", "velocity", "alpha"], default: "loss" },
+  { key: "anatomy", kind: "bool", default: false }, // the selected run's step drawn as arrows (and, on a regression, its minibatch cloud)
 ];
 
 // What a first visit shows: a valley where plain gradient descent zig-zags,
@@ -258,6 +262,11 @@ export function toURL(state, catalog) {
   }
   for (const run of state.runs) parts.push(`run=${enc(encodeRun(run, catalog))}`);
   return "?" + parts.join("&");
+}
+
+/** Whether a view on screen reads the runs' anatomy (the state chart, the arrows): only then is it asked for. */
+export function wantsAnatomy(state) {
+  return state.anatomy || state.chart !== "loss";
 }
 
 /** The body of POST /api/runs (and of a stream's run message) for a state. */

@@ -5,6 +5,7 @@
 
 import { CONFIG, FONT, MODEBAR, STYLE, fmtNumber, followSize, labelOffsets, lw, ms, replaceInPlace } from "./plots.js";
 import { nestedWidths } from "./overlap.js";
+import { ARROWS } from "./anatomy.js";
 
 // ---------------------------------------------------------------- the ground
 
@@ -164,6 +165,9 @@ export function lossAt(grid, x, y) {
 // ---------------------------------------------------------------- the surface (2-D)
 
 const NARROW = 560; // px: under this the colour bar goes under the axes
+// The step anatomy's traces (anatomy.js), last on the graph and in this order: the
+// cloud under the rest, the step over the terms it is the sum of.
+const ANATOMY_LAYER = ["cloud", "full", "velocity", "gradient", "step", "lookahead"];
 
 /**
  * #surface-plot: the ground as an image, then per run a trajectory (meta.run = i,
@@ -403,6 +407,8 @@ export class SurfaceView {
       meta: { role: "start" },
     });
     traces.push(this.noteTrace(runs, notes));
+    this.anatomyAt = traces.length;
+    traces.push(...ANATOMY_LAYER.map((role) => this.anatomyTrace(role, this.anatomy)));
     this.layout.images = this.grid ? [this.groundImage()] : [];
     this.layout.annotations = this.annotations(runs, marks, notes);
     // A new problem (or presentation mode) gets a fresh plot: Plotly.react kept the
@@ -455,6 +461,62 @@ export class SurfaceView {
       showlegend: false,
       meta: { role: "lesson-mark" },
     };
+  }
+
+  /**
+   * One trace of the step anatomy (meta: anatomy = its role, t the update, of the run,
+   * factor the magnification):
+   * arrows as line segments with an arrowhead at their end, or Nesterov's look-ahead
+   * point; empty when `shown` (anatomy.js's layer, or null) has none.
+   */
+  anatomyTrace(role, shown) {
+    const color = ARROWS[role].color ?? shown?.color ?? "#1f2733";
+    const meta = { anatomy: role, t: shown?.t ?? null, of: shown?.run ?? null, factor: shown?.factor ?? null };
+    if (role === "lookahead") {
+      const p = shown?.lookahead;
+      return {
+        type: "scatter",
+        mode: "markers",
+        x: p ? [p[0]] : [],
+        y: p ? [p[1]] : [],
+        marker: { symbol: "diamond-open", size: ms(15), color, line: { color, width: lw(2.5) } },
+        hovertemplate: "look-ahead point<br>(%{x:.4g}, %{y:.4g})<extra></extra>",
+        showlegend: false,
+        meta,
+      };
+    }
+    const arrows = !shown ? [] : role === "cloud" ? shown.cloud : shown[role] ? [shown[role]] : [];
+    const thin = role === "cloud";
+    const x = [];
+    const y = [];
+    const size = [];
+    for (const [p, q] of arrows) {
+      x.push(p[0], q[0], null);
+      y.push(p[1], q[1], null);
+      size.push(0, ms(thin ? 8 : 13), 0);
+    }
+    return {
+      type: "scatter",
+      mode: "lines+markers",
+      x,
+      y,
+      line: { color, width: lw(thin ? 1.2 : role === "step" ? 3.5 : 2.5), dash: role === "full" ? "dash" : "solid" },
+      marker: { symbol: "arrow", angleref: "previous", size, color, line: { width: 0 } },
+      hoverinfo: "skip",
+      showlegend: false,
+      meta,
+    };
+  }
+
+  /** Draw the step anatomy `shown` (anatomy.js's layer, or null for none): those traces only. */
+  showAnatomy(shown) {
+    const key = JSON.stringify(shown);
+    if (key === this.anatomyKey) return Promise.resolve();
+    this.anatomyKey = key;
+    this.anatomy = shown;
+    if (!this.ready || this.anatomyAt == null) return Promise.resolve();
+    const traces = ANATOMY_LAYER.map((role) => this.anatomyTrace(role, shown));
+    return replaceInPlace(this.el, traces, traces.map((_, k) => this.anatomyAt + k));
   }
 
   /** "✕ diverged at t" beside each diverged run's last point; the lesson's marks labelled. */

@@ -59,9 +59,15 @@ async def until(ws: ClientConnection, kind: str, run_id: Any, timeout: float = 6
             return seen
 
 
+# A run's anatomy fields (docs/API.md, Anatomy): one entry per update, in its chunks
+# (its alpha_t has one per point, as path).
+ANATOMY_LISTS = ("grad", "lookahead", "effective_lr")
+
+
 def join(messages: list[dict[str, Any]], run_id: Any) -> dict[str, Any]:
     """The chunks of ``run_id`` joined into POST /api/runs' ``path`` / ``loss`` lists
-    (and ``t``, with a stride)."""
+    (and ``t``, with a stride; ``alpha_t`` and the anatomy's lists, when the run asked
+    for its anatomy)."""
     started = next(m for m in messages if m["type"] == "started" and m["id"] == run_id)
     done = next(m for m in messages if m["type"] == "done" and m["id"] == run_id)
     chunks = [m for m in messages if m["type"] == "chunk" and m["id"] == run_id]
@@ -72,12 +78,23 @@ def join(messages: list[dict[str, Any]], run_id: Any) -> dict[str, Any]:
         assert chunk["from"] > last_from
         last_from = chunk["from"]
         for joined, part in zip(runs, chunk["runs"], strict=True):
-            assert set(part) == set(keys)
-            assert all(len(part[key]) == len(part["loss"]) for key in keys)
+            per_point = (*keys, "alpha_t") if "grad" in part else keys
+            assert set(part) - {*ANATOMY_LISTS, "state"} == set(per_point)
+            assert all(len(part[key]) == len(part["loss"]) for key in per_point)
             if part["path"]:  # points from … from+len-1
                 assert len(joined["path"]) == chunk["from"]
-            for key in keys:
-                joined[key] += part[key]
+            for key in per_point:
+                joined[key] = joined.get(key, []) + part[key]
+            if "grad" in part:
+                # Updates from … from+len−1: point 0 has no update before it.
+                updates = len(part["path"]) - (chunk["from"] == 0 and len(part["path"]) > 0)
+                for field in (f for f in ANATOMY_LISTS if f in part):
+                    assert len(part[field]) == updates, field
+                    joined[field] = joined.get(field, []) + part[field]
+                joined.setdefault("state", {symbol: [] for symbol in part["state"]})
+                for symbol, values in part["state"].items():
+                    assert len(values) == updates, symbol
+                    joined["state"][symbol] += values
     for joined, config, end in zip(runs, started["runs"], done["runs"], strict=True):
         joined.update(config)
         joined.update(end)  # diverged_at, converged_at

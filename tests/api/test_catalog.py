@@ -38,6 +38,19 @@ def test_catalog_lists_every_optimizer_with_its_equations(http: httpx.Client) ->
     assert all(m.startswith("<math") and 'display="block"' in m for m in adam["equations_mathml"])
 
 
+def test_catalog_says_how_each_rules_anatomy_reads(http: httpx.Client) -> None:
+    optimizers = {o["name"]: o["anatomy"] for o in http.get("/api/catalog").json()["optimizers"]}
+    assert optimizers["amsgrad"]["state"] == ["v", "s", "m"]
+    assert optimizers["adadelta"]["state"] == ["s", "d"]
+    assert optimizers["sgd"]["state"] == []
+    # Only the momentum rules' step has a velocity term beside −α_t g.
+    with_velocity = [name for name, a in optimizers.items() if a["velocity_term"]]
+    assert with_velocity == ["momentum", "nesterov"]
+    for anatomy in optimizers.values():
+        for key in ("direction", "effective_lr"):
+            assert anatomy[f"{key}_mathml"].startswith("<math"), key
+
+
 def test_catalog_schedules_problems_and_limits(http: httpx.Client) -> None:
     catalog = http.get("/api/catalog").json()
     schedules = {s["name"]: s for s in catalog["schedules"]}

@@ -80,6 +80,8 @@ def test_the_runs_example_keeps_its_nulls() -> None:
 
 def _schema(route: str, part: str) -> dict[str, Any]:
     operation = dict(_operations())[route]
+    if part == "run":  # one run of the answer
+        return {"$ref": "#/components/schemas/RunResult"}
     if part == "request":
         return operation["requestBody"]["content"]["application/json"]["schema"]
     return operation["responses"][part]["content"]["application/json"]["schema"]
@@ -92,6 +94,8 @@ CONTRACT_BLOCKS = {
     "GET /api/catalog": [("GET /api/catalog", "200")],
     "POST /api/runs": [("POST /api/runs", "request"), ("POST /api/runs", "200")],
     "POST /api/surface": [("POST /api/surface", "request"), ("POST /api/surface", "200")],
+    "Anatomy": [("POST /api/runs", "run")],
+    "POST /api/cloud": [("POST /api/cloud", "request"), ("POST /api/cloud", "200")],
     "POST /api/sweeps": [("POST /api/sweeps", "request")],
 }
 

@@ -103,6 +103,8 @@ def test_runs_are_one_variant_per_problem_kind_and_optimizer() -> None:
         problems = schemas.by_const(request["properties"]["problem"], "name")
         (kind,) = {PROBLEMS[name].kind for name in problems}
         assert list(problems) == [n for n, p in PROBLEMS.items() if p.kind == kind]
+        anatomy = request["properties"]["anatomy"]
+        assert (anatomy["type"], anatomy["default"]) == ("boolean", False)
         runs = schemas.by_const(request["properties"]["runs"]["items"], "optimizer")
         assert list(runs) == list(OPTIMIZERS)
         for name, run in runs.items():

@@ -102,12 +102,16 @@ def _axis_range_rule(body: dict[str, Any], axis: str, catalog: dict[str, Any]) -
 
 def broken_rules(path: str, body: Any, catalog: dict[str, Any]) -> list[list]:
     """The ``loc`` of every cross-field rule a schema-valid ``body`` breaks."""
-    if not isinstance(body, dict) or path not in ("/api/runs", "/api/surface", "/api/sweeps"):
+    if not isinstance(body, dict) or path not in (
+        "/api/runs", "/api/surface", "/api/sweeps", "/api/cloud"
+    ):  # fmt: skip
         return []
     budget = catalog["limits"]["max_sample_work"]
     n_samples = _samples(body["problem"], catalog)
     if path == "/api/surface":
         return _batch_rule(body, [], n_samples)
+    if path == "/api/cloud":
+        return _batch_rule(body, [["batch_size"]], n_samples)
     if path == "/api/runs":
         runs = body["runs"]
         broken = _batch_rule(body, [["runs", i, "batch_size"] for i in range(len(runs))], n_samples)

@@ -68,6 +68,19 @@ STREAMED = {
         {"optimizer": "momentum", "params": {"alpha": 0.45, "beta": 0.5}},
         steps=200,
     ),
+    # The stream's joined anatomy is the POST's too (docs/API.md, Anatomy).
+    "classroom, anatomy": request(
+        "rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=1000, anatomy=True
+    ),
+    "minibatch regression, anatomy": request(
+        {"name": "linear_regression", "n_samples": 150, "batch_size": 9},
+        {"optimizer": "nesterov"}, {"optimizer": "adadelta", "batch_size": 1},
+        steps=600, seed=4, anatomy=True,
+    ),
+    "diverging, anatomy": request(
+        "steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}, {"optimizer": "amsgrad"},
+        steps=300, anatomy=True,
+    ),
 }  # fmt: skip
 
 
@@ -90,8 +103,15 @@ def test_joined_chunks_equal_the_post_response(
     assert all(len(run["path"]) == 1 for run in messages[1]["runs"])  # point 0 first
     assert {m["id"] for m in messages} == {7}
     joined = join(messages, 7)
-    # Exactly: every float, every diverged_at. Chunks carry no alpha_t (POST does).
-    assert joined["runs"] == [_without(run, "alpha_t") for run in posted["runs"]]
+    # Exactly: every float, every diverged_at. Chunks carry no alpha_t (POST does),
+    # unless the run asked for its anatomy (docs/API.md, Anatomy).
+    expected = (
+        posted["runs"]
+        if body.get("anatomy")
+        else [_without(run, "alpha_t") for run in posted["runs"]]
+    )
+    assert joined["runs"] == expected
+    assert all(("grad" in run) == body.get("anatomy", False) for run in posted["runs"])
     assert joined["started"]["stride"] == posted["stride"]
     assert joined["started"]["data"] == posted.get("data")
     assert joined["started"]["problem"] == posted["problem"]

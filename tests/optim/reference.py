@@ -1,7 +1,9 @@
 """docs/API.md's update rules, line by line in plain Python floats, one coordinate at a time.
 
 Independent of app.optim: no numpy, no shared helpers, no vectorisation. The
-tests compare the engine's paths with these.
+tests compare the engine's paths with these, and its anatomy (docs/API.md,
+Anatomy: the gradient used, the look-ahead point, α_t, the state after each
+update by its symbols, the effective learning rate) with ``reference_run``'s.
 """
 
 from __future__ import annotations
@@ -13,6 +15,22 @@ def _beta_t(t, beta, warmup):
     return 0.5 if t <= warmup else beta
 
 
+# The symbols docs/API.md names each rule's state by, in the order of the slots
+# ``state[0]``, ``state[1]``, ``state[2]`` below.
+SYMBOLS = {
+    "sgd": (),
+    "momentum": ("v",),
+    "nesterov": ("v",),
+    "adagrad": ("G",),
+    "rmsprop": ("s",),
+    "adam": ("v", "s"),
+    "amsgrad": ("v", "s", "m"),
+    "adamax": ("v", "u"),
+    "nadam": ("v", "s"),
+    "adadelta": ("s", "d"),
+}
+
+
 def reference_path(name, params, grad, start, steps, lr_of=None):
     """Positions after 0 … ``steps`` updates of optimiser ``name``.
 
@@ -20,34 +38,51 @@ def reference_path(name, params, grad, start, steps, lr_of=None):
     folded in by the caller through ``grad(x, y, t)`` if it takes three args).
     ``lr_of(t)`` gives α_t (defaults to the constant ``params["alpha"]``).
     """
+    return reference_run(name, params, grad, start, steps, lr_of)[0]
+
+
+def reference_run(name, params, grad, start, steps, lr_of=None):
+    """``reference_path``'s positions, and every update's anatomy: a dict of lists,
+    entry t − 1 for update t (``grad``, ``lookahead`` for Nesterov, ``alpha_t``,
+    ``state`` by symbol, ``effective_lr``)."""
     p = dict(params)
     alpha = p["alpha"]
     lr_of = lr_of or (lambda t: alpha)
     x = list(start)
     state = [[0.0, 0.0] for _ in range(3)]
     path = [tuple(x)]
+    anatomy = {"grad": [], "alpha_t": [], "effective_lr": [], "state": {}}
+    anatomy["state"] = {symbol: [] for symbol in SYMBOLS[name]}
+    if name == "nesterov":
+        anatomy["lookahead"] = []
     for t in range(1, steps + 1):
         lr = lr_of(t)
         if name == "nesterov":
             b = _beta_t(t, p["beta"], p["beta_warmup_steps"])
             look = [x[i] - lr * b * state[0][i] for i in range(2)]
             g = grad(look[0], look[1], t)
+            anatomy["lookahead"].append(tuple(look))
         else:
             g = grad(x[0], x[1], t)
+        rate = [0.0, 0.0]
         for i in range(2):
             v, s, m = state[0][i], state[1][i], state[2][i]
             gi = g[i]
             if name == "sgd":
                 x[i] = x[i] - lr * gi
+                rate[i] = lr
             elif name in ("momentum", "nesterov"):
                 v = _beta_t(t, p["beta"], p["beta_warmup_steps"]) * v + gi
                 x[i] = x[i] - lr * v
+                rate[i] = lr
             elif name == "adagrad":
                 v = v + gi**2
                 x[i] = x[i] - lr * gi / math.sqrt(v + p["eps"])
+                rate[i] = lr / math.sqrt(v + p["eps"])
             elif name == "rmsprop":
                 v = p["gamma"] * v + (1 - p["gamma"]) * gi**2
                 x[i] = x[i] - lr * gi / math.sqrt(v + p["eps"])
+                rate[i] = lr / math.sqrt(v + p["eps"])
             elif name in ("adam", "amsgrad", "nadam"):
                 b1, b2 = p["beta1"], p["beta2"]
                 v = b1 * v + (1 - b1) * gi
@@ -64,14 +99,17 @@ def reference_path(name, params, grad, start, steps, lr_of=None):
                     x[i] = x[i] - lr * direction / math.sqrt(s_hat + p["eps"])
                 else:
                     x[i] = x[i] - lr * v_hat / math.sqrt(s_hat + p["eps"])
+                rate[i] = lr / math.sqrt(s_hat + p["eps"])
             elif name == "adamax":
                 b1, b2 = p["beta1"], p["beta2"]
                 v = b1 * v + (1 - b1) * gi
                 s = max(b2 * s, abs(gi))
                 x[i] = x[i] - (lr / (1 - b1**t)) * v / (s + p["eps"])
+                rate[i] = lr / (s + p["eps"])
             elif name == "adadelta":
                 rho, eps = p["rho"], p["eps"]
                 v = rho * v + (1 - rho) * gi**2
+                rate[i] = lr * math.sqrt(s + eps) / math.sqrt(v + eps)  # d before the update
                 delta = math.sqrt(s + eps) / math.sqrt(v + eps) * gi
                 s = rho * s + (1 - rho) * delta**2
                 x[i] = x[i] - lr * delta
@@ -79,7 +117,12 @@ def reference_path(name, params, grad, start, steps, lr_of=None):
                 raise ValueError(name)
             state[0][i], state[1][i], state[2][i] = v, s, m
         path.append(tuple(x))
-    return path
+        anatomy["grad"].append(tuple(g))
+        anatomy["alpha_t"].append(lr)
+        anatomy["effective_lr"].append(tuple(rate))
+        for slot, symbol in enumerate(SYMBOLS[name]):
+            anatomy["state"][symbol].append(tuple(state[slot]))
+    return path, anatomy
 
 
 DEFAULTS = {

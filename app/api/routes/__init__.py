@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.api.routes import (
     catalog,
+    cloud,
     docs,
     health,
     lessons,
@@ -19,7 +20,19 @@ from app.api.routes import (
 
 ROUTERS = [
     module.router
-    for module in (health, catalog, runs, surface, sweeps, lessons, stream, vendor, docs, pages)
+    for module in (
+        health,
+        catalog,
+        runs,
+        surface,
+        cloud,
+        sweeps,
+        lessons,
+        stream,
+        vendor,
+        docs,
+        pages,
+    )
 ]
 api_router = APIRouter()
 for router in ROUTERS:

@@ -12,6 +12,7 @@ from starlette.responses import Response
 from app import limits as fixed
 from app.api.encoding import JSONBytesResponse, dumps
 from app.api.schemas import Catalog
+from app.optim.base import OptimizerSpec
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES
 from app.problems.registry import PROBLEMS
@@ -22,6 +23,22 @@ router = APIRouter(tags=["catalog"])
 
 def _mathml(latex: str) -> str:
     return convert(latex, display="block")
+
+
+def anatomy_info(spec: OptimizerSpec) -> dict[str, Any]:
+    """How the rule's anatomy reads (docs/API.md, Anatomy): its state's symbols, the
+    direction it steps along, its effective rate and the velocity term of its step
+    (null for a rule without one), as LaTeX and MathML."""
+    terms = {
+        "direction": spec.direction_equation,
+        "effective_lr": spec.effective_lr_equation,
+        "velocity_term": spec.velocity_term,
+    }
+    info: dict[str, Any] = {"state": [spec.symbols[name] for name in spec.state]}
+    for key, latex in terms.items():
+        info[key] = latex
+        info[f"{key}_mathml"] = None if latex is None else _mathml(latex)
+    return info
 
 
 @lru_cache(maxsize=4)
@@ -35,6 +52,7 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
             "params": [p.as_json() for p in spec.params],
             "equations": list(spec.equations),
             "equations_mathml": [_mathml(e) for e in spec.equations],
+            "anatomy": anatomy_info(spec),
         }
         for spec in OPTIMIZERS.values()
     ]

@@ -2,7 +2,8 @@
 
 The page needs the catalog before it can draw anything, so it travels inside
 the HTML as a JSON data block (allowed by the CSP: it is never executed), with
-each parameter's symbol rendered to inline MathML for the "α = 0.1" readouts.
+each parameter's symbol rendered to inline MathML for the "α = 0.1" readouts, and
+the terms the step anatomy's key names.
 The lessons travel the same way; ``/lessons/<slug>`` is the same page opened
 on that lesson (an unknown slug is a 404 page that lists the lessons).
 """
@@ -27,6 +28,15 @@ from app.lessons import catalog as lesson_catalog
 
 router = APIRouter(include_in_schema=False)
 
+# The terms the step anatomy's arrows draw, for its key (static/js/anatomy.js); a
+# rule's velocity term comes with it in the catalog (anatomy.velocity_term).
+ARROW_TERMS = {
+    "gradient": r"-\alpha_t\, g",
+    "step": r"x_t - x_{t-1}",
+    "cloud": r"-\alpha_t\, g_k",
+    "full": r"-\alpha_t \nabla L",
+}
+
 
 @lru_cache(maxsize=4)
 def _templates(directory: Path) -> Jinja2Templates:
@@ -48,10 +58,14 @@ def _script_json(value: Any) -> Markup:
 
 @lru_cache(maxsize=4)
 def _page_catalog(max_steps: int, max_runs: int) -> tuple[dict[str, Any], Markup]:
-    """The catalog with symbols in MathML, and its JSON text (built once per limits)."""
+    """The catalog with symbols and the step anatomy's terms in MathML, and its JSON text
+    (built once per limits)."""
     catalog = copy.deepcopy(build_catalog(max_steps, max_runs))
     for section in ("optimizers", "schedules", "problems"):
         _with_symbols(catalog.get(section, []))
+    catalog["arrow_terms"] = {
+        role: convert(latex, display="inline") for role, latex in ARROW_TERMS.items()
+    }
     return catalog, _script_json(catalog)
 
 
