@@ -47,7 +47,10 @@ RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \
 # numba writes its machine code here; the app's user owns it, and the build fills
 # it (as that user) so no replica compiles on its first request. A host whose CPU
 # differs from the builder's recompiles once into the same folder.
+# MALLOC_ARENA_MAX: two glibc arenas for the worker threads, not eight per core, so
+# memory freed after a burst is not scattered over many (app/memory.py trims them).
 ENV NUMBA_CACHE_DIR=/var/cache/descentlab/numba \
+    MALLOC_ARENA_MAX=2 \
     DESCENTLAB_HOST=0.0.0.0 \
     DESCENTLAB_PORT=8000 \
     DESCENTLAB_WORKERS=1

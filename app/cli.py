@@ -177,6 +177,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the problem's batch_size)",
     )
     run.add_argument(
+        "--expression",
+        help="the formula f(x, y) of --problem custom, e.g. 'x^2 + 10*sin(y)' "
+        "(docs/API.md, Problems)",
+    )
+    run.add_argument(
         "--format",
         choices=("csv", "json"),
         default="csv",
@@ -247,7 +252,13 @@ def request_from(args: argparse.Namespace) -> dict[str, Any]:
         if size is not None:
             run["batch_size"] = size
     return {
-        "problem": {"name": args.problem, **dict(args.problem_param)},
+        "problem": {
+            "name": args.problem,
+            **dict(args.problem_param),
+            **({} if args.expression is None else {"expression": args.expression}),
+            # A typed formula's own start must be a point where it is defined too.
+            **({"start": list(args.start)} if args.problem == "custom" and args.start else {}),
+        },
         "steps": args.steps,
         "seed": args.seed,
         "stride": args.stride,
@@ -259,6 +270,10 @@ def _flag_of(error: InvalidSpec, request: dict[str, Any]) -> str:
     """The command-line flag behind a field of the request (docs/API.md names the fields)."""
     loc = error.loc
     if loc[:1] == ("problem",):
+        if loc[1:2] == ("expression",):
+            return "--expression"
+        if loc[1:2] == ("start",):
+            return "--start"
         return "--problem" if loc[1:] in ((), ("name",)) else f"--problem-param {loc[1]}"
     if loc == ("runs",):
         return "--optimizer"
@@ -301,13 +316,14 @@ def _run(args: argparse.Namespace) -> int:
             out.write(block)
     out.flush()
     for index, config in enumerate(simulation.runs):
-        for event, update in (
-            ("blew up", result.blew_up_at[index]),
-            ("diverged", result.diverged_at[index]),
+        for event, update, why in (
+            ("blew up", result.blew_up_at[index], None),
+            ("diverged", result.diverged_at[index], result.diverged_reason[index]),
         ):
             if update is not None:
                 print(
-                    f"descentlab: run {index} ({config.optimizer}) {event} at update {update}",
+                    f"descentlab: run {index} ({config.optimizer}) {event} at update {update}"
+                    + (f": {why}" if why else ""),
                     file=sys.stderr,
                 )
     return 0
@@ -318,6 +334,7 @@ def _serve(args: argparse.Namespace) -> int:
     command line of the server (the Dockerfile's CMD runs it too)."""
     import uvicorn
 
+    from app.server import HTTP_PROTOCOL, WEBSOCKET_PROTOCOL
     from app.settings import get_settings
 
     settings = get_settings()
@@ -327,6 +344,14 @@ def _serve(args: argparse.Namespace) -> int:
         port=settings.port if args.port is None else args.port,
         reload=args.reload,
         workers=None if args.reload else settings.workers,
+        # h11 bounds a request's head (httptools does not), and app/server.py's classes
+        # add what uvicorn lacks: a deadline for the head, a client that stops reading
+        # is dropped, security headers on uvicorn's own 400 (docs/DEPLOY.md).
+        http=HTTP_PROTOCOL,
+        ws=WEBSOCKET_PROTOCOL,
+        h11_max_incomplete_event_size=settings.http_max_head_bytes,
+        timeout_keep_alive=settings.http_keep_alive,
+        limit_concurrency=settings.http_max_connections,
         ws_max_size=settings.ws_read_bytes,
         ws_per_message_deflate=settings.ws_deflate,
         # A stopping server gives open streams 10 s to end, then closes them.

@@ -38,6 +38,8 @@ with numba.
 
 from __future__ import annotations
 
+import math
+
 import numba
 import numpy as np
 import numpy.typing as npt
@@ -46,6 +48,10 @@ from app.backends import threads
 
 EXACT_TOLERANCE = 1e-6
 NOISY_TOLERANCE = 1e-3
+# A typed formula has no known minimum: its gauge is the gradient's norm ‖∇f‖, within
+# tolerance below these. They are the loss rule's on the bowl ½‖x‖², where
+# ‖∇f‖ = √(2 (f − min)): √(2·10⁻⁶) ≈ 1.4·10⁻³ and √(2·10⁻³) ≈ 0.045.
+GRADIENT_TOLERANCES = (math.sqrt(2 * EXACT_TOLERANCE), math.sqrt(2 * NOISY_TOLERANCE))
 WINDOW = 50
 BLOW_UP_FACTOR = 1e6
 
@@ -127,13 +133,18 @@ class Tracker:
         noisy: npt.NDArray[np.bool_],
         start_losses: FloatArray,
         compiled: bool = True,
+        tolerances: tuple[float, float] = (EXACT_TOLERANCE, NOISY_TOLERANCE),
     ) -> None:
         """``noisy`` says, per row, whether its gradients are noisy (it may vary by row).
-        ``compiled``: scan with the numba kernel (else the plain Python function)."""
+        ``compiled``: scan with the numba kernel (else the plain Python function).
+        ``tolerances``: (noiseless, noisy), before the scale max(1, |min|); the gradient
+        rule of a typed formula gives its own (``GRADIENT_TOLERANCES``) and its gauges
+        (‖∇f‖ at each point) in place of the losses."""
         count = len(start_losses)
         floor = 0.0 if min_value is None else float(min_value)
         scale = max(1.0, abs(floor))
-        tolerance = np.where(noisy, NOISY_TOLERANCE, EXACT_TOLERANCE) * scale
+        exact, noisy_tolerance = tolerances
+        tolerance = np.where(noisy, noisy_tolerance, exact) * scale
         # No known minimum: no update is ever within tolerance.
         self.targets = floor + tolerance if min_value is not None else np.full(count, -np.inf)
         start = np.asarray(start_losses, dtype=np.float64).reshape(count)

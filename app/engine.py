@@ -61,14 +61,18 @@ from app.optim.registry import (
 )
 from app.optim.schedules import learning_rates, resolve_schedule
 from app.problems import regression
-from app.problems.base import Regression
-from app.problems.registry import PROBLEMS, resolve_problem
+from app.problems.base import ProgramSurface, Regression, read_point
+from app.problems.custom import CustomSurface
+from app.problems.expression.program import evaluate
+from app.problems.registry import problem_of, resolve_problem
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 Backend = Literal["compiled", "numpy"]
 ADVANCE = {"compiled": compiled_backend.advance, "numpy": numpy_backend.advance}
 
+# What a problem without a gauge of its own hands the loops as its gauge buffer.
+_NO_GAUGES = np.zeros((0, 0))
 # Anatomy explains each update: an answer thinned by a stride would drop most of them.
 ANATOMY_STRIDE_RULE = "anatomy comes with every update: it needs stride 1"
 
@@ -76,15 +80,29 @@ ANATOMY_STRIDE_RULE = "anatomy comes with every update: it needs stride 1"
 MAX_ORDER_LENGTH = 1 << 20
 
 
-def check_sample_work(rows: int, steps: int, problem: Mapping[str, Any], what: str) -> None:
-    """Raise InvalidSpec when ``rows × steps × n_samples`` exceeds MAX_SAMPLE_WORK."""
+def check_sample_work(
+    rows: int, steps: int, problem: Mapping[str, Any], what: str, budget: int = MAX_SAMPLE_WORK
+) -> None:
+    """Raise InvalidSpec when ``rows × (steps + 1) × n_samples`` exceeds ``budget``."""
     samples = int(problem.get("n_samples", 0))
     # steps + 1 losses a row: every update's and the start's.
-    if samples and rows * (steps + 1) * samples > MAX_SAMPLE_WORK:
+    if samples and rows * (steps + 1) * samples > budget:
         raise InvalidSpec(
             ("steps",),
-            f"{what} × steps × n_samples must be at most {MAX_SAMPLE_WORK:,} (this request: "
+            f"{what} × steps × n_samples must be at most {budget:,} (this request: "
             f"{rows:,} × {steps:,} × {samples:,}); use fewer steps, {what} or samples",
+        )
+
+
+def check_grid_work(resolution: int, problem: Mapping[str, Any]) -> None:
+    """Raise InvalidSpec when a regression's loss grid, ``resolution² × n_samples``
+    loss terms, exceeds MAX_SAMPLE_WORK."""
+    samples = int(problem.get("n_samples", 0))
+    if samples and resolution * resolution * samples > MAX_SAMPLE_WORK:
+        raise InvalidSpec(
+            ("resolution",),
+            f"resolution² × n_samples must be at most {MAX_SAMPLE_WORK:,} (this request: "
+            f"{resolution}² × {samples:,}); use a lower resolution or fewer samples",
         )
 
 
@@ -155,6 +173,7 @@ class Result:
     rates: list[FloatArray]  # α_t in force at each point (see Execution.rates_at)
     updates_per_epoch: list[int]  # 1 on a surface
     diverged_at: list[int | None]
+    diverged_reason: list[str | None]
     converged_at: list[int | None]
     blew_up_at: list[int | None]
     data: dict[str, Any] | None
@@ -191,20 +210,7 @@ def whole_number(value: Any, loc: tuple[str | int, ...], low: int, high: int) ->
 
 def start_point(value: Any, default: Any, loc: tuple[str | int, ...]):
     """``value`` as a point ``(x, y)`` (``default`` when it is None), or InvalidSpec."""
-    if value is None:
-        return default
-    if not isinstance(value, Sequence) or isinstance(value, str) or len(value) != 2:
-        raise InvalidSpec(loc, "must be a list of two numbers [x, y]")
-    point = []
-    for i, coordinate in enumerate(value):
-        if isinstance(coordinate, bool) or not isinstance(coordinate, int | float):
-            raise InvalidSpec(loc + (i,), "must be a number")
-        if not math.isfinite(coordinate):
-            raise InvalidSpec(loc + (i,), "must be a finite number")
-        if abs(coordinate) > MAX_COORDINATE:
-            raise InvalidSpec(loc + (i,), f"must be within ±{MAX_COORDINATE:g}")
-        point.append(float(coordinate))
-    return point[0], point[1]
+    return default if value is None else read_point(value, loc)
 
 
 def build_simulation(
@@ -217,8 +223,9 @@ def build_simulation(
     if not isinstance(problem_spec, Mapping):
         raise InvalidSpec(("problem",), "must be an object with a name")
     problem = resolve_problem(problem_spec)
-    default_start = PROBLEMS[problem["name"]].start
-    is_regression = PROBLEMS[problem["name"]].kind == "regression"
+    surface = problem_of(problem)
+    default_start = surface.start
+    is_regression = surface.kind == "regression"
 
     steps = whole_number(request.get("steps", DEFAULT_STEPS), ("steps",), 1, max_steps)
     seed = whole_number(request.get("seed", 0), ("seed",), 0, MAX_SEED)
@@ -261,6 +268,12 @@ def build_simulation(
                 batch_size=batch_size,
             )
         )
+        if isinstance(surface, CustomSurface) and run.get("start") is not None:
+            reason = surface.explain(*configs[-1].start)
+            if reason is not None:
+                raise InvalidSpec(
+                    loc + ("start",), f"f is not defined at this start: {reason}; start where it is"
+                )
     check_sample_work(len(configs), steps, problem, "runs")
     anatomy = request.get("anatomy", False)
     if not isinstance(anatomy, bool):
@@ -330,7 +343,7 @@ class Execution:
     ) -> None:
         self.simulation = simulation
         self.backend = backend
-        self.problem = PROBLEMS[simulation.problem["name"]]
+        self.problem = problem_of(simulation.problem)
         rows = rows or Rows.from_runs(simulation.runs)
         count = len(rows.alpha)
         # Every array the compiled loop reads or writes is C-contiguous float64 or
@@ -345,6 +358,7 @@ class Execution:
         self.batch_sizes = rows.batch_sizes
         self.batch_of_row = np.ascontiguousarray(rows.batch_of_row, dtype=np.int64)
         self.diverged_at = np.zeros(count, dtype=np.int64)  # 0: still running
+        self.stopped_at = np.zeros((count, 2))  # where a diverged row could not go
         self.updates_done = 0
         # For the stream's thinning: each row's newest point (t, x, y, loss), in case
         # it turns out to be the row's last, and whether the row's last point is out.
@@ -382,19 +396,49 @@ class Execution:
             )
             self.min_loss = self.problem.min_value
             noisy = np.full(count, self.sigma > 0)
+        compiled = backend == "compiled"
         self.convergence = convergence.Tracker(
-            self.min_loss, noisy, self.loss_at(self.x), compiled=backend == "compiled"
+            self.min_loss, noisy, self.loss_at(self.x), compiled=compiled
         )
+        # A typed formula has no known minimum: it converges where its gradient
+        # vanishes and stays so (docs/API.md, Convergence), a rule of its own.
+        self.settling: convergence.Tracker | None = None
+        if isinstance(self.problem, ProgramSurface):
+            _, gx, gy = evaluate(self.problem.program, self.x[:, 0], self.x[:, 1])
+            self.settling = convergence.Tracker(
+                0.0,
+                noisy,
+                np.sqrt(gx * gx + gy * gy),
+                compiled=compiled,
+                tolerances=convergence.GRADIENT_TOLERANCES,
+            )
 
     @property
     def converged_at(self) -> npt.NDArray[np.int64]:
         """Per row, the update from which it has stayed within tolerance so far, or −1."""
-        return self.convergence.converged_at(self.diverged_at)
+        tracker = self.settling or self.convergence
+        return tracker.converged_at(self.diverged_at)
 
     @property
     def blew_up_at(self) -> npt.NDArray[np.int64]:
         """Per row, the first update whose loss broke the blow-up limit, or −1."""
         return self.convergence.blew_up_at
+
+    def diverged_reasons(self) -> list[str | None]:
+        """Per row, why it diverged (and where), or None for a row that did not."""
+        return [self._why(row) if self.diverged_at[row] else None for row in range(len(self.x))]
+
+    def _why(self, row: int) -> str:
+        x, y = (float(v) for v in self.stopped_at[row])
+        if not (math.isfinite(x) and math.isfinite(y)):
+            return "its next point was not a finite number"
+        if max(abs(x), abs(y)) > MAX_COORDINATE:
+            return f"it left ±{MAX_COORDINATE:g}: its next point was ({x:.6g}, {y:.6g})"
+        if isinstance(self.problem, CustomSurface):
+            reason = self.problem.explain(x, y)
+            if reason is not None:
+                return f"f is not defined where it went: {reason}"
+        return f"its next point ({x:.6g}, {y:.6g}) was not a point it could take"
 
     # -- what the rows see ------------------------------------------------------
 
@@ -536,15 +580,21 @@ class Execution:
         every caller."""
         count = losses.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
+        # A typed formula's gradient norm at each point, for its convergence rule.
+        gauges = np.empty_like(losses) if self.settling is not None else _NO_GAUGES
         done = 0
         while done < count:
             piece = min(count - done, self._max_piece())
-            self._advance_piece(first_update + done, piece, paths, losses, column + done, anatomy)
+            self._advance_piece(
+                first_update + done, piece, paths, losses, gauges, column + done, anatomy
+            )
             done += piece
         self.updates_done += count
         diverged = self.diverged_at
         kept = np.where(diverged == 0, count, np.clip(diverged - first_update, 0, count))
         self.convergence.observe(losses, column, kept, first_update)
+        if self.settling is not None:
+            self.settling.observe(gauges, column, kept, first_update)
         if self.backend == "compiled":
             compiled_backend.report_new_compiles()
         return kept
@@ -568,6 +618,7 @@ class Execution:
         count: int,
         out_path: FloatArray,
         out_loss: FloatArray,
+        out_gauge: FloatArray,
         column: int,
         anatomy: AnatomyBuffers | None,
     ) -> None:
@@ -589,9 +640,10 @@ class Execution:
             batches=self._batches(first_update, count),
             batch_of_row=self.batch_of_row,
             max_coordinate=MAX_COORDINATE,
+            stopped_at=self.stopped_at,
             recording=None if anatomy is None else anatomy.recording(),
         )
-        ADVANCE[self.backend](inputs, out_path, out_loss, column)
+        ADVANCE[self.backend](inputs, out_path, out_loss, out_gauge, column)
         if anatomy is not None:
             anatomy.add_rates(rates, column)
 
@@ -642,6 +694,7 @@ def simulate(simulation: Simulation, backend: Backend = "compiled") -> Result:
         rates=execution.rates_at(updates),
         updates_per_epoch=execution.updates_per_epoch,
         diverged_at=[int(d) if d else None for d in execution.diverged_at],
+        diverged_reason=execution.diverged_reasons(),
         converged_at=nullable(execution.converged_at),
         blew_up_at=nullable(execution.blew_up_at),
         data=execution.data(),
@@ -666,7 +719,7 @@ def loss_grid(
     is over the dataset that ``seed`` draws, as in a run.
     """
     resolved = resolve_problem(problem_spec)
-    problem = PROBLEMS[resolved["name"]]
+    problem = problem_of(resolved)
     (x_min, x_max), (y_min, y_max) = problem.bounds
     xs = np.linspace(x_min, x_max, resolution)
     ys = np.linspace(y_min, y_max, resolution)

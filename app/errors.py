@@ -11,10 +11,15 @@ class InvalidSpec(ValueError):
     422 naming the field and the CLI can print it.
     """
 
-    def __init__(self, loc: tuple[str | int, ...], message: str) -> None:
+    def __init__(
+        self, loc: tuple[str | int, ...], message: str, context: dict | None = None
+    ) -> None:
         super().__init__(message)
         self.loc = loc
         self.message = message
+        # Details a client may use beyond the message (a custom expression's error
+        # gives the column it marks): FastAPI's ``ctx``.
+        self.context = context
 
     def __str__(self) -> str:
         where = ".".join(str(part) for part in self.loc)

@@ -74,36 +74,82 @@ def anatomy_json(anatomy: RunAnatomy) -> dict[str, Any]:
     return body
 
 
-def result_json(result: Result) -> dict[str, Any]:
-    """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
+def _run_answer(result: Result, row: int, regression: bool) -> dict[str, Any]:
     simulation = result.simulation
-    regression = is_regression(simulation)
-    runs = []
-    for row, config in enumerate(simulation.runs):
-        run = run_json(config, regression, result.updates_per_epoch[row])
-        if simulation.stride > 1:
-            run["t"] = contiguous(result.updates[row])
-        run["path"] = contiguous(result.paths[row])
-        run["loss"] = contiguous(result.losses[row])
-        if regression or result.anatomy is not None:
-            run["alpha_t"] = contiguous(result.rates[row])
-        if result.anatomy is not None:
-            run.update(anatomy_json(result.anatomy[row]))
-        run["diverged_at"] = result.diverged_at[row]
-        run["converged_at"] = result.converged_at[row]
-        run["blew_up_at"] = result.blew_up_at[row]
-        runs.append(run)
-    body: dict[str, Any] = {
+    run = run_json(simulation.runs[row], regression, result.updates_per_epoch[row])
+    if simulation.stride > 1:
+        run["t"] = contiguous(result.updates[row])
+    run["path"] = contiguous(result.paths[row])
+    run["loss"] = contiguous(result.losses[row])
+    if regression or result.anatomy is not None:
+        run["alpha_t"] = contiguous(result.rates[row])
+    if result.anatomy is not None:
+        run.update(anatomy_json(result.anatomy[row]))
+    run["diverged_at"] = result.diverged_at[row]
+    run["diverged_reason"] = result.diverged_reason[row]
+    run["converged_at"] = result.converged_at[row]
+    run["blew_up_at"] = result.blew_up_at[row]
+    return run
+
+
+def _head_answer(simulation: Simulation) -> dict[str, Any]:
+    return {
         "problem": simulation.problem,
         "steps": simulation.steps,
         "seed": simulation.seed,
         "stride": simulation.stride,
-        "runs": runs,
     }
+
+
+def result_json(result: Result) -> dict[str, Any]:
+    """The ``POST /api/runs`` response (docs/API.md, POST /api/runs)."""
+    regression = is_regression(result.simulation)
+    body = _head_answer(result.simulation)
+    body["runs"] = [
+        _run_answer(result, row, regression) for row in range(len(result.simulation.runs))
+    ]
     data = data_json(result.data)
     if data is not None:
         body["data"] = data
     return body
+
+
+def result_pieces(result: Result, points_per_piece: int) -> Iterator[bytes]:
+    """``dumps(result_json(result))``, byte for byte, as consecutive pieces of about
+    ``points_per_piece`` points each: encoding one piece at a time keeps neither the
+    whole text in memory nor the GIL for long (orjson holds it while it encodes)."""
+    regression = is_regression(result.simulation)
+    pending = [dumps(_head_answer(result.simulation))[:-1], b',"runs":[']
+    size = 0
+    for row in range(len(result.simulation.runs)):
+        if row:
+            pending.append(b",")
+        pending.append(dumps(_run_answer(result, row, regression)))
+        size += len(result.paths[row])
+        if size >= points_per_piece:
+            yield b"".join(pending)
+            pending, size = [], 0
+    pending.append(b"]")
+    data = data_json(result.data)
+    if data is not None:
+        pending += [b',"data":', dumps(data)]
+    pending.append(b"}")
+    yield b"".join(pending)
+
+
+# What one point of an answer holds while it is computed and sent, in 24-byte units
+# (x, y and loss): its update index and α_t besides (≈ 2), and with anatomy the
+# gradient, look-ahead point, state and effective rate of its update (≈ 6). What a
+# runs request reserves of the server's memory in flight (app/api/capacity.py).
+POINT_WEIGHT = 2
+ANATOMY_POINT_WEIGHT = 6
+
+
+def answer_points(simulation: Simulation) -> int:
+    """The memory a runs request's answer holds, in 24-byte points: the engine keeps
+    every update's point while it computes, whatever the stride."""
+    weight = ANATOMY_POINT_WEIGHT if simulation.anatomy else POINT_WEIGHT
+    return len(simulation.runs) * (simulation.steps + 1) * weight
 
 
 # -- CSV ----------------------------------------------------------------------------------

@@ -392,6 +392,47 @@ LESSONS: tuple[Lesson, ...] = (
         focus=2,  # Nadam: first to the minimum, and first to leave it
         marks=(Mark(2, 1906, "t=1 906: loss < 10⁻⁶"), Mark(2, 2589, "t=2 589: back up to 0.1")),
     ),
+    Lesson(
+        slug="plateau",
+        title="Your own surface: a well in a flat plain",
+        idea=(
+            "Any formula in x and y can be a surface: pick “Your own f(x, y)” and type one. "
+            "This one is a well in a flat plain. Where the runs start the slope is 4·10⁻⁶, "
+            "and a gradient step is the slope times α: gradient descent barely moves. "
+            "Adam divides the slope by its own size, so its steps stay about α long wherever "
+            "it is."
+        ),
+        notice=(
+            "In 400 updates SGD moves 0.00016 and momentum ten times as far, 0.0015, while Adam "
+            "crosses the plain: its loss is below −0.99 by update 174. SGD and momentum are "
+            "marked ✓ from the start: on a typed formula converged means the gradient stayed "
+            "below 1.4·10⁻³, and on a plateau it does. The gradient cannot tell a plain from a "
+            "bottom."
+        ),
+        try_this=(
+            "Widen the well: divide by 20 instead of 2. The plain now slopes gently all the "
+            "way: momentum is first down (loss below −0.99 at update 40) and even SGD gets "
+            "there, at update 353."
+        ),
+        scene={
+            "problem": {
+                "name": "custom",
+                "expression": "-exp(-((x - 1)^2 + (y - 1)^2)/2)",
+                "start": [-3.0, -2.5],
+            },
+            "steps": 400,
+            "seed": 0,
+            "runs": [
+                {"optimizer": "sgd", "params": {"alpha": 0.1}},
+                {"optimizer": "momentum", "params": {"alpha": 0.1, "beta": 0.9}},
+                {"optimizer": "adam", "params": {"alpha": 0.05}},
+            ],
+        },
+        speed=60,
+        highlights=("expression",),
+        focus=2,  # Adam: the one that crosses the plain
+        marks=(Mark(2, 174, "t=174: loss < −0.99"),),
+    ),
 )
 
 BY_SLUG = {lesson.slug: lesson for lesson in LESSONS}

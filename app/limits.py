@@ -17,10 +17,12 @@ MAX_SEED = 2**32 - 1
 # Regression datasets: at most this many samples (and so this batch size).
 MAX_SAMPLES = 5_000
 # A regression run evaluates the loss over every sample at every update, so a
-# request's cost grows with runs × steps × n_samples. This cap keeps the worst
-# request to a few seconds of one core (logistic loss ≈ 10 ns a sample here);
-# past it the answer is a 422 that says what to reduce, not a minute of compute.
-MAX_SAMPLE_WORK = 200_000_000
+# request's cost grows with runs × (steps + 1) × n_samples, and a regression's
+# surface grid with resolution² × n_samples. This cap keeps the worst request within
+# 3 s of one core (a logistic loss and gradient over the samples ≈ 25 ns a sample
+# here: benchmarks/abuse.py, single); past it the answer is a 422 that says what to
+# reduce, not a minute of compute.
+MAX_SAMPLE_WORK = 100_000_000
 
 # -- sweeps: POST /api/sweeps and a stream `sweep` ---------------------------------------
 MAX_AXIS_CELLS = 256
@@ -30,8 +32,13 @@ DEFAULT_SWEEP_STEPS = 1_000
 # Cell·updates of one sweep: every grid at every step count. The vectorised loop on
 # every core makes the largest (256 × 256 × 5 000) about 2 s of a 2-core server at Adam on
 # Rosenbrock (6 ns a cell·update), 8 s at the slowest surface (Rastrigin's sines and
-# cosines, ≈ 50 ns on one core); it runs in chunks that can be stopped (app/sweeps.py).
+# cosines, ≈ 50 ns on one core); it runs in chunks that yield the worker to other
+# clients and stop when the client leaves (app.sweeps.CHUNK_WORK).
 MAX_CELL_UPDATES = MAX_AXIS_CELLS * MAX_AXIS_CELLS * MAX_SWEEP_STEPS
+# A regression sweep's loss terms, cells × (steps + 1) × n_samples: about as long as
+# the longest surface sweep (≈ 15 ns a term), so the default regression sweep
+# (32 × 32 cells, 1 000 steps, 200 samples: 205 million) fits.
+MAX_SWEEP_SAMPLE_WORK = 500_000_000
 
 # -- POST /api/surface: grid points along each axis --------------------------------------
 MIN_RESOLUTION = 10
@@ -53,3 +60,22 @@ WS_READ_FACTOR = 4
 
 # -- HTTP --------------------------------------------------------------------------------
 MAX_BODY_BYTES = 256 * 1024  # the settings may change it
+
+# -- errors: a 422 (or a stream's invalid_message) stays small whatever the body -------
+# An object of a body or message with more keys is refused whole, before its keys
+# are checked one by one (a 256 KiB body holds 23 000 unknown keys).
+MAX_OBJECT_KEYS = 100
+# At most this many {loc, msg, type} items (the last says how many more there were),
+# and this many bytes of JSON in all.
+MAX_REPORTED_ERRORS = 20
+MAX_ERROR_BYTES = 16 * 1024
+
+# -- custom surfaces: the problem `custom`, f(x, y) typed by a user ------------------------
+# Checked in this order, each before the work it bounds: the length before the
+# text is read, the numbers as they are read, the depth and the size as the tree
+# grows, a constant exponent as soon as it is known.
+MAX_EXPRESSION_LENGTH = 1_000  # characters
+MAX_EXPRESSION_DEPTH = 50  # nested operators, parentheses and functions
+MAX_EXPRESSION_NODES = 400  # numbers, names, operators and functions
+MAX_EXPRESSION_CONSTANT = 1e12  # the magnitude of a number written in it
+MAX_EXPRESSION_EXPONENT = 64  # the magnitude of a constant exponent (x^64, 2^-64)

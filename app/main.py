@@ -13,8 +13,10 @@ from fastapi import FastAPI
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.staticfiles import StaticFiles
 
-from app import __version__
+from app import __version__, memory
 from app.api import errors, openapi
+from app.api.capacity import ComputeGate
+from app.api.encoding import GZIP_LEVEL, GZIP_MINIMUM_BYTES
 from app.api.middleware import BodySizeLimit, SecurityHeaders
 from app.api.routes import ROUTERS, api_router
 from app.api.routes import docs as docs_route
@@ -56,9 +58,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # retry hint (app/api/readiness.py), never held for the compile.
     if app.state.settings.warm_up:
         app.state.warming = asyncio.create_task(_warm(app))
+    trimming = asyncio.create_task(memory.trim_every())
     try:
         yield
     finally:
+        trimming.cancel()
         warming = getattr(app.state, "warming", None)
         if warming is not None:
             await warming  # a thread cannot be interrupted; it is short
@@ -75,6 +79,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=None,  # app/api/routes/docs.py serves it without a CDN
     )
     app.state.settings = settings
+    # Where every request's engine work runs (app/api/capacity.py), and the streams open.
+    app.state.gate = ComputeGate(
+        slots=settings.compute_slots,
+        points=settings.compute_points,
+        max_queued=settings.compute_max_queued,
+        max_queued_per_client=settings.compute_max_queued_per_client,
+        max_wait=settings.compute_max_wait,
+    )
+    app.state.open_streams = 0
     errors.install(app)
     app.include_router(api_router)
     openapi.install(app, ROUTERS)
@@ -82,11 +95,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount(docs_route.ASSETS_URL, StaticFiles(directory=docs_route.ASSETS_DIR), name="swagger")
     if settings.static_dir.is_dir():
         app.mount("/static", StaticFiles(directory=settings.static_dir), name="static")
-    # Run and surface responses are hundreds of kB of digits; gzip shrinks them ~3x.
-    # Plotly is excluded: it is pre-compressed once by its own route.
-    app.add_middleware(GZipMiddleware, minimum_size=4096, compresslevel=5)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
-    app.add_middleware(SecurityHeaders)
+    # The catalog, pages and scripts shrink ~3× gzipped. The engine's answers (runs,
+    # surfaces, sweeps) are compressed in their own worker turns (app/api/answers.py)
+    # and Plotly once by its own route: the middleware passes both through.
+    app.add_middleware(GZipMiddleware, minimum_size=GZIP_MINIMUM_BYTES, compresslevel=GZIP_LEVEL)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        max_seconds=settings.http_read_timeout,
+    )
+    app.add_middleware(SecurityHeaders, frame_ancestors=settings.frame_ancestors)
     return app
 
 

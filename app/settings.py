@@ -7,9 +7,10 @@ import sys
 import sysconfig
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from app import limits
 
@@ -61,7 +62,43 @@ class Settings(BaseSettings):
     # paced stream, and the most points (updates × runs) in one chunk message.
     stream_chunk_seconds: float = Field(0.03, gt=0)
     stream_frame_seconds: float = Field(0.04, gt=0)
-    stream_max_points: int = Field(64_000, ge=64)
+    stream_max_points: int = Field(8_000, ge=64)
+    # Capacity of one process (docs/API.md, Capacity; app/api/capacity.py), sized for a
+    # 2-core, 512 MB replica (benchmarks/abuse.py). Engine work runs in `compute_slots`
+    # worker threads, one turn per waiting client in turn. Answers and sweeps in
+    # flight hold at most `compute_points` points (~48 bytes each with their encoding:
+    # ~170 MB, five of the largest answers or one 256 × 256 sweep and a few answers).
+    # An HTTP request (or a stream's sweep) waits at most `compute_max_wait` s to
+    # start, behind at most `compute_max_queued` others (`compute_max_queued_per_client`
+    # of its own client's), else 503 with Retry-After.
+    compute_slots: int = Field(2, ge=1)
+    compute_points: int = Field(3_500_000, ge=100_000)
+    compute_max_queued: int = Field(128, ge=1)
+    compute_max_queued_per_client: int = Field(32, ge=1)
+    compute_max_wait: float = Field(10.0, gt=0)
+    # Open streams per process (each holds at most a chunk or two in memory); past it
+    # the handshake is answered 503 with Retry-After.
+    max_streams: int = Field(64, ge=1)
+    # A client that accepts nothing the server sends for this long (it stopped
+    # reading) is disconnected, and what was queued for it freed.
+    send_timeout: float = Field(15.0, gt=0)
+    # A stream that sends this many invalid messages in a row is closed (code 1008).
+    ws_max_invalid: int = Field(10, ge=1)
+    # Origins (scheme://host[:port]) whose pages may open the stream besides the
+    # server's own, comma-separated; "*" admits any. Clients that send no Origin
+    # (scripts) are admitted.
+    allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Who may frame the page (CSP frame-ancestors): 'none', or sources such as
+    # "https://course.example.org" to embed it in a course's pages.
+    frame_ancestors: str = "'none'"
+    # HTTP without a proxy in front: a request's head, then its body, must each arrive
+    # whole within `http_read_timeout` s; a head is at most `http_max_head_bytes`
+    # bytes; idle keep-alive connections close after `http_keep_alive` s; past
+    # `http_max_connections` connections uvicorn answers new requests 503.
+    http_read_timeout: float = Field(10.0, gt=0)
+    http_max_head_bytes: int = Field(16 * 1024, ge=1024)
+    http_keep_alive: int = Field(5, ge=1)
+    http_max_connections: int = Field(512, ge=16)
     # Compile (or load) the numba engine at start-up, in a background thread.
     warm_up: bool = True
     # The source tree's folders, or a wheel's copies (asset_dir); env overrides both.
@@ -74,6 +111,13 @@ class Settings(BaseSettings):
         socket, a few times ``ws_max_message_bytes`` so that a message just over that is
         still read and answered ``too_large``."""
         return limits.WS_READ_FACTOR * self.ws_max_message_bytes
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/") for origin in value.split(",") if origin.strip()]
+        return value
 
 
 @lru_cache

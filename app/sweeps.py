@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -36,10 +37,12 @@ from app.limits import (
     MAX_AXIS_CELLS,
     MAX_CELL_UPDATES,
     MAX_COORDINATE,
+    MAX_SWEEP_SAMPLE_WORK,
     MAX_SWEEP_STEPS,
 )
 from app.optim.registry import OPTIMIZERS, hyper_slots
-from app.problems.registry import PROBLEMS
+from app.problems.base import Problem, ProgramSurface
+from app.problems.registry import problem_of
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -53,6 +56,15 @@ UPDATES_PER_CHUNK = 250
 # chunks of 45 updates within ~25 MB, not 400 MB: a few concurrent sweeps fit a
 # 512 MB container.
 MAX_SCRATCH = 3_000_000
+# Cell·update·sample units of one chunk of a sweep (a regression cell's update also
+# costs a loss over every sample): ≈ 50–100 ms of compute between two chunks, the
+# grain at which a sweep yields its worker to other clients and can be stopped.
+CHUNK_WORK = 5_000_000
+# What a cell holds while the sweep runs (position, state, hyper-parameters, the
+# convergence window, its share of the result), in 24-byte points: what a sweep
+# reserves of the server's memory in flight (app/api/capacity.py), with its scratch
+# buffer (a 256 × 256 sweep peaks at +59 MB: 2.5 million points).
+POINTS_PER_CELL = 20
 
 
 @dataclass(frozen=True)
@@ -80,7 +92,7 @@ class SweepResult:
     min_loss: float | None
 
 
-def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: str) -> Axis:
+def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem: Problem) -> Axis:
     if not isinstance(spec, Mapping):
         raise InvalidSpec(loc, "must be an object with param, min, max and count")
     unknown = sorted(set(spec) - {"param", "min", "max", "count", "scale"})
@@ -106,7 +118,7 @@ def _axis(spec: Any, loc: tuple[str | int, ...], optimizer: str, problem_name: s
         low_default, high_default = hyper[param].min, hyper[param].max
         bounds = {"min": hyper[param], "max": hyper[param]}
     else:
-        axis_bounds = PROBLEMS[problem_name].bounds[START_AXES.index(param)]
+        axis_bounds = problem.bounds[START_AXES.index(param)]
         default_scale = "linear"
         low_default, high_default = axis_bounds
         bounds = {}
@@ -200,9 +212,9 @@ class Sweep:
             }
         )
         run = template.runs[0]
-        problem_name = template.problem["name"]
-        self.x_axis = _axis(request.get("x_axis"), ("x_axis",), run.optimizer, problem_name)
-        self.y_axis = _axis(request.get("y_axis"), ("y_axis",), run.optimizer, problem_name)
+        problem = problem_of(template.problem)
+        self.x_axis = _axis(request.get("x_axis"), ("x_axis",), run.optimizer, problem)
+        self.y_axis = _axis(request.get("y_axis"), ("y_axis",), run.optimizer, problem)
         if self.x_axis.param == self.y_axis.param:
             raise InvalidSpec(("y_axis", "param"), "must differ from x_axis.param")
         cells = len(self.x_axis.values) * len(self.y_axis.values)
@@ -212,10 +224,14 @@ class Sweep:
                 f"cells × steps must be at most {MAX_CELL_UPDATES:,} (this sweep: "
                 f"{cells:,} × {template.steps:,}); use fewer steps or cells",
             )
-        check_sample_work(cells, template.steps, template.problem, "cells")
+        check_sample_work(
+            cells, template.steps, template.problem, "cells", budget=MAX_SWEEP_SAMPLE_WORK
+        )
 
         self.template = template
-        self.execution = Execution(template, backend, rows=self._rows(template, cells))
+        self.backend = backend
+        self.cells = cells
+        self.typed = isinstance(problem, ProgramSurface)  # a formula typed by a user
         self.request = {
             "problem": template.problem,
             "steps": template.steps,
@@ -268,9 +284,27 @@ class Sweep:
             batch_of_row=np.zeros(cells, dtype=np.int64),
         )
 
+    @cached_property
+    def execution(self) -> Execution:
+        """The grid's state, made on first use: it evaluates every cell's starting loss
+        (for a regression, over every sample), so a sweep is checked at once and this
+        work waits for a worker turn like the rest."""
+        return Execution(self.template, self.backend, rows=self._rows(self.template, self.cells))
+
     @property
-    def cells(self) -> int:
-        return len(self.execution.alpha)
+    def updates_per_chunk(self) -> int:
+        """Updates of every cell in one chunk of about CHUNK_WORK units."""
+        samples = max(1, int(self.template.problem.get("n_samples", 1)))
+        return max(1, CHUNK_WORK // (self.cells * samples))
+
+    @property
+    def points(self) -> int:
+        """What the sweep holds in memory while it runs, in 24-byte points."""
+        width = min(self.updates_per_chunk, self.template.steps)
+        # The scratch buffer's 8-byte losses (and, on a typed formula, as many gradient
+        # norms), counted as 24-byte points.
+        per_update = 2 if self.typed else 1
+        return self.cells * POINTS_PER_CELL + min(self.cells * width, MAX_SCRATCH) * per_update // 3
 
     def chunks(self, updates_per_chunk: int = UPDATES_PER_CHUNK) -> Iterator[float]:
         """Advance the whole grid, yielding the fraction of updates done after each chunk."""
@@ -291,7 +325,7 @@ class Sweep:
         final = execution.loss_at(execution.x)
         diverged = execution.diverged_at
         final = np.where(diverged == 0, final, np.nan)
-        problem = PROBLEMS[self.template.problem["name"]]
+        problem = self.execution.problem
         minima = [list(m) for m in problem.minima]
         if getattr(execution, "best_fit", None):
             minima = [list(execution.best_fit)]

@@ -14,12 +14,13 @@ from app.sweeps import Sweep
 
 def warm_up() -> None:
     """Compile (or load from the cache) every kernel, through the entry points the
-    routes use (POST /api/runs, the stream, sweeps), on a noisy surface and a
-    minibatch regression, mixed rows and rows alike, with and without anatomy; then
-    watch for later compiles."""
+    routes use (POST /api/runs, the stream, sweeps), on a noisy surface, a
+    minibatch regression and a typed formula, mixed rows and rows alike, with and
+    without anatomy; then watch for later compiles."""
     problems = (
         {"name": "rosenbrock", "noise": 0.1},
         {"name": "linear_regression", "n_samples": 20, "batch_size": 4},
+        {"name": "custom", "noise": 0.1},
     )
     for problem in problems:
         # Mixed optimisers (run_rows), then rows all alike (run_alike).

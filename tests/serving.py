@@ -53,6 +53,47 @@ def start_server(port: int, *uvicorn_args: str, timeout: float = 60.0) -> subpro
         ],
         cwd=ROOT,
     )
+    _wait_until_ready(process, port, timeout)
+    return process
+
+
+def start_image_server(
+    port: int, env: dict[str, str] | None = None, log: Path | None = None, timeout: float = 60.0
+) -> subprocess.Popen:
+    """The Dockerfile's own CMD, with its final stage's ENV, serving the checkout on
+    127.0.0.1:``port``; returns once /healthz and /readyz answer 200.
+
+    ``env`` adds settings (``DESCENTLAB_*``) on top; ``log`` receives the server's
+    output. The process is the server itself (the CMD execs it), so /proc/<pid>
+    describes the server.
+    """
+    from tests.deploy.dockerfile import cmd, final_stage
+
+    stage = final_stage()
+    # The image's paths (its numba cache) do not exist here; the checkout's defaults do.
+    image_env = {k: v for k, v in stage.env.items() if k != "NUMBA_CACHE_DIR"}
+    bin_dir = str(Path(sys.executable).parent)
+    environment = {
+        **os.environ,
+        **image_env,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
+        "DESCENTLAB_HOST": "127.0.0.1",
+        "DESCENTLAB_PORT": str(port),
+        **(env or {}),
+    }
+    output = log.open("w") if log is not None else subprocess.DEVNULL
+    try:
+        process = subprocess.Popen(
+            cmd(stage), cwd=ROOT, env=environment, stdout=output, stderr=subprocess.STDOUT
+        )
+    finally:
+        if log is not None:
+            output.close()
+    _wait_until_ready(process, port, timeout)
+    return process
+
+
+def _wait_until_ready(process: subprocess.Popen, port: int, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     for path in ("/healthz", "/readyz"):
         while not _answers(f"http://127.0.0.1:{port}{path}"):
@@ -62,7 +103,6 @@ def start_server(port: int, *uvicorn_args: str, timeout: float = 60.0) -> subpro
                 stop_server(process)
                 raise RuntimeError(f"{path} did not answer within {timeout:g} s")
             time.sleep(0.05)
-    return process
 
 
 def _answers(url: str) -> bool:

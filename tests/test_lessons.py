@@ -256,3 +256,25 @@ def test_9_the_zoo_on_rosenbrock():
     arrived = first_below(adadelta_loss, 1e-6)
     assert adadelta_loss[-1] > 1e4 * adadelta_loss[arrived:].min()
     quoted("zoo", arrived, round(adadelta_loss[-1], 2))
+
+
+def test_10_on_a_plateau_only_steps_that_do_not_scale_with_the_slope_cross_it():
+    result = play("plateau")
+    moved = [float(np.hypot(*(path[-1] - path[0]))) for path in result.paths]
+    sgd, momentum, adam = moved
+    # The slope where the runs start, by hand: 4·10⁻⁶.
+    x, y = -3.0, -2.5
+    slope = math.hypot(x - 1, y - 1) * math.exp(-((x - 1) ** 2 + (y - 1) ** 2) / 2)
+    assert round(slope, 6) == 4e-6
+    assert momentum == pytest.approx(10 * sgd, rel=0.05)  # 1/(1 − β) times as far
+    crossed = first_below(result.losses[2], -0.99)
+    assert adam == pytest.approx(math.hypot(4.0, 3.5), rel=1e-3)  # all the way to (1, 1)
+    # Converged by the gradient rule: SGD and momentum from the start, Adam at the bottom.
+    assert result.converged_at[:2] == [0, 0] and result.converged_at[2] > crossed
+    quoted("plateau", round(sgd, 5), round(momentum, 4), crossed)
+    assert "the slope is 4·10⁻⁶" in BY_SLUG["plateau"].idea
+    marked("plateau", (2, crossed))
+    wider = play("plateau", expression="-exp(-((x - 1)^2 + (y - 1)^2)/20)")
+    arrivals = [first_below(loss, -0.99) for loss in wider.losses]
+    assert arrivals[1] == min(arrivals)
+    quoted("plateau", arrivals[1], arrivals[0])

@@ -68,6 +68,8 @@ def assert_same_rows(together, reference, rows):
         np.testing.assert_array_equal(together.paths[i], reference.paths[i])
         np.testing.assert_array_equal(together.losses[i], reference.losses[i])
     assert together.diverged_at[: len(rows)] == reference.diverged_at[: len(rows)]
+    # The reason names the point a diverging row could not take: the same point.
+    assert together.diverged_reason[: len(rows)] == reference.diverged_reason[: len(rows)]
     assert together.converged_at[: len(rows)] == reference.converged_at[: len(rows)]
     assert together.blew_up_at[: len(rows)] == reference.blew_up_at[: len(rows)]
 

@@ -17,7 +17,7 @@ from app.api.routes import sweeps as sweeps_route
 from app.backends import compiled
 from app.backends.compiled import COMPILED_AFTER_WARM_UP
 from app.engine import build_simulation, simulate
-from app.formats import csv_blocks
+from app.formats import csv_blocks, result_pieces
 from app.optim.registry import OPTIMIZERS
 from app.problems.registry import PROBLEMS
 from app.sweeps import Sweep
@@ -54,8 +54,9 @@ def representative_requests() -> None:
             bodies.append({"problem": spec, "steps": 30, "runs": sizes})
         bodies += [{**body, "anatomy": True} for body in bodies if "stride" not in body]
         for body in bodies:
-            runs_route._compute(build_simulation(body))  # POST /api/runs
-            b"".join(csv_blocks(simulate(build_simulation(body))))  # … answered as CSV
+            result = simulate(build_simulation(body))  # POST /api/runs, encoded in pieces
+            b"".join(result_pieces(result, runs_route.PIECE_POINTS))
+            b"".join(csv_blocks(result))  # … answered as CSV
             execution, _, _ = streaming._begin(1, build_simulation(body))  # the stream
             for count in (1, 16, 13):
                 streaming._advance(execution, 1, count)

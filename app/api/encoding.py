@@ -1,4 +1,5 @@
-"""The stream's messages and the JSON response class: orjson straight from numpy arrays.
+"""The stream's messages, the JSON response class and gzip: orjson straight from numpy
+arrays.
 
 The REST route and the stream encode paths and losses with the same function
 (``app.formats.dumps``: orjson's own float formatting of float64), so joined
@@ -7,12 +8,39 @@ chunks and a ``POST /api/runs`` response are equal number for number.
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
+from starlette.datastructures import Headers
 from starlette.responses import JSONResponse
 
 from app.engine import Chunk, Execution, Simulation, nullable
 from app.formats import anatomy_json, contiguous, data_json, dumps, is_regression, run_json
+
+# gzip for answers, wherever they are compressed (the middleware, and the engine's
+# answers in their worker turns): one level for both.
+GZIP_LEVEL = 5
+# Bodies smaller than this go uncompressed.
+GZIP_MINIMUM_BYTES = 4096
+
+
+def accepts_gzip(headers: Headers) -> bool:
+    """Whether the client takes gzip (Starlette's GZipMiddleware reads it the same way)."""
+    return "gzip" in headers.get("accept-encoding", "")
+
+
+class Gzip:
+    """A gzip stream compressed piece by piece: each ``compress`` returns bytes the
+    client can already inflate (a sync flush), ``finish`` the end of the stream."""
+
+    def __init__(self) -> None:
+        self._stream = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+
+    def compress(self, piece: bytes) -> bytes:
+        return self._stream.compress(piece) + self._stream.flush(zlib.Z_SYNC_FLUSH)
+
+    def finish(self, piece: bytes = b"") -> bytes:
+        return self._stream.compress(piece) + self._stream.flush()
 
 
 class JSONBytesResponse(JSONResponse):
@@ -63,10 +91,11 @@ def chunk_message(run_id: Any, chunk: Chunk) -> bytes:
 
 def done_message(run_id: Any, execution: Execution) -> bytes:
     diverged = [int(d) if d else None for d in execution.diverged_at]
+    reasons = execution.diverged_reasons()
     converged = nullable(execution.converged_at)
     blew_up = nullable(execution.blew_up_at)
     runs = [
-        {"diverged_at": d, "converged_at": c, "blew_up_at": b}
-        for d, c, b in zip(diverged, converged, blew_up, strict=True)
+        {"diverged_at": d, "diverged_reason": why, "converged_at": c, "blew_up_at": b}
+        for d, why, c, b in zip(diverged, reasons, converged, blew_up, strict=True)
     ]
     return dumps({"type": "done", "id": run_id, "runs": runs})

@@ -6,6 +6,7 @@ large responses are not buffered.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 
 from starlette.datastructures import Headers, MutableHeaders
@@ -14,18 +15,29 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from app.api.encoding import dumps
 
 # The page loads nothing from other origins; Plotly needs inline styles and
-# draws images from data:/blob: URLs.
+# draws images from data:/blob: URLs. Who may frame it is the deployment's choice
+# (settings.frame_ancestors: 'none' unless a course embeds it).
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'"
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors {frame_ancestors}"
 )
 # Swagger UI (/docs) starts with an inline script (FastAPI's page); its files are
 # served from here too (app/api/routes/docs.py), so only the inline part widens.
 DOCS_CSP = (
     "default-src 'self'; script-src 'self' 'unsafe-inline'; "
-    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'"
+    "style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; connect-src 'self'; "
+    "frame-ancestors {frame_ancestors}"
 )
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect")
+
+
+def security_headers(csp: str) -> list[tuple[bytes, bytes]]:
+    """The headers every answer carries (docs/API.md, Security headers)."""
+    return [
+        (b"content-security-policy", csp.encode()),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    ]
 
 
 async def _send_json(send: Send, status: int, detail: str) -> None:
@@ -44,15 +56,17 @@ async def _send_json(send: Send, status: int, detail: str) -> None:
 
 
 class BodySizeLimit:
-    """Answer 413 to a request whose body is larger than ``max_bytes``.
+    """Answer 413 to a request whose body is larger than ``max_bytes``, and 408 to one
+    whose body does not arrive whole within ``max_seconds``.
 
     Checks ``Content-Length`` up front and counts the bytes of chunked bodies
     as they arrive.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_seconds: float = 10.0) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.max_seconds = max_seconds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,11 +84,25 @@ class BodySizeLimit:
         received = 0
         answered = False
         started = False
+        body_done = False
+        deadline = asyncio.get_running_loop().time() + self.max_seconds
 
         async def limited_receive() -> Message:
-            nonlocal received, answered
-            message = await receive()
-            if message["type"] == "http.request" and not answered:
+            nonlocal received, answered, body_done
+            if body_done or answered:
+                return await receive()  # after the body: only a disconnect can come
+            try:
+                async with asyncio.timeout_at(deadline):
+                    message = await receive()
+            except TimeoutError:
+                answered = True
+                if not started:
+                    await _send_json(
+                        send, 408, f"the request body did not arrive within {self.max_seconds:g} s"
+                    )
+                return {"type": "http.disconnect"}
+            if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > self.max_bytes and not started:
                     answered = True
@@ -97,24 +125,28 @@ class BodySizeLimit:
 
 
 class SecurityHeaders:
-    """Add CSP, ``nosniff`` and ``no-referrer`` to every HTTP response."""
+    """Add CSP, ``nosniff`` and ``no-referrer`` to every HTTP answer the app writes,
+    a WebSocket handshake's refusal included."""
 
-    def __init__(self, app: ASGIApp, docs_paths: Iterable[str] = DOCS_PATHS) -> None:
+    def __init__(
+        self, app: ASGIApp, frame_ancestors: str = "'none'", docs_paths: Iterable[str] = DOCS_PATHS
+    ) -> None:
         self.app = app
+        self.page = security_headers(PAGE_CSP.format(frame_ancestors=frame_ancestors))
+        self.docs = security_headers(DOCS_CSP.format(frame_ancestors=frame_ancestors))
         self.docs_paths = frozenset(docs_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        csp = DOCS_CSP if scope["path"] in self.docs_paths else PAGE_CSP
+        added = self.docs if scope["path"] in self.docs_paths else self.page
 
         async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
+            if message["type"] in ("http.response.start", "websocket.http.response.start"):
                 headers = MutableHeaders(scope=message)
-                headers.setdefault("content-security-policy", csp)
-                headers.setdefault("x-content-type-options", "nosniff")
-                headers.setdefault("referrer-policy", "no-referrer")
+                for name, value in added:
+                    headers.setdefault(name.decode(), value.decode())
             await send(message)
 
         await self.app(scope, receive, send_with_headers)

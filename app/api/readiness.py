@@ -14,29 +14,15 @@ grids, which are plain numpy) is served meanwhile.
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import FastAPI
-from starlette.responses import JSONResponse
+from starlette.responses import Response
 
-from app.api.schemas import MessageError
+from app.api.errors import retry_later
 
 RETRY_AFTER_SECONDS = 1
 WARMING_DETAIL = (
     f"the engine is warming up (compiling at start-up); retry in {RETRY_AFTER_SECONDS} s"
 )
-
-WARMING_RESPONSE: dict[int | str, dict[str, Any]] = {
-    503: {
-        "model": MessageError,
-        "description": "The engine is still warming up after the server started; retry after "
-        "`Retry-After` seconds",
-        "headers": {
-            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
-        },
-        "content": {"application/json": {"example": {"detail": WARMING_DETAIL}}},
-    }
-}
 
 
 def engine_warming(app: FastAPI) -> bool:
@@ -45,9 +31,5 @@ def engine_warming(app: FastAPI) -> bool:
     return warming is not None and not warming.done()
 
 
-def warming_response() -> JSONResponse:
-    return JSONResponse(
-        {"detail": WARMING_DETAIL},
-        status_code=503,
-        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
-    )
+def warming_response() -> Response:
+    return retry_later(WARMING_DETAIL, RETRY_AFTER_SECONDS)

@@ -52,13 +52,16 @@ from app.limits import (
     DEFAULT_SWEEP_STEPS,
     MAX_CELL_UPDATES,
     MAX_COORDINATE,
+    MAX_EXPRESSION_LENGTH,
     MAX_RUNS,
     MAX_SAMPLE_WORK,
+    MAX_SWEEP_SAMPLE_WORK,
 )
 from app.optim.base import OptimizerSpec
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import DEFAULT_SCHEDULE, SCHEDULES
-from app.problems.base import Problem
+from app.problems.base import Interpreted, Problem
+from app.problems.expression.syntax import FUNCTIONS
 from app.problems.registry import PROBLEMS
 from app.sweeps import START_AXES
 
@@ -71,10 +74,20 @@ _N_SAMPLES = next(
 BATCH_RULE = "batch_size (the problem's, a run's or a sweep's) must be at most n_samples" + (
     f" (default {export_value(_N_SAMPLES, _N_SAMPLES.default)})" if _N_SAMPLES else ""
 )
-SAMPLE_BUDGET_RULE = (
-    f"runs (or sweep cells) × (steps + 1) × n_samples must be at most {MAX_SAMPLE_WORK:,}"
+SAMPLE_BUDGET_RULE = f"runs × (steps + 1) × n_samples must be at most {MAX_SAMPLE_WORK:,}"
+SWEEP_SAMPLE_BUDGET_RULE = (
+    f"cells × (steps + 1) × n_samples must be at most {MAX_SWEEP_SAMPLE_WORK:,}"
+)
+GRID_BUDGET_RULE = (
+    f"on a regression problem, resolution² × n_samples must be at most {MAX_SAMPLE_WORK:,}"
 )
 CELL_BUDGET_RULE = f"x_axis.count × y_axis.count × steps must be at most {MAX_CELL_UPDATES:,}"
+# A typed formula (the problem `custom`): what only its parser and its values decide.
+EXPRESSION_RULE = (
+    "expression: a formula of the grammar in docs/API.md (Problems, custom), with "
+    "finite constants; start (the problem's and each run's): a point where f and its "
+    "gradient are finite; range: each low end below its high end"
+)
 AXIS_RANGE_RULE = (
     "min must be less than max, which default to the ends of the parameter's range "
     "(for start_x / start_y, to the problem's plot bounds in GET /api/catalog)"
@@ -146,12 +159,41 @@ def _param_fields(params: Iterable[HyperParam], notes: Mapping[str, str] = {}) -
 # -- problems -----------------------------------------------------------------------------
 
 
+def _formula_fields(problem: Interpreted) -> dict[str, Any]:
+    """The fields of a typed formula's problem besides its parameters."""
+    ends = Annotated[Start, Field(description="[low, high]")]
+    window = _closed(
+        f"{_camel(problem.name)}Range",
+        "The plot window; the low end of each axis below its high end.",
+        {"x": (ends, ...), "y": (ends, ...)},
+    )
+    return {
+        "expression": (
+            Annotated[str, Field(max_length=MAX_EXPRESSION_LENGTH)],
+            Field(
+                problem.default_expression,
+                description="f(x, y): numbers, x, y, + - * / ^ (or **), unary minus, "
+                "parentheses, " + ", ".join(FUNCTIONS) + ", pi, e",
+            ),
+        ),
+        "start": (
+            Start | None,
+            Field(
+                None, description=f"[x, y], the runs' default start; default: {list(problem.start)}"
+            ),
+        ),
+        "range": (window | None, Field(None, description="default: fitted to f around the start")),
+    }
+
+
 def _problem_model(problem: Problem) -> type[BaseModel]:
     notes = {"batch_size": BATCH_RULE} if problem.kind == "regression" else {}
     fields = {"name": (Literal[problem.name], ...), **_param_fields(problem.params, notes)}
-    return _closed(
-        f"{_camel(problem.name)}Problem", f"{problem.label}: {problem.description}", fields
-    )
+    description = f"{problem.label}: {problem.description}"
+    if isinstance(problem, Interpreted):
+        fields.update(_formula_fields(problem))
+        description += f" Rules JSON Schema cannot state: {EXPRESSION_RULE}."
+    return _closed(f"{_camel(problem.name)}Problem", description, fields)
 
 
 PROBLEM_MODELS = {name: _problem_model(problem) for name, problem in PROBLEMS.items()}
@@ -284,7 +326,8 @@ RunsRequestSchema = functools.reduce(operator.or_, RUNS_REQUEST_MODELS)
 
 SurfaceRequestSchema = _closed(
     "SurfaceRequest",
-    "The loss of a problem on a grid over its plot bounds.",
+    f"The loss of a problem on a grid over its plot bounds. Rule across fields: "
+    f"{GRID_BUDGET_RULE}.",
     {
         "problem": (ProblemSchema, ...),
         "seed": (Seed, 0),
@@ -430,7 +473,7 @@ def _sweep_model(spec: OptimizerSpec, kind: str) -> type[BaseModel]:
     rules = [CELL_BUDGET_RULE, AXIS_RANGE_RULE]
     if kind == "regression":
         fields["batch_size"] = _BATCH_SIZE_FIELD
-        rules += [BATCH_RULE, SAMPLE_BUDGET_RULE]
+        rules += [BATCH_RULE, SWEEP_SAMPLE_BUDGET_RULE]
     fields.update(
         steps=(SweepSteps, DEFAULT_SWEEP_STEPS),
         seed=(Seed, 0),

@@ -19,7 +19,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PlainValidator, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 from app.api.fields import (
@@ -50,6 +58,7 @@ from app.limits import (
     DEFAULT_SWEEP_STEPS,
     MAX_ID_INTEGER,
     MAX_ID_LENGTH,
+    MAX_OBJECT_KEYS,
     MAX_RUNS,
     MAX_SPEED,
 )
@@ -87,13 +96,32 @@ MessageId = Annotated[
         }
     ),
 ]
+
+
+def few_keys(value: Any) -> Any:
+    """Refuse an object of more than MAX_OBJECT_KEYS keys as one error, before each of
+    its keys is checked (and, unknown, reported) one by one."""
+    if isinstance(value, dict) and len(value) > MAX_OBJECT_KEYS:
+        raise PydanticCustomError(
+            "too_many_keys",
+            "an object may have at most {limit} keys (this one has {count})",
+            {"limit": MAX_OBJECT_KEYS, "count": len(value)},
+        )
+    return value
+
+
 # ``problem``, ``params``, ``schedule``: objects whose keys and values the engine
 # checks against the registries (naming the valid keys when one is unknown).
-Entries = dict[str, Any]
+Entries = Annotated[dict[str, Any], BeforeValidator(few_keys)]
 
 
 class _Closed(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _few_keys(cls, data: Any) -> Any:
+        return few_keys(data)
 
 
 class RunSpec(_Closed):
@@ -203,6 +231,9 @@ CloudBody = Annotated[CloudRequest, documented_as(CloudRequestSchema)]
 # -- responses (documentation; the routes encode with orjson) ----------------------------
 
 Point = Annotated[list[float], Field(min_length=2, max_length=2)]
+# A problem as answered: its name and every parameter filled in; a typed formula's
+# (`custom`) also its expression, start [x, y] and range {"x": [low, high], "y": …}.
+ProblemEcho = dict[str, str | float | int | Point | dict[str, Point]]
 
 
 class RunResult(BaseModel):
@@ -230,9 +261,14 @@ class RunResult(BaseModel):
         "update that led to each point (at t = 0, the first update's)",
     )
     diverged_at: int | None = Field(description="the update that diverged, or null")
+    diverged_reason: str | None = Field(
+        description="why it diverged and where (on a typed formula, the operation that was "
+        "not defined there), or null"
+    )
     converged_at: int | None = Field(
         description="the update from which the run stayed within tolerance of the known "
-        "minimum value through its last update, or null (docs/API.md, Convergence)"
+        "minimum value (a typed formula: of a zero gradient) through its last update, or "
+        "null (docs/API.md, Convergence)"
     )
     blew_up_at: int | None = Field(
         description="the first update whose loss was more than 1e6 times further from the "
@@ -260,7 +296,7 @@ class RegressionData(BaseModel):
 
 
 class RunsResponse(BaseModel):
-    problem: dict[str, str | float | int]
+    problem: ProblemEcho
     steps: int
     seed: int
     stride: int = Field(description="every stride-th point is answered, and each run's last")
@@ -269,12 +305,17 @@ class RunsResponse(BaseModel):
 
 
 class SurfaceResponse(BaseModel):
-    problem: dict[str, str | float | int]
+    problem: ProblemEcho
     x: list[float]
     y: list[float]
-    z: list[list[float]] = Field(description="z[j][i] is the loss at (x[i], y[j])")
+    z: list[list[float | None]] = Field(
+        description="z[j][i] is the loss at (x[i], y[j]); null where a typed formula is "
+        "not defined (or not finite)"
+    )
     log_color: bool = Field(description="whether the page should colour by log(loss)")
     bounds: dict[str, Point] = Field(description='{"x": [min, max], "y": [min, max]}')
+    formula: str | None = Field(None, description="a typed formula as parsed (LaTeX)")
+    formula_mathml: str | None = Field(None, description="the same as MathML")
 
 
 class CloudResponse(BaseModel):
@@ -302,7 +343,7 @@ class SweepResponse(BaseModel):
     """The request completed with its defaults, then grids of one value per cell:
     ``grid[j][i]`` is the cell at ``x_axis.values[i]``, ``y_axis.values[j]``."""
 
-    problem: dict[str, str | float | int]
+    problem: ProblemEcho
     optimizer: str
     params: dict[str, float | int | bool]
     schedule: dict[str, str | float | int]
@@ -402,6 +443,25 @@ class ScheduleInfo(BaseModel):
     equation_mathml: str
 
 
+class GrammarInfo(BaseModel):
+    max_length: int = Field(description="characters")
+    max_depth: int = Field(description="nested operators, parentheses and functions")
+    max_nodes: int = Field(description="numbers, names, operators and functions")
+    max_constant: float = Field(description="the magnitude of a number written in it")
+    max_exponent: int = Field(description="the magnitude of a constant exponent")
+    variables: list[str]
+    constants: list[str]
+    functions: list[str]
+
+
+class FormulaExample(BaseModel):
+    name: str
+    label: str
+    expression: str
+    start: Point
+    description: str
+
+
 class ProblemInfo(BaseModel):
     name: str
     kind: Literal["surface", "regression"]
@@ -416,6 +476,13 @@ class ProblemInfo(BaseModel):
     log_color: bool
     axes: list[str]
     description: str
+    expression: str | None = Field(
+        None,
+        description="a surface's formula as typed for the problem custom (custom: the "
+        "default formula); regressions have none",
+    )
+    grammar: GrammarInfo | None = Field(None, description="custom only: names and limits")
+    examples: list[FormulaExample] | None = Field(None, description="custom only")
 
 
 class ResolutionLimits(BaseModel):
@@ -430,6 +497,9 @@ class SweepLimits(BaseModel):
     max_axis_cells: int = Field(description="the most cells along one axis")
     default_axis_cells: int
     max_cell_updates: int = Field(description="cells × steps must not exceed it")
+    max_sample_work: int = Field(
+        description="regression: cells × (steps + 1) × n_samples must not exceed it"
+    )
 
 
 class Limits(BaseModel):
@@ -439,7 +509,8 @@ class Limits(BaseModel):
     max_seed: int
     max_speed: float
     max_sample_work: int = Field(
-        description="regression: runs (or sweep cells) × (steps + 1) × n_samples must not exceed it"
+        description="regression: runs × (steps + 1) × n_samples, and a surface grid's "
+        "resolution² × n_samples, must not exceed it"
     )
     surface_resolution: ResolutionLimits
     sweep: SweepLimits
@@ -461,6 +532,11 @@ class ErrorItem(BaseModel):
     loc: list[str | int]
     msg: str
     type: str
+    ctx: dict[str, int | str] | None = Field(
+        None,
+        description="a custom expression's error: column and end (1-based, end "
+        "exclusive) of the part it marks, and the rule alone",
+    )
 
 
 class ValidationErrorResponse(BaseModel):

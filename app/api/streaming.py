@@ -1,14 +1,22 @@
 """One WebSocket connection of ``/api/stream`` (docs/API.md, WebSocket /api/stream).
 
-The receive loop reads messages, checks them and starts or stops the one run
-in flight; the run itself is a task that sends ``started``, the ``chunk``s and
-``done``. The numpy/numba work of every chunk (and its encoding) happens in a
-worker thread, so the event loop only ever waits on I/O.
+The receive loop reads messages, checks them and starts or stops the one task
+in flight (a run or a sweep); the task sends ``started``, the ``chunk``s and
+``done`` (or ``sweep_started``, ``progress``, ``sweep_done``). Every chunk's
+numpy/numba work and encoding runs in a worker turn of the compute gate
+(app/api/capacity.py), which serves this connection in turn with every other
+client, so the event loop only ever waits on I/O.
 
-Replacing a run cancels its task *and waits for it* before the new run's
-``started`` is sent, so no message of the old id can follow. A cancelled task
-may still be inside a worker thread; the wait covers that too (at most one
-chunk's compute, ``stream_chunk_seconds`` by design).
+Replacing a task cancels it *and waits for it* before the new one starts, so no
+message of the old id follows the new one's first message; the old id gets a
+``cancelled``. A cancelled task may still be inside a worker turn; the wait
+covers that too (at most one chunk's compute, ``stream_chunk_seconds`` by design).
+
+What a client cannot do to the server through its socket: flood it (a token
+bucket, charged before a message is parsed), keep it busy with invalid messages
+(``ws_max_invalid`` in a row close the socket), or make it hold what it sends
+while it does not read (a send that waits longer than ``send_timeout`` ends the
+session and frees its task).
 """
 
 from __future__ import annotations
@@ -19,16 +27,15 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
-from anyio import to_thread
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
-from app.api.compute import heavy_limiter
+from app.api.capacity import Busy, ComputeGate
 from app.api.errors import describe, error_items, spec_items
 from app.api.readiness import RETRY_AFTER_SECONDS, WARMING_DETAIL
 from app.api.schemas import (
@@ -39,6 +46,7 @@ from app.api.schemas import (
 )
 from app.engine import Execution, Simulation, build_simulation
 from app.errors import InvalidSpec
+from app.formats import ANATOMY_POINT_WEIGHT, POINT_WEIGHT
 from app.settings import Settings
 from app.sweeps import Sweep, result_as_json
 
@@ -58,8 +66,11 @@ def affordable_updates(simulation: Simulation, work: int = FIRST_WORK) -> int:
 
 
 MESSAGE_TYPES = ("run", "sweep", "stop")
-# Row·update units of a sweep chunk: ≈ 50–100 ms of compute between progress messages.
-SWEEP_CHUNK_WORK = 5_000_000
+# A message the rate limit drops is parsed only if it is this short, to name its id
+# in the answer (a page's `run` is well under it); a flood of long ones costs nothing.
+ID_PEEK_CHARACTERS = 4096
+# The close code for a client that keeps sending invalid messages (RFC 6455: policy).
+POLICY_VIOLATION = 1008
 
 
 class TokenBucket:
@@ -91,86 +102,149 @@ def _message_id(message: Any) -> Any:
     return None
 
 
+def _peeked_id(text: str) -> Any:
+    """The ``id`` of a short message (see ID_PEEK_CHARACTERS), else None."""
+    if len(text) > ID_PEEK_CHARACTERS:
+        return None
+    try:
+        return _message_id(json.loads(text))
+    except (ValueError, RecursionError):
+        return None
+
+
 class StreamSession:
     def __init__(
         self,
         websocket: WebSocket,
         settings: Settings,
+        gate: ComputeGate,
         engine_warming: Callable[[], bool] = lambda: False,
     ) -> None:
         self.websocket = websocket
         self.settings = settings
+        self.gate = gate
         self.engine_warming = engine_warming
         self.bucket = TokenBucket(settings.ws_rate, settings.ws_burst)
         self.send_lock = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
         self.task_id: Any = None
+        self.invalid_in_a_row = 0
+        self.receiving: asyncio.Future[Any] | None = None
         self.closed = False
+        # This connection, as one client of the compute gate.
+        self.client: Hashable = object()
 
     # -- sending ----------------------------------------------------------------------
 
-    async def send(self, payload: bytes) -> None:
-        """Send one JSON text message; a vanished client ends the session quietly."""
+    async def send(self, message: str | bytes) -> None:
+        """Send one JSON text message; a vanished client, or one that has not taken a
+        message for ``send_timeout`` s (it stopped reading), ends the session.
+
+        Chunks come as text, decoded in their worker turn: a client that stops
+        reading holds one copy of a chunk here, not the JSON bytes as well."""
         if self.closed:
             return
+        text = message if isinstance(message, str) else message.decode()
+        del message
         async with self.send_lock:
             try:
-                await self.websocket.send_text(payload.decode())
+                # asyncio.timeout, not wait_for: wait_for's inner task and its exception
+                # hold each other (and the message) until a garbage collection.
+                async with asyncio.timeout(self.settings.send_timeout):
+                    await self.websocket.send_text(text)
+            except TimeoutError:
+                log.info(
+                    "stream closed: its client read nothing for %g s", self.settings.send_timeout
+                )
+                self.end()
             except Exception:  # noqa: BLE001 - any transport failure means the client is gone
-                self.closed = True
+                self.end()
 
-    async def error(self, message_id: Any, detail: str, **extra: Any) -> None:
-        body = {"type": "error", "id": message_id, "detail": detail, **extra}
+    def end(self) -> None:
+        """Stop serving this connection: the receive loop returns, the task is cancelled."""
+        self.closed = True
+        if self.receiving is not None:
+            self.receiving.cancel()
+
+    async def error(self, message_id: Any, detail: str, code: str, **extra: Any) -> None:
+        body = {"type": "error", "id": message_id, "detail": detail, "code": code, **extra}
         await self.send(encoding.dumps(body))
+
+    async def invalid(self, message_id: Any, detail: str, code: str, **extra: Any) -> None:
+        """Answer a message the client should not have sent; close the socket when too
+        many come in a row."""
+        await self.error(message_id, detail, code, **extra)
+        self.invalid_in_a_row += 1
+        if self.invalid_in_a_row >= self.settings.ws_max_invalid:
+            await self.close(f"{self.invalid_in_a_row} invalid messages in a row")
+
+    async def refuse(self, message_id: Any, items: list[dict[str, Any]]) -> None:
+        """The one answer to a message whose fields break the rules: ``invalid_message``
+        naming each field (``errors``, as in the HTTP 422)."""
+        await self.invalid(message_id, describe(items), "invalid_message", errors=items)
+
+    async def close(self, reason: str) -> None:
+        self.end()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(self.settings.send_timeout):
+                await self.websocket.close(POLICY_VIOLATION, reason)
 
     # -- the receive loop -------------------------------------------------------------
 
     async def serve(self) -> None:
         try:
             while not self.closed:
-                message = await self.websocket.receive()
+                self.receiving = asyncio.ensure_future(self.websocket.receive())
+                try:
+                    message = await self.receiving
+                except asyncio.CancelledError:
+                    current = asyncio.current_task()
+                    if self.closed and not (current and current.cancelling()):
+                        break  # end() stopped the loop, nobody cancelled us
+                    raise
                 if message["type"] == "websocket.disconnect":
                     break
                 await self.handle(message)
         finally:
             self.closed = True
+            if self.receiving is not None:
+                self.receiving.cancel()
+                self.receiving = None  # a cancelled task's error refers back to this frame
             await self.cancel()
             if self.websocket.application_state == WebSocketState.CONNECTED:
                 with contextlib.suppress(Exception):
-                    await self.websocket.close()
+                    async with asyncio.timeout(self.settings.send_timeout):
+                        await self.websocket.close()
 
     async def handle(self, message: dict[str, Any]) -> None:
         text = message.get("text")
         if text is None:
+            await self.invalid(None, "send JSON text messages, not binary ones", "invalid_message")
+            return
+        # Charged before parsing: a flood costs the server a token check per message.
+        if not self.bucket.take():
             await self.error(
-                None, "send JSON text messages, not binary ones", code="invalid_message"
+                _peeked_id(text),
+                f"too many messages: at most {self.settings.ws_rate:g} per second "
+                f"(bursts of {self.settings.ws_burst}); this one was dropped",
+                "rate_limited",
             )
             return
         size = len(text.encode())
         if size > self.settings.ws_max_message_bytes:
-            await self.error(
+            await self.invalid(
                 None,
                 f"message of {size} bytes is larger than "
                 f"{self.settings.ws_max_message_bytes}; it was dropped",
-                code="too_large",
+                "too_large",
             )
             return
         try:
             data = json.loads(text)
         except (ValueError, RecursionError) as exc:
-            await self.error(None, f"not valid JSON: {exc}", code="invalid_json")
+            await self.invalid(None, f"not valid JSON: {exc}", "invalid_json")
             return
         message_id = _message_id(data)
-        # Checked after parsing (the size is already bounded) so the error names the
-        # dropped message's id: a client can tell its last slider value was lost.
-        if not self.bucket.take():
-            await self.error(
-                message_id,
-                f"too many messages: at most {self.settings.ws_rate:g} per second "
-                f"(bursts of {self.settings.ws_burst}); this one was dropped",
-                code="rate_limited",
-            )
-            return
         kind = data.get("type") if isinstance(data, dict) else None
         if kind not in MESSAGE_TYPES:
             detail = (
@@ -178,122 +252,124 @@ class StreamSession:
                 if not isinstance(data, dict)
                 else f"unknown message type {kind!r}; valid types: {', '.join(MESSAGE_TYPES)}"
             )
-            await self.error(message_id, detail, code="invalid_message")
+            await self.invalid(message_id, detail, "invalid_message")
             return
         model = {"run": RunMessage, "sweep": SweepMessage, "stop": StopMessage}[kind]
         try:
             parsed = model.model_validate(data)
         except ValidationError as exc:
-            items = error_items(exc.errors())
-            await self.error(message_id, describe(items), code="invalid_message", errors=items)
+            await self.refuse(message_id, error_items(exc.errors()))
             return
         if isinstance(parsed, StopMessage):
-            await self.stop()
-            return
-        if isinstance(parsed, SweepMessage):
-            try:
-                sweep = await to_thread.run_sync(
-                    Sweep, parsed.request.model_dump(exclude_unset=True), limiter=heavy_limiter()
-                )
-            except InvalidSpec as exc:
-                items = spec_items(exc, ("request",))
-                await self.error(message_id, describe(items), code="invalid_message", errors=items)
-                return
-            if not await self.refused_while_warming(message_id):
-                await self.replace(parsed.id, self.sweep(parsed.id, sweep))
+            self.invalid_in_a_row = 0
+            await self.stop(parsed.id)
             return
         try:
-            simulation = build_simulation(
-                parsed.request.engine_body(),
-                max_steps=self.settings.max_steps,
-                max_runs=self.settings.max_runs,
-            )
+            if isinstance(parsed, SweepMessage):
+                # Only checks the request: the grid is made in the sweep's first turn.
+                sweep = Sweep(parsed.request.model_dump(exclude_unset=True))
+            else:
+                simulation = build_simulation(
+                    parsed.request.engine_body(),
+                    max_steps=self.settings.max_steps,
+                    max_runs=self.settings.max_runs,
+                )
         except InvalidSpec as exc:
-            items = spec_items(exc, ("request",))
-            await self.error(message_id, describe(items), code="invalid_message", errors=items)
+            await self.refuse(message_id, spec_items(exc, ("request",)))
             return
-        if not await self.refused_while_warming(message_id):
-            await self.start(parsed.id, simulation, parsed.speed)
+        self.invalid_in_a_row = 0
+        if await self.refused_while_warming(message_id):
+            return
+        if isinstance(parsed, SweepMessage):
+            await self.replace(parsed.id, lambda: self.sweep(parsed.id, sweep))
+        else:
+            await self.replace(parsed.id, lambda: self.run(parsed.id, simulation, parsed.speed))
 
     async def refused_while_warming(self, message_id: Any) -> bool:
         """While the engine warms up, a valid run or sweep is answered ``error`` (code
         ``warming``) at once and leaves the one in flight alone (docs/API.md)."""
         if not self.engine_warming():
             return False
-        await self.error(
-            message_id, WARMING_DETAIL, code="warming", retry_after=RETRY_AFTER_SECONDS
-        )
+        await self.error(message_id, WARMING_DETAIL, "warming", retry_after=RETRY_AFTER_SECONDS)
         return True
 
-    # -- runs -------------------------------------------------------------------------
+    # -- the task in flight -----------------------------------------------------------
 
     async def cancel(self) -> bool:
-        """Cancel the run in flight and wait until it can send nothing more."""
+        """Cancel the task in flight and wait until it can send nothing more."""
         task, self.task = self.task, None
         if task is None or task.done():
             return False
         task.cancel()
-        try:
-            await task
-        except asyncio.CancelledError:
-            current = asyncio.current_task()
-            if current is not None and current.cancelling():
-                raise  # we are being cancelled ourselves, not just the run
+        # Waits without raising the task's CancelledError: only our own cancellation
+        # (the server shutting down) interrupts it, and propagates as it came.
+        await asyncio.wait({task})
         return True
 
-    async def stop(self) -> None:
-        run_id = self.task_id
+    async def stop(self, stop_id: Any) -> None:
+        """``stopped`` with the id of the task it ended, or, when nothing was in
+        flight, with the ``stop`` message's own id."""
+        task_id = self.task_id
+        ended = await self.cancel()
+        await self.send(encoding.dumps({"type": "stopped", "id": task_id if ended else stop_id}))
+
+    async def replace(self, task_id: Any, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Make ``work()`` the one task in flight (a run or a sweep): latest request wins.
+        The coroutine is made only once the old task is gone, so it always runs."""
+        replaced_id = self.task_id
         if await self.cancel():
-            await self.send(encoding.dumps({"type": "stopped", "id": run_id}))
+            await self.send(encoding.dumps({"type": "cancelled", "id": replaced_id}))
+        if self.closed:
+            return
+        self.task_id = task_id
+        self.task = asyncio.create_task(self.guarded(task_id, work))
 
-    async def start(self, run_id: Any, simulation: Simulation, speed: float) -> None:
-        await self.replace(run_id, self._run(run_id, simulation, speed))
-
-    async def replace(self, run_id: Any, work: Coroutine[Any, Any, None]) -> None:
-        """Make ``work`` the one task in flight (a run or a sweep): latest request wins."""
-        await self.cancel()
-        self.task_id = run_id
-        self.task = asyncio.create_task(self.guarded(run_id, work))
-
-    async def guarded(self, run_id: Any, work: Coroutine[Any, Any, None]) -> None:
+    async def guarded(self, task_id: Any, work: Callable[[], Coroutine[Any, Any, None]]) -> None:
         try:
-            await work
+            await work()
         except asyncio.CancelledError:
             raise
         except Exception:
-            log.exception("stream task %r failed", run_id)
-            await self.error(run_id, "internal error while computing this request", code="internal")
+            log.exception("stream task %r failed", task_id)
+            await self.error(task_id, "internal error while computing this request", "internal")
 
     async def sweep(self, sweep_id: Any, sweep: Sweep) -> None:
-        """``sweep_started``, then ``progress`` after every chunk, then ``sweep_done``."""
-        request = sweep.request
-        await self.send(
-            encoding.dumps(
-                {"type": "sweep_started", "id": sweep_id, "cells": sweep.cells, **request}
-            )
-        )
-        # A regression cell's update also costs a loss over every sample.
-        samples = max(1, int(sweep.template.problem.get("n_samples", 1)))
-        updates = max(1, SWEEP_CHUNK_WORK // (sweep.cells * samples))
-        chunks = sweep.chunks(updates)
-        while not self.closed:
-            done = await to_thread.run_sync(next, chunks, None, limiter=heavy_limiter())
-            if done is None:
-                break
-            await self.send(encoding.dumps({"type": "progress", "id": sweep_id, "done": done}))
-        result = await to_thread.run_sync(
-            lambda: result_as_json(sweep.result()), limiter=heavy_limiter()
-        )
-        await self.send(encoding.dumps({"type": "sweep_done", "id": sweep_id, "result": result}))
+        """``sweep_started``, then ``progress`` after every chunk, then ``sweep_done``.
 
-    async def _run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
-        execution, started, first = await to_thread.run_sync(_begin, run_id, simulation)
+        A sweep holds its grid in memory while it runs, so it is admitted like a POST
+        (app/api/capacity.py); a server at capacity answers ``error`` (code ``busy``,
+        with ``retry_after``) instead."""
+        try:
+            async with self.gate.admit(self.client, sweep.points) as ticket:
+                await self.send(
+                    encoding.dumps(
+                        {"type": "sweep_started", "id": sweep_id, "cells": sweep.cells}
+                        | sweep.request
+                    )
+                )
+                chunks = sweep.chunks(sweep.updates_per_chunk)
+                while not self.closed:
+                    done = await ticket.run(next, chunks, None)
+                    if done is None:
+                        break
+                    progress = {"type": "progress", "id": sweep_id, "done": done}
+                    await self.send(encoding.dumps(progress))
+                if self.closed:
+                    return  # its client left: no result to compute
+                await self.send(await ticket.run(_sweep_done, sweep_id, sweep))
+        except Busy as busy:
+            await self.error(sweep_id, busy.detail, "busy", retry_after=busy.retry_after)
+
+    async def run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
+        execution, started, first = await self.gate.run(self.client, _begin, run_id, simulation)
         await self.send(started)
         await self.send(first)
         steps = simulation.steps
         # At most `stream_max_points` points a message, and (until measured) about
         # one slice of work a chunk; then the measured speed sets the chunk size.
-        cap = max(1, self.settings.stream_max_points // len(simulation.runs))
+        # An anatomy point carries about three times the numbers of a plain one.
+        weight = ANATOMY_POINT_WEIGHT // POINT_WEIGHT if simulation.anatomy else 1
+        cap = max(1, self.settings.stream_max_points // (len(simulation.runs) * weight))
         affordable = min(cap, affordable_updates(simulation))
         loop = asyncio.get_running_loop()
         frame = self.settings.stream_frame_seconds
@@ -312,9 +388,7 @@ class StreamSession:
                     continue
                 count = min(due, affordable)
             count = min(count, left)
-            began = time.perf_counter()
-            message = await to_thread.run_sync(_advance, execution, run_id, count)
-            elapsed = time.perf_counter() - began
+            message, elapsed = await self.gate.run(self.client, _advance, execution, run_id, count)
             if message is not None:
                 await self.send(message)
             # Aim the next chunk at the compute budget, growing at most 8× at a time.
@@ -324,14 +398,24 @@ class StreamSession:
         await self.send(encoding.done_message(run_id, execution))
 
 
-def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, bytes, bytes]:
+def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, str, str]:
     execution = Execution(simulation)
     chunks = execution.chunks(1)
     first = encoding.chunk_message(run_id, next(chunks))  # point 0 of every run
-    return execution, encoding.started_message(run_id, simulation, execution), first
+    started = encoding.started_message(run_id, simulation, execution)
+    return execution, started.decode(), first.decode()
 
 
-def _advance(execution: Execution, run_id: Any, count: int) -> bytes | None:
-    """The next chunk's message, or None when a stride leaves it without points."""
+def _advance(execution: Execution, run_id: Any, count: int) -> tuple[str | None, float]:
+    """The next ``count`` updates as a chunk message (None when a stride leaves it
+    without points), and the seconds they took to compute (timed in the worker: a
+    wait for a turn is not the engine's speed)."""
+    began = time.perf_counter()
     chunk = execution.advance(count)
-    return None if chunk.empty else encoding.chunk_message(run_id, chunk)
+    message = None if chunk.empty else encoding.chunk_message(run_id, chunk).decode()
+    return message, time.perf_counter() - began
+
+
+def _sweep_done(sweep_id: Any, sweep: Sweep) -> str:
+    result = result_as_json(sweep.result())
+    return encoding.dumps({"type": "sweep_done", "id": sweep_id, "result": result}).decode()

@@ -7,8 +7,8 @@
   classroom sizes, where numpy is all call overhead. Its dispatch is generated
   from the registries (``app.backends.kernel_source``).
 
-Both expose ``advance(inputs, out_path, out_loss, column)`` over the same plain
-``StepInputs``, and tests prove they agree. Given a ``Recording`` they also keep
+Both expose ``advance(inputs, out_path, out_loss, out_gauge, column)`` over the same
+plain ``StepInputs``, and tests prove they agree. Given a ``Recording`` they also keep
 what each update used and left behind (its anatomy: app/anatomy.py). Neither knows about requests or
 ``app.engine``: the engine builds the inputs and picks a backend.
 """
@@ -60,4 +60,5 @@ class StepInputs:
     batches: Batches  # which samples each update reads, per batch-size group
     batch_of_row: IntArray  # (B,) index into the batch-size groups
     max_coordinate: float  # a row that leaves ±this, or turns non-finite, diverges
+    stopped_at: FloatArray  # (B, 2) where a row that diverged could not go (set here)
     recording: Recording | None = None  # filled in as well, when given

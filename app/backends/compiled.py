@@ -27,6 +27,7 @@ import numpy as np
 from app import convergence
 from app.backends import FloatArray, StepInputs, kernel_source, threads
 from app.optim.registry import OPTIMIZERS
+from app.problems.base import ProgramSurface
 from app.problems.registry import PROBLEMS
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,27 @@ def _shares_settings(hyper: FloatArray, min_shared: int) -> bool:
     return len(hyper) >= min_shared * (changes + 1)
 
 
-def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
+# What run_typed is given when nothing is recorded: empty buffers of the recording's
+# types (gradient, where it was taken, state, effective rate), so it has one signature.
+_NOT_RECORDED = (
+    np.zeros((0, 0, 2)),
+    np.zeros((0, 0, 2)),
+    np.zeros((0, 0, 0, 2)),
+    np.zeros((0, 0, 2)),
+)
+
+
+def advance(
+    inputs: StepInputs,
+    out_path: FloatArray,
+    out_loss: FloatArray,
+    out_gauge: FloatArray,
+    column: int,
+) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k`` into
-    column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n).
-    ``out_path`` may have no columns: then positions are not recorded."""
+    column ``column + k`` of ``out_path`` (B, n, 2), ``out_loss`` (B, n) and, on a
+    typed formula, ``out_gauge`` (B, n): the gradient's norm there. ``out_path`` may
+    have no columns: then positions are not recorded."""
     module = kernels()
     f64, i64 = np.float64, np.int64
     ids, hyper, state = inputs.optimizer_ids, inputs.hyper, inputs.state
@@ -96,8 +114,49 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         )
     if out_path.shape[1] and out_path.shape[1] != out_loss.shape[1]:
         raise ValueError("out_path has the columns of out_loss, or none")
+    ends = (
+        _writable(inputs.x, f64),
+        _writable(state, f64),
+        _writable(inputs.diverged_at, i64),
+        _writable(out_path, f64),
+        _writable(out_loss, f64),
+        int(column),
+        float(inputs.max_coordinate),
+        _writable(inputs.stopped_at, f64),
+    )
+    recording = inputs.recording
+    recorded: tuple[np.ndarray, ...] = ()  # the recording's buffers, after the loop's own
+    if recording is not None:
+        recorded = tuple(
+            _writable(a, f64)
+            for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
+        )
     rows = len(ids)
-    alike = rows > 1 and bool((ids == ids[0]).all())
+    one_rule = rows > 1 and bool((ids == ids[0]).all())
+    alike = one_rule and bool((hyper == hyper[0]).all())
+    if isinstance(inputs.problem, ProgramSurface):
+        program = inputs.problem.program
+        # A register file of this call's own (calls run in parallel): the constants in
+        # every column, a column per row of a block.
+        registers = np.repeat(program.registers[:, None], module.BLOCK, axis=1)
+        if alike and recording is None:
+            typed, rule = module.run_typed_alike, (int(ids[0]), tuple(float(h) for h in hyper[0]))
+        else:
+            # Only run_typed records (run_typed_alike's results are the same, bit for bit).
+            typed, rule = module.run_typed, (_readable(ids, i64), _readable(hyper, f64))
+        typed(
+            float(inputs.sigma),
+            _readable(inputs.noise, f64),
+            *rule,
+            _readable(inputs.rates, f64),
+            int(inputs.first_update),
+            *ends,
+            _readable(program.code, i64),
+            registers,
+            _writable(out_gauge, f64),
+            *((recorded or _NOT_RECORDED) if typed is module.run_typed else ()),
+        )
+        return
     batches = inputs.batches
     arguments = (
         module.PROBLEM_IDS[inputs.problem.name],
@@ -110,28 +169,13 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
         _readable(batches.sizes, i64),
         _readable(inputs.batch_of_row, i64),
     )
-    outputs = (
-        _readable(inputs.rates, f64),
-        int(inputs.first_update),
-        _writable(inputs.x, f64),
-        _writable(state, f64),
-        _writable(inputs.diverged_at, i64),
-        _writable(out_path, f64),
-        _writable(out_loss, f64),
-        int(column),
-        float(inputs.max_coordinate),
-    )
-    recording = inputs.recording
+    outputs = (_readable(inputs.rates, f64), int(inputs.first_update), *ends)
     if recording is not None:
         # Only run_rows records (run_alike's and run_columns' results are the same, bit
         # for bit); the recording's buffers come after the loop's own.
-        recorded = tuple(
-            _writable(a, f64)
-            for a in (recording.grad, recording.at, recording.state, recording.effective_lr)
-        )
         rule = (_readable(ids, i64), _readable(hyper, f64))
         module.run_rows_recording(*arguments, *rule, *outputs, *recorded)
-    elif alike and rows >= COLUMNS_FROM and _shares_settings(hyper, module.MIN_SHARED):
+    elif one_rule and rows >= COLUMNS_FROM and _shares_settings(hyper, module.MIN_SHARED):
         rule = (int(ids[0]), _readable(hyper, f64))
         threads.over_rows(
             rows,
@@ -139,7 +183,7 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
             lambda low, high: module.run_columns(*arguments, *rule, *outputs, low, high),
             align=module.COLUMN_BLOCK,
         )
-    elif alike and (hyper == hyper[0]).all():
+    elif alike:
         module.run_alike(*arguments, int(ids[0]), tuple(float(h) for h in hyper[0]), *outputs)
     else:
         module.run_rows(*arguments, _readable(ids, i64), _readable(hyper, f64), *outputs)
@@ -154,6 +198,8 @@ def dispatchers() -> dict[str, Any]:
         "run_alike": module.run_alike,
         "run_rows_recording": module.run_rows_recording,
         "run_columns": module.run_columns,
+        "run_typed": module.run_typed,
+        "run_typed_alike": module.run_typed_alike,
         "convergence.scan": convergence.compiled_scan,
     }
 

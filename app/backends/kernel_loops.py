@@ -16,7 +16,22 @@ file come from that generated part:
 - ``FIRST_REGRESSION``: problem ids from this one on are regressions;
 - ``load_state(state, row, coordinate)``, ``store_state(…, s)``,
   ``load_hyper(hyper, row)``: a row's slots as tuples; ``record_state(out_state,
-  row, column, coordinate, s)`` writes them into a recording's column.
+  row, column, coordinate, s)`` writes them into a recording's column;
+- ``evaluate_program(code, registers, count)``: the interpreter of a formula typed
+  by a user (the problem ``custom``): ``f``, ``∂f/∂x``, ``∂f/∂y`` at ``count``
+  points at once, column by column of the register file.
+
+``run_rows`` and ``run_alike`` step the registry's surfaces and regressions;
+``run_typed`` steps a typed formula, in blocks of ``BLOCK`` rows that advance one
+update at a time, so that each instruction of the formula's program is
+dispatched once for the whole block (one point at a time, the dispatch costs
+more than the arithmetic). One evaluation gives the loss at a row's new point
+and the gradient there, which its next update uses unless its rule looks ahead
+elsewhere (then a second evaluation, at the look-ahead points), and the gradient
+norm at every point (``out_gauge``), which decides convergence on a typed
+formula (docs/API.md, Convergence). There a row also diverges where the formula
+or its gradient is not finite. Every loop writes the point a diverging row could
+not take to ``stopped_at``, so the engine can say why.
 
 Performance notes (measured; keep them when editing):
 
@@ -28,8 +43,11 @@ Performance notes (measured; keep them when editing):
   computes from ``t`` and the hyper-parameters alone (``β**t``, about half of
   Adam's cost) is the same for the whole block and LLVM hoists it out of the
   row loop.
-- Both loops are ``nogil``: they touch only arrays, so the server's event loop
+- The loops are ``nogil``: they touch only arrays, so the server's event loop
   and other requests' threads keep running while one request computes.
+- The interpreter lives in ``run_typed`` alone: inlined into the other loops,
+  even in a branch never taken, it made them five times slower (LLVM keeps
+  fewer of a loop's values in registers around a large body).
 - ``run_rows`` and ``run_rows_recording`` are one loop, ``rows_loop``, inlined with
   ``record`` a constant: LLVM drops the recording branch from ``run_rows``, which
   stays as fast as before it existed (benchmarks/engine.py) with one signature.
@@ -137,6 +155,7 @@ def rows_loop(
     out_loss,
     column,
     max_coordinate,
+    stopped_at,
     record,
     out_grad,
     out_at,
@@ -179,6 +198,7 @@ def rows_loop(
             )
             if escaped(nx, ny, max_coordinate):
                 diverged_at[row] = first_update + k
+                stopped_at[row, 0], stopped_at[row, 1] = nx, ny
                 break
             if record:
                 out_grad[row, column + k, 0] = gx
@@ -222,13 +242,15 @@ def run_rows(
     out_loss,
     column,
     max_coordinate,
+    stopped_at,
 ):
     """``rows_loop`` without a recording (the outputs it is not given are never touched)."""
     unused = np.empty((0, 0, 0, 0))
     rows_loop(
         problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
         optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
-        out_loss, column, max_coordinate, False, out_path, out_path, unused, out_path,
+        out_loss, column, max_coordinate, stopped_at, False, out_path, out_path, unused,
+        out_path,
     )  # fmt: skip
 
 
@@ -254,6 +276,7 @@ def run_rows_recording(
     out_loss,
     column,
     max_coordinate,
+    stopped_at,
     out_grad,
     out_at,
     out_state,
@@ -264,7 +287,8 @@ def run_rows_recording(
     rows_loop(
         problem, sigma, noise, data_x, data_y, order, starts, sizes, batch_of_row,
         optimizer_ids, hyper, rates, first_update, x, state, diverged_at, out_path,
-        out_loss, column, max_coordinate, True, out_grad, out_at, out_state, out_rate,
+        out_loss, column, max_coordinate, stopped_at, True, out_grad, out_at, out_state,
+        out_rate,
     )  # fmt: skip
 
 
@@ -295,6 +319,7 @@ def run_alike(
     out_loss,
     column,
     max_coordinate,
+    stopped_at,
 ):
     """``run_rows`` for rows that share one optimiser ``op`` and its hyper-parameters ``h``.
 
@@ -330,6 +355,7 @@ def run_alike(
                 )
                 if escaped(nx, ny, max_coordinate):
                     diverged_at[row] = first_update + k
+                    stopped_at[row, 0], stopped_at[row, 1] = nx, ny
                     continue
                 x[row, 0], x[row, 1] = nx, ny
                 store_state(state, row, 0, nsx)
@@ -338,6 +364,215 @@ def run_alike(
                     out_path[row, column + k, 0] = nx
                     out_path[row, column + k, 1] = ny
                 out_loss[row, column + k] = loss(problem, nx, ny, data_x, data_y)
+
+
+@numba.njit(inline="always", cache=True)
+def typed_load(registers, slot, x, y):
+    """Point ``(x, y)`` into column ``slot`` of the register file."""
+    registers[0, slot] = x
+    registers[1, slot] = y
+
+
+@numba.njit(inline="always", cache=True)
+def typed_steps(
+    alike,
+    alike_op,
+    alike_h,
+    sigma,
+    noise,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    code,
+    registers,
+    out_gauge,
+    record,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
+):
+    """The body of ``run_typed`` and ``run_typed_alike``: with ``alike`` (a constant
+    where it is inlined), every row follows ``alike_op`` with ``alike_h``, and LLVM
+    hoists what a rule computes from ``t`` alone out of the row loop, as in
+    ``run_alike``; otherwise each row its own. With ``record``, what each update used
+    and left goes into the ``out_…`` buffers, as ``rows_loop`` records it."""
+    rows = x.shape[0]
+    slots = state.shape[1]
+    positions = out_path.shape[1] > 0
+    # Per row of a block: the gradient its update uses and where it was taken, where
+    # its update goes, the state it would have there, which column of the register
+    # file it is in.
+    gx_now = np.empty(BLOCK)
+    gy_now = np.empty(BLOCK)
+    taken = np.empty((BLOCK, 4))  # (x, y) where the gradient was taken, the gradient
+    moved = np.empty((BLOCK, 2))
+    moved_state = np.empty((BLOCK, slots, 2))
+    member = np.empty(BLOCK, dtype=np.int64)
+    for low in range(0, rows, BLOCK):
+        high = min(low + BLOCK, rows)
+        for row in range(low, high):
+            typed_load(registers, row - low, x[row, 0], x[row, 1])
+        evaluate_program(code, registers, high - low)
+        for j in range(high - low):
+            gx_now[j] = registers[3, j]
+            gy_now[j] = registers[4, j]
+        for k in range(rates.shape[0]):
+            t = float(first_update + k)
+            # The gradient at look-ahead points, for the rows whose rule takes one.
+            count = 0
+            for row in range(low, high):
+                if diverged_at[row] != 0:
+                    continue
+                op, h = alike_op, alike_h
+                if not alike:
+                    op, h = optimizer_ids[row], load_hyper(hyper, row)
+                px, py = x[row, 0], x[row, 1]
+                sx, sy = load_state(state, row, 0), load_state(state, row, 1)
+                ex, ey = lookahead(op, px, py, sx, sy, t, rates[k, row], h)
+                taken[row - low, 0], taken[row - low, 1] = ex, ey
+                if ex != px or ey != py:
+                    typed_load(registers, count, ex, ey)
+                    member[count] = row - low
+                    count += 1
+            if count:
+                evaluate_program(code, registers, count)
+                for slot in range(count):
+                    gx_now[member[slot]] = registers[3, slot]
+                    gy_now[member[slot]] = registers[4, slot]
+            # Every row's update, then f and its gradient where each one went.
+            count = 0
+            for row in range(low, high):
+                if diverged_at[row] != 0:
+                    continue
+                op, h = alike_op, alike_h
+                if not alike:
+                    op, h = optimizer_ids[row], load_hyper(hyper, row)
+                j = row - low
+                lr = rates[k, row]
+                gx = gx_now[j] + sigma * noise[k, 0]
+                gy = gy_now[j] + sigma * noise[k, 1]
+                taken[j, 2], taken[j, 3] = gx, gy
+                nx, nsx = update(op, x[row, 0], gx, load_state(state, row, 0), t, lr, h)
+                ny, nsy = update(op, x[row, 1], gy, load_state(state, row, 1), t, lr, h)
+                moved[j, 0], moved[j, 1] = nx, ny
+                store_state(moved_state, j, 0, nsx)
+                store_state(moved_state, j, 1, nsy)
+                typed_load(registers, count, nx, ny)
+                member[count] = j
+                count += 1
+            evaluate_program(code, registers, count)
+            for slot in range(count):
+                j = member[slot]
+                row = low + j
+                nx, ny = moved[j, 0], moved[j, 1]
+                f, gx, gy = registers[2, slot], registers[3, slot], registers[4, slot]
+                if escaped(nx, ny, max_coordinate) or not (
+                    math.isfinite(f) and math.isfinite(gx) and math.isfinite(gy)
+                ):
+                    diverged_at[row] = first_update + k
+                    stopped_at[row, 0], stopped_at[row, 1] = nx, ny
+                    continue
+                nsx, nsy = load_state(moved_state, j, 0), load_state(moved_state, j, 1)
+                if record:
+                    op, h = alike_op, alike_h
+                    if not alike:
+                        op, h = optimizer_ids[row], load_hyper(hyper, row)
+                    at = column + k
+                    out_at[row, at, 0], out_at[row, at, 1] = taken[j, 0], taken[j, 1]
+                    out_grad[row, at, 0], out_grad[row, at, 1] = taken[j, 2], taken[j, 3]
+                    record_state(out_state, row, at, 0, nsx)
+                    record_state(out_state, row, at, 1, nsy)
+                    lr = rates[k, row]
+                    sx, sy = load_state(state, row, 0), load_state(state, row, 1)
+                    out_rate[row, at, 0] = effective_rate(op, taken[j, 2], nsx, sx, t, lr, h)
+                    out_rate[row, at, 1] = effective_rate(op, taken[j, 3], nsy, sy, t, lr, h)
+                x[row, 0], x[row, 1] = nx, ny
+                store_state(state, row, 0, nsx)
+                store_state(state, row, 1, nsy)
+                gx_now[j], gy_now[j] = gx, gy
+                if positions:
+                    out_path[row, column + k, 0] = nx
+                    out_path[row, column + k, 1] = ny
+                out_loss[row, column + k] = f
+                out_gauge[row, column + k] = math.sqrt(gx * gx + gy * gy)
+
+
+@numba.njit(cache=True, nogil=True)
+def run_typed(
+    sigma,
+    noise,
+    optimizer_ids,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    code,
+    registers,
+    out_gauge,
+    out_grad,
+    out_at,
+    out_state,
+    out_rate,
+):
+    """Any mix of optimisers on a typed formula (program ``code``; ``registers`` is a
+    (registers, BLOCK) file with the constants in every column), a block of rows at a
+    time. Each row computes what ``run_rows`` would, in the same order. Recording
+    buffers with rows (not empty ones) record as ``run_rows_recording`` does."""
+    typed_steps(
+        False, 0, load_hyper(hyper, 0), sigma, noise, optimizer_ids, hyper, rates,
+        first_update, x, state, diverged_at, out_path, out_loss, column, max_coordinate,
+        stopped_at, code, registers, out_gauge, out_grad.shape[0] > 0, out_grad, out_at,
+        out_state, out_rate,
+    )  # fmt: skip
+
+
+@numba.njit(cache=True, nogil=True)
+def run_typed_alike(
+    sigma,
+    noise,
+    op,
+    h,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    code,
+    registers,
+    out_gauge,
+):
+    """``run_typed`` for rows that share one optimiser ``op`` and its hyper-parameters
+    ``h`` (as ``run_alike`` is ``run_rows``'). Bit-identical to ``run_typed``."""
+    ids = np.zeros(1, dtype=np.int64)
+    hyper = np.zeros((1, len(h)))
+    unused = np.empty((0, 0, 0, 0))
+    typed_steps(
+        True, op, h, sigma, noise, ids, hyper, rates, first_update, x, state, diverged_at,
+        out_path, out_loss, column, max_coordinate, stopped_at, code, registers, out_gauge,
+        False, out_path, out_path, unused, out_path,
+    )  # fmt: skip
 
 
 # Rows per block of run_columns, and updates per stretch of it: the block's working
@@ -384,6 +619,7 @@ def run_columns(
     out_loss,
     column,
     max_coordinate,
+    stopped_at,
     first_row,
     end_row,
 ):
@@ -395,7 +631,8 @@ def run_columns(
     one update at a time, each step a loop over the block's rows with no branch in it:
     the look-ahead, the gradient and its noise, the rule, then divergence as
     conditional stores. Every row computes; a row that left the box, or had, keeps its
-    position and ``dead[r]`` records the update it left at (its state, updated in
+    position, ``dead[r]`` records the update it left at and ``stop`` the point it
+    could not take (its state, updated in
     place and read by no answer, goes on changing). While the block's rows share their
     hyper-parameters the rule reads them once for the block, so ``β**t`` is computed
     once per update, not once per row; rows that do not share go through the rule one
@@ -414,6 +651,7 @@ def run_columns(
     grad = np.empty((2, COLUMN_BLOCK))
     st = np.empty((STATE_SLOTS, 2, COLUMN_BLOCK))
     dead = np.empty(COLUMN_BLOCK, dtype=np.int64)
+    stop = np.empty((2, COLUMN_BLOCK))
     lrs = np.empty((STRETCH, COLUMN_BLOCK))
     trail_x = np.empty((STRETCH, COLUMN_BLOCK))
     trail_y = np.empty((STRETCH, COLUMN_BLOCK))
@@ -492,6 +730,8 @@ def run_columns(
                     )
                     if running & (not inside):
                         dead[r] = update_number
+                        stop[0, r] = new_pos[0, r]
+                        stop[1, r] = new_pos[1, r]
                     if running & inside:
                         pos[0, r] = new_pos[0, r]
                         pos[1, r] = new_pos[1, r]
@@ -516,6 +756,9 @@ def run_columns(
         for r in range(n):
             x[low + r, 0] = pos[0, r]
             x[low + r, 1] = pos[1, r]
+            if dead[r] != diverged_at[low + r]:  # it diverged in this call
+                stopped_at[low + r, 0] = stop[0, r]
+                stopped_at[low + r, 1] = stop[1, r]
             diverged_at[low + r] = dead[r]
             for j in range(STATE_SLOTS):
                 for c in range(2):

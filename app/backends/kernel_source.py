@@ -12,7 +12,8 @@ registry is all the compiled backend needs.
 
 1. a docstring that lists every id: ``op`` is the optimiser's index in
    ``OPTIMIZERS`` (the engine numbers rows the same way); ``problem`` numbers the
-   surfaces, then the regressions, in ``PROBLEMS`` order;
+   surfaces, then the regressions, in ``PROBLEMS`` order, then the family of
+   interpreted surfaces (the formulas users type);
 2. the imports of the modules that define the rules and problems, and each of
    their functions compiled with ``inline="always"``;
 3. the dispatch, each function a plain if-chain on an id (``update``,
@@ -21,6 +22,8 @@ registry is all the compiled backend needs.
    ``load_hyper`` / ``record_state``, which move a row's slots between the arrays
    and tuples;
    ``STATE_SLOTS`` and ``HYPER_SLOTS`` are the widths of those arrays;
+   ``evaluate_program``, the interpreter of a typed formula's program (one
+   function for every formula: the formula is data);
 4. the loops, copied from ``kernel_loops.py``, which call only the names above.
 
 ``load`` writes the source to ``descentlab_kernels_<hash>.py``, where the hash is
@@ -51,7 +54,7 @@ import numba
 
 from app.optim.base import PREVIOUS, OptimizerSpec
 from app.optim.registry import hyper_slots, state_slots
-from app.problems.base import Problem, Regression, Surface
+from app.problems.base import Interpreted, Problem, Regression, Surface
 
 LOOPS = Path(__file__).with_name("kernel_loops.py")
 LOOPS_MARKER = "# -- copied into the generated kernel module from here on"
@@ -59,10 +62,34 @@ MODULE_PREFIX = "descentlab_kernels_"
 
 
 def problem_ids(problems: Mapping[str, Problem]) -> dict[str, int]:
-    """Surfaces first, then regressions: a regression is any id ≥ FIRST_REGRESSION."""
+    """Surfaces first, then regressions (a regression is any id ≥ FIRST_REGRESSION, in
+    the built-in loops), then the family of interpreted surfaces (typed formulas,
+    which have loops of their own)."""
     ordered = [p for p in problems.values() if isinstance(p, Surface)]
     ordered += [p for p in problems.values() if isinstance(p, Regression)]
+    ordered += [p for p in problems.values() if isinstance(p, Interpreted)]
     return {problem.name: index for index, problem in enumerate(ordered)}
+
+
+def _interpreter(problems: Mapping[str, Problem], functions) -> list[str]:
+    """``evaluate_program(code, registers, count)``: the interpreter of the registry's
+    family of typed formulas (a stub the loops never call, when there is none)."""
+    interpreted = [p for p in problems.values() if isinstance(p, Interpreted)]
+    if len(interpreted) > 1:
+        raise ValueError("the kernels run one family of interpreted surfaces")
+    if not interpreted:
+        return [
+            '@numba.njit(inline="always", cache=True)',
+            "def evaluate_program(code, registers, count):",
+            '    """No typed formulas in the registry: run_typed is never called."""',
+            "    pass",
+        ]
+    family = interpreted[0]
+    # Called, not inlined: the loops call it at three places, and each inlined copy of
+    # its 24 operations cost seconds of compiling at start-up; a call costs a few
+    # nanoseconds per block of rows.
+    name = functions.name(family.interpreter, inline=False)
+    return [f"evaluate_program = {name}  # {family.name}"]
 
 
 class _Functions:
@@ -70,8 +97,13 @@ class _Functions:
 
     def __init__(self) -> None:
         self.names: dict[Callable[..., Any], str] = {}
+        self.called: set[Callable[..., Any]] = set()
 
-    def name(self, function: Callable[..., Any]) -> str:
+    def name(self, function: Callable[..., Any], inline: bool = True) -> str:
+        """The function's name in the module; compiled ``inline="always"`` unless
+        ``inline`` is false (then one machine-code copy serves every caller)."""
+        if not inline:
+            self.called.add(function)
         if function not in self.names:
             module = sys.modules.get(function.__module__)
             if getattr(module, function.__qualname__, None) is not function:
@@ -93,7 +125,10 @@ class _Functions:
         return [f"import {m}" for m in sorted({f.__module__ for f in self.names})]
 
     def definitions(self) -> list[str]:
-        return [f"{name} = _jit({f.__module__}.{f.__qualname__})" for f, name in self.names.items()]
+        return [
+            f"{name} = {'_call' if f in self.called else '_jit'}({f.__module__}.{f.__qualname__})"
+            for f, name in self.names.items()
+        ]
 
 
 def _tuple(names: Sequence[str]) -> str:
@@ -439,6 +474,7 @@ def render(
         functions,
     )
     body += _slots(s, h)
+    program = _interpreter(problems, functions)
     loop_imports, loops = _loops()
 
     listing = [f"    {op:>2}  {name}" for op, name in enumerate(optimizers)]
@@ -472,6 +508,10 @@ def render(
         '    return numba.njit(inline="always", cache=True)(function)',
         "",
         "",
+        "def _call(function):",
+        "    return numba.njit(cache=True, nogil=True)(function)",
+        "",
+        "",
         "# -- the rules and problems, compiled as they are " + "-" * 39,
         "",
         *functions.definitions(),
@@ -479,6 +519,11 @@ def render(
         "",
         "# -- dispatch, generated from the registries " + "-" * 44,
         *body,
+        "",
+        "",
+        "# -- interpreted surfaces (a formula typed by a user) " + "-" * 35,
+        "",
+        *program,
         "",
         "",
         "# -- the loops, from app/backends/kernel_loops.py " + "-" * 39,

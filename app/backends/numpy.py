@@ -4,7 +4,9 @@ Each update is the textbook order of operations over the whole batch: rows
 with a look-ahead move to their look-ahead point, one call computes every row's
 gradient there, the noise is added, each optimiser's rows take their rule
 together (one vectorised call per optimiser), and a row whose new position is
-not finite or leaves ±``max_coordinate`` stops, keeping its last position.
+not finite or leaves ±``max_coordinate`` stops, keeping its last position. On a
+typed formula (``ProgramSurface``) a row also stops where the formula or its
+gradient is not finite, and each point's gradient norm goes to ``out_gauge``.
 """
 
 from __future__ import annotations
@@ -14,17 +16,26 @@ import numpy as np
 from app.backends import FloatArray, StepInputs
 from app.optim.base import PREVIOUS, OptimizerSpec
 from app.optim.registry import OPTIMIZERS
-from app.problems.base import Problem, Surface
+from app.problems.base import Problem, ProgramSurface, Surface
+from app.problems.expression.program import evaluate as evaluate_program
 
 # Points × samples in one block of a regression loss.
 LOSS_BLOCK = 1 << 20
 
 
-def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, column: int) -> None:
+def advance(
+    inputs: StepInputs,
+    out_path: FloatArray,
+    out_loss: FloatArray,
+    out_gauge: FloatArray,
+    column: int,
+) -> None:
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k``'s position
-    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n)
-    (and of ``inputs.recording``'s buffers, if it has one). ``out_path`` may have no
-    columns: then positions are not recorded."""
+    and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n),
+    on a typed formula its gradient norm into ``out_gauge`` (B, n) (and of
+    ``inputs.recording``'s buffers, if it has one). ``out_path`` may have no columns:
+    then positions are not recorded."""
+    program = inputs.problem.program if isinstance(inputs.problem, ProgramSurface) else None
     x, state, hyper = inputs.x, inputs.state, inputs.hyper
     groups = [
         (spec, np.flatnonzero(inputs.optimizer_ids == index))
@@ -74,13 +85,23 @@ def advance(inputs: StepInputs, out_path: FloatArray, out_loss: FloatArray, colu
                 ~np.isfinite(new_x).all(axis=1)
                 | (np.abs(new_x) > inputs.max_coordinate).any(axis=1)
             )
+            if program is not None:
+                arrived = np.stack(evaluate_program(program, new_x[:, 0], new_x[:, 1]), axis=1)
+                bad |= active & ~np.isfinite(arrived).all(axis=1)
             inputs.diverged_at[bad] = inputs.first_update + k
+            inputs.stopped_at[bad] = new_x[bad]
             moving = active & ~bad
             x[moving] = new_x[moving]
             state[moving] = new_state[moving]
             if out_path.shape[1]:
                 out_path[:, column + k] = x
-            out_loss[:, column + k] = loss_at(inputs.problem, x, inputs.data_x, inputs.data_y)
+            if program is None:
+                out_loss[:, column + k] = loss_at(inputs.problem, x, inputs.data_x, inputs.data_y)
+            else:
+                out_loss[moving, column + k] = arrived[moving, 0]
+                out_gauge[moving, column + k] = np.sqrt(
+                    arrived[moving, 1] ** 2 + arrived[moving, 2] ** 2
+                )
 
 
 def _record(inputs, groups, gradient, eval_points, before, after, k, column) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 from app.errors import InvalidSpec
 from app.hyperparams import export_value, resolve
 from app.problems.base import Problem
+from app.problems.custom import CUSTOM, resolve_custom, surface_of
 from app.problems.regression import REGRESSIONS
 from app.problems.surfaces import SURFACES
 
-PROBLEMS: dict[str, Problem] = {p.name: p for p in (*SURFACES, *REGRESSIONS)}
+PROBLEMS: dict[str, Problem] = {p.name: p for p in (*SURFACES, *REGRESSIONS, CUSTOM)}
 
 
 def get_problem(name: Any, loc: tuple[str | int, ...]) -> Problem:
@@ -24,6 +25,8 @@ def resolve_problem(given: Mapping[str, Any], loc: tuple[str | int, ...] = ("pro
     """The problem spec with its name and every parameter filled in, or InvalidSpec."""
     given = dict(given)
     problem = get_problem(given.pop("name", None), loc + ("name",))
+    if problem is CUSTOM:
+        return resolve_custom(given, loc)
     # batch_size is checked after n_samples, which bounds it (and sets its default).
     given_batch = problem.kind == "regression" and "batch_size" in given
     batch_size = given.pop("batch_size") if given_batch else None
@@ -41,3 +44,10 @@ def resolve_problem(given: Mapping[str, Any], loc: tuple[str | int, ...] = ("pro
         "name": problem.name,
         **{p.name: export_value(p, values[p.name]) for p in problem.params},
     }
+
+
+def problem_of(spec: Mapping[str, Any]) -> Problem:
+    """The problem a resolved spec runs: the registry's, or for ``custom`` the surface
+    its expression defines."""
+    problem = PROBLEMS[spec["name"]]
+    return surface_of(spec) if problem is CUSTOM else problem

@@ -77,8 +77,10 @@ def beale_grad(x, y):
     a = 1.5 - x + x * y
     b = 2.25 - x + x * y * y
     c = 2.625 - x + x * y**3
-    gx = 2.0 * a * (y - 1.0) + 2.0 * b * (y * y - 1.0) + 2.0 * c * (y**3 - 1.0)
-    gy = 2.0 * a * x + 4.0 * b * x * y + 6.0 * c * x * y * y
+    # Each chain rule's inner derivative first (d(a²) = 2·a'·a), as a custom copy
+    # differentiates it, so the two compute the same floating-point numbers.
+    gx = 2.0 * (y - 1.0) * a + 2.0 * (y * y - 1.0) * b + 2.0 * (y**3 - 1.0) * c
+    gy = 2.0 * x * a + 4.0 * x * y * b + 6.0 * x * y * y * c
     return gx, gy
 
 
@@ -100,6 +102,10 @@ def six_hump_camel_grad(x, y):
     return 8.0 * x - 8.4 * x**3 + 2.0 * x**5 + y, x - 8.0 * y + 16.0 * y**3
 
 
+# Each surface's ``expression`` is its formula as typed for the problem ``custom``;
+# the custom copy computes the hand-written gradient's very floating-point numbers
+# (tests/problems/test_expression.py), the six-hump camel written expanded as its
+# hand-written gradient is.
 def _surface(
     name,
     label,
@@ -111,6 +117,7 @@ def _surface(
     value,
     grad,
     *,
+    expression,
     noise=0.0,
     log_color=False,
     description="",
@@ -130,6 +137,7 @@ def _surface(
         description=description,
         value=value,
         grad=grad,
+        expression=expression,
     )
 
 
@@ -144,6 +152,7 @@ SURFACES: tuple[Surface, ...] = (
         0.0,
         steep_valley_value,
         steep_valley_grad,
+        expression="0.1*x^2 + 2*y^2",
         description="Twenty times steeper across than along: plain gradient descent "
         "zig-zags across the valley, momentum builds up speed along it.",
     ),
@@ -157,6 +166,7 @@ SURFACES: tuple[Surface, ...] = (
         -0.25,
         saddle_value,
         saddle_grad,
+        expression="x^2 + y^4/4 - y^2/2",
         description="A saddle at the origin between two minima: starting almost on the "
         "ridge, the gradient there is tiny and some optimisers linger.",
     ),
@@ -170,6 +180,7 @@ SURFACES: tuple[Surface, ...] = (
         0.0,
         noisy_bowl_value,
         noisy_bowl_grad,
+        expression="0.5*(x^2 + y^2)",
         noise=1.0,
         description="A round bowl with noisy gradients, like minibatch SGD: a constant "
         "rate keeps jittering around the bottom, a decaying one settles.",
@@ -184,6 +195,7 @@ SURFACES: tuple[Surface, ...] = (
         0.0,
         rosenbrock_value,
         rosenbrock_grad,
+        expression="(1 - x)^2 + 100*(y - x^2)^2",
         log_color=True,
         description="A long curved banana-shaped valley: easy to fall into, hard to follow "
         "to the minimum at (1, 1).",
@@ -203,6 +215,7 @@ SURFACES: tuple[Surface, ...] = (
         0.0,
         himmelblau_value,
         himmelblau_grad,
+        expression="(x^2 + y - 11)^2 + (x + y^2 - 7)^2",
         log_color=True,
         description="Four equal minima: which one a run ends in depends on where it "
         "starts and how it moves.",
@@ -217,6 +230,7 @@ SURFACES: tuple[Surface, ...] = (
         0.0,
         beale_value,
         beale_grad,
+        expression="(1.5 - x + x*y)^2 + (2.25 - x + x*y^2)^2 + (2.625 - x + x*y^3)^2",
         log_color=True,
         description="Flat plateaus and steep walls, with the minimum at (3, 0.5) in a "
         "narrow curved valley.",
@@ -231,6 +245,7 @@ SURFACES: tuple[Surface, ...] = (
         0.0,
         rastrigin_value,
         rastrigin_grad,
+        expression="20 + x^2 - 10*cos(2*pi*x) + y^2 - 10*cos(2*pi*y)",
         description="A bowl covered in ripples: a grid of local minima that traps small "
         "steps; only the one at the origin is global.",
     ),
@@ -244,6 +259,7 @@ SURFACES: tuple[Surface, ...] = (
         -1.0316284534898774,
         six_hump_camel_value,
         six_hump_camel_grad,
+        expression="4*x^2 - 2.1*x^4 + x^6/3 + x*y - 4*y^2 + 4*y^4",
         description="Six humps and two global minima, with local minima in between.",
     ),
 )

@@ -3,17 +3,33 @@
 // A request the server refused for arriving too fast is re-sent after this pause.
 const RATE_LIMIT_RETRY_MS = 100;
 
+// A server at capacity (or warming up) answers 503 with Retry-After: ask again this often.
+const BUSY_RETRIES = 3;
+
 /** POST a JSON body and return the parsed answer, or throw an Error with the server's detail. */
 async function postJSON(path, body, signal) {
-  const response = await fetch(path, {
-    method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
-    signal,
-  });
-  const data = await response.json().catch(() => ({}));
-  if (!response.ok) throw new Error(describeError(data.detail) || `HTTP ${response.status}`);
-  return data;
+  for (let attempt = 0; ; attempt++) {
+    const response = await fetch(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
+    const data = await response.json().catch(() => ({}));
+    if (response.status === 503 && attempt < BUSY_RETRIES) {
+      const seconds = Number(response.headers.get("Retry-After")) || 1;
+      await new Promise((resolve) => setTimeout(resolve, 1000 * seconds));
+      continue;
+    }
+    if (!response.ok) {
+      const error = new Error(describeError(data.detail) || `HTTP ${response.status}`);
+      // The items themselves, for a caller that marks the place (a formula's error has ctx).
+      error.status = response.status;
+      error.items = Array.isArray(data.detail) ? data.detail : [];
+      throw error;
+    }
+    return data;
+  }
 }
 
 function describeError(detail) {
@@ -167,10 +183,10 @@ export class RunStream {
         this.handlers.onDone?.(message);
         break;
       case "error":
-        if ((message.code === "rate_limited" || message.code === "warming") && this.pending?.id === message.id) {
+        if (["rate_limited", "warming", "busy"].includes(message.code) && this.pending?.id === message.id) {
           // The server dropped this very request: send it again once the bucket refills,
-          // or once the engine, still compiling after a start, is warm.
-          const delay = message.code === "warming" ? 1000 * (message.retry_after ?? 1) : RATE_LIMIT_RETRY_MS;
+          // once the engine, still compiling after a start, is warm, or once it has room.
+          const delay = message.retry_after ? 1000 * message.retry_after : RATE_LIMIT_RETRY_MS;
           setTimeout(() => {
             if (this.pending?.id === message.id && this.socket?.readyState === WebSocket.OPEN) {
               this.socket.send(JSON.stringify(this.pending));

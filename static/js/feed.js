@@ -84,9 +84,9 @@ export class RunFeed {
         .then((result) => {
           if (this.current?.id !== id) return;
           const { runs, ...head } = result;
-          this.started({ id, ...head, runs: runs.map(({ path, loss, diverged_at, converged_at, blew_up_at, ...run }) => run) });
-          this.chunk({ id, from: 0, runs: runs.map(({ diverged_at, converged_at, blew_up_at, ...r }) => r) });
-          this.done({ id, runs: runs.map((r) => ({ diverged_at: r.diverged_at, converged_at: r.converged_at, blew_up_at: r.blew_up_at })) });
+          this.started({ id, ...head, runs: runs.map(({ path, loss, diverged_at, diverged_reason, converged_at, blew_up_at, ...run }) => run) });
+          this.chunk({ id, from: 0, runs: runs.map(({ diverged_at, diverged_reason, converged_at, blew_up_at, ...r }) => r) });
+          this.done({ id, runs: runs.map((r) => ({ diverged_at: r.diverged_at, diverged_reason: r.diverged_reason, converged_at: r.converged_at, blew_up_at: r.blew_up_at })) });
         })
         .catch((error) => {
           if (error.name !== "AbortError") this.page.failed(error.message);
@@ -101,7 +101,7 @@ export class RunFeed {
     this.current = {
       id,
       request,
-      buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null, converged: null, blewUp: null, anatomy: request.anatomy ? emptyAnatomy() : null })),
+      buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null, why: null, converged: null, blewUp: null, anatomy: request.anatomy ? emptyAnatomy() : null })),
       received: 0,
       done: false,
       sentAt: performance.now(),
@@ -144,6 +144,7 @@ export class RunFeed {
     message.runs.forEach((run, i) => {
       if (current.buffers[i]) {
         current.buffers[i].diverged = run.diverged_at ?? null;
+        current.buffers[i].why = run.diverged_reason ?? null;
         current.buffers[i].converged = run.converged_at ?? null;
         current.buffers[i].blewUp = run.blew_up_at ?? null;
       }

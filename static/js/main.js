@@ -19,6 +19,7 @@ import { wireKeys } from "./keys.js";
 import { wireExport } from "./exporting.js";
 import { wireFitting } from "./fitting.js";
 import { Spotlight } from "./spotlight.js";
+import { FormulaEditor } from "./formula.js";
 import { settingsText, sharedSettings } from "./naming.js";
 import { connection, toast } from "./notices.js";
 
@@ -106,9 +107,29 @@ const stage = new Stage({
   marks: lessonMarks,
   legend: () => panel.renderLegend(),
   statuses: () => panel.renderStatuses(),
+  typed() {
+    panel.renderFormula();
+    formula.shown();
+  },
+  typedFailed: (error) => formula.showError(error, state.expression),
 });
 
-const panel = new Panel({ catalog, state: () => state, feed, stage, lessons, spotlight, sweeps: () => sweeps, changed, toast });
+const formula = new FormulaEditor({
+  catalog,
+  state: () => state,
+  resolution: () => stage.resolution(),
+  /** A formula the server drew: the state's from now on (a new start moves every run's). */
+  apply(expression, origin) {
+    const moved = JSON.stringify(origin) !== JSON.stringify(state.origin);
+    state.expression = expression;
+    state.origin = origin;
+    if (moved) state.runs.forEach((run) => (run.start = null));
+    stage.invalidate();
+    changed({ push: true, panel: moved, ground: true });
+  },
+});
+
+const panel = new Panel({ catalog, state: () => state, feed, stage, lessons, spotlight, sweeps: () => sweeps, changed, toast, formula });
 
 const sweeps = new SweepPanel({
   catalog,
@@ -305,7 +326,10 @@ function wire() {
   });
   $("#problem").addEventListener("change", (e) => {
     const name = e.target.value;
+    // Your own formula starts as the surface on screen, typed out (the default one after a regression).
+    const previous = catalog.problem(state.problem);
     state.problem = name;
+    S.withFormula(state, catalog, previous.expression, previous.expression ? previous.start : null);
     state.problemParams = catalog.problemParams(name);
     state.runs.forEach((run) => (run.start = null));
     catalog.fitBatches(state);

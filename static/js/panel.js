@@ -21,7 +21,8 @@ function sharedParams(catalog, old, name) {
 export class Panel {
   /**
    * page: {catalog, state(), feed (the run in flight), stage, lessons, sweeps(),
-   *        spotlight (selected and hidden runs), changed(options) → the state changed, toast(text)}
+   *        spotlight (selected and hidden runs), changed(options) → the state changed, toast(text),
+   *        formula (the editor of a typed formula: formula.js)}
    */
   constructor(page) {
     this.page = page;
@@ -121,7 +122,11 @@ export class Panel {
     const buf = this.page.feed.current?.buffers[i];
     if (!buf || !buf.x.length) return "";
     const n = buf.x.length;
-    if (buf.diverged != null) return `✕ diverged at t=${buf.diverged} (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
+    if (buf.diverged != null) {
+      // Where a typed formula is not defined, the server says what and where: that is the news.
+      const why = buf.why?.startsWith("f is not defined") ? `: ${buf.why}` : ` (last finite loss ${fmtNumber(buf.loss[n - 1])})`;
+      return `✕ diverged at t=${buf.diverged}${why}`;
+    }
     const end = `after ${n - 1} updates: loss ${fmtNumber(buf.loss[n - 1])} at (${fmtNumber(buf.x[n - 1])}, ${fmtNumber(buf.y[n - 1])})`;
     if (buf.blewUp != null) return `▲ blew up at t=${buf.blewUp} · ${end}`;
     if (buf.converged != null) return `✓ converged in ${buf.converged} update${buf.converged === 1 ? "" : "s"} and stayed · ${end}`;
@@ -307,14 +312,23 @@ export class Panel {
     this.spotlightChanged();
   }
 
+  /** The formula over the surface (a typed one as the server last parsed it). */
+  renderFormula() {
+    const state = this.page.state();
+    const problem = this.page.catalog.problem(state.problem);
+    $("#formula").innerHTML = problem.formula_mathml || "";
+    $("#formula").title = problem.label;
+  }
+
   renderProblem() {
     const { catalog, changed } = this.page;
     const state = this.page.state();
     const problem = catalog.problem(state.problem);
     $("#problem").value = problem.name;
     $("#problem-desc").textContent = problem.description;
-    $("#formula").innerHTML = problem.formula_mathml || "";
-    $("#formula").title = problem.label;
+    this.renderFormula();
+    // A formula of your own: the field it is typed in, its preview and its errors.
+    $("#problem-formula").replaceChildren(...(catalog.isTyped(problem.name) ? [this.page.formula.element()] : []));
     const regression = problem.kind === "regression";
     $("#lossx-wrap").hidden = !regression;
     $("#loss-against").textContent = regression && state.lossx === "epochs" ? "against epoch" : "against update";

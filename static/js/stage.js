@@ -72,7 +72,9 @@ export class Stage {
   /**
    * page: {catalog, state(), feed (the run in flight), playback, hook, toast(text),
    *        spotlight (the selected run, hidden runs), marks() → the open lesson's marks,
-   *        legend() → re-render the legend, statuses() → re-render the run cards' statuses}
+   *        legend() → re-render the legend, statuses() → re-render the run cards' statuses,
+   *        typed() → a typed formula's ground arrived (its formula and window are known),
+   *        typedFailed(error) → its ground was refused; true if the error was shown}
    */
   constructor(page) {
     this.page = page;
@@ -413,8 +415,10 @@ export class Stage {
     const { catalog } = this.page;
     const state = this.page.state();
     const problem = catalog.problem(state.problem);
-    // A surface's shape never depends on its noise; a regression's depends on its data.
-    return problem.kind === "regression" ? JSON.stringify([problem.name, state.problemParams, state.seed]) : problem.name;
+    // A surface's shape never depends on its noise; a regression's depends on its data,
+    // a typed formula's on its text and start.
+    if (problem.kind === "regression") return JSON.stringify([problem.name, state.problemParams, state.seed]);
+    return state.expression != null ? JSON.stringify([problem.name, state.expression, state.origin]) : problem.name;
   }
 
   resolution() {
@@ -438,10 +442,20 @@ export class Stage {
       .then((grid) => {
         if (ground.pending !== promise) return;
         ground.grid = grid;
-        ground.problem = problem;
+        if (catalog.isTyped(problem.name)) {
+          // Its window, start and formula are the server's answer's.
+          catalog.resolveTyped(grid);
+          this.page.typed?.();
+        }
+        ground.problem = catalog.problem(problem.name);
         this.applyGround();
       })
-      .catch((error) => this.page.toast(`Could not draw the surface: ${error.message}`));
+      .catch((error) => {
+        if (ground.pending !== promise) return;
+        ground.key = null; // the same formula may be tried again
+        if (catalog.isTyped(problem.name) && this.page.typedFailed?.(error)) return;
+        this.page.toast(`Could not draw the surface: ${error.message}`);
+      });
   }
 
   /** A new problem: its minimum (a regression's comes with its data) is not known yet. */

@@ -10,6 +10,11 @@
 //   &run=sgd~alpha:0.45&run=adam~alpha:0.2~beta1:0.9~lr:step~lr.every:10~at:-4,1.5
 //   (a regression run may carry its own batch size: run=sgd~alpha:0.05~bs:16)
 //
+// A formula of your own (the problem `custom`) adds its text and, when set, the
+// start its window is fitted around:
+//
+//   ?problem=custom&expr=x%5E2%20%2B%2010*sin(y)&start=-3,2&noise=0&…
+//
 // The lesson, if any, is the path (/lessons/<slug>), not the query.
 
 export const FIELDS = [
@@ -39,7 +44,7 @@ export const DEFAULT_SCENE = {
   ],
 };
 
-const RESERVED = new Set(["problem", "run", ...FIELDS.map((f) => f.key)]);
+const RESERVED = new Set(["problem", "run", "expr", "start", ...FIELDS.map((f) => f.key)]);
 
 /** A number as short as it can be written without losing what a slider shows. */
 export function compact(value) {
@@ -85,7 +90,25 @@ export class Catalog {
     return this.schedules.get(name) || this.raw.schedules[0];
   }
   problem(name) {
-    return this.problems.get(name) || this.raw.problems[0];
+    const entry = this.problems.get(name) || this.raw.problems[0];
+    // A typed formula as the server last drew it: its window, start, formula and colouring.
+    return entry.grammar && this.typed ? { ...entry, ...this.typed } : entry;
+  }
+  /** Whether a problem is a formula the user types (it has a grammar). */
+  isTyped(name) {
+    return !!this.problems.get(name)?.grammar;
+  }
+  /** A POST /api/surface answer for a typed formula: what the page draws from now on. */
+  resolveTyped(answer) {
+    const { problem } = answer;
+    this.typed = {
+      bounds: answer.bounds,
+      start: problem.start,
+      log_color: answer.log_color,
+      formula: answer.formula,
+      formula_mathml: answer.formula_mathml,
+      expression: problem.expression,
+    };
   }
   /** Problem parameters valid together (batch_size ≤ n_samples). */
   problemParams(name, given = {}) {
@@ -137,8 +160,23 @@ function fieldDefault(field) {
   return field.default;
 }
 
+/** A point "x,y" (or [x, y]) as two finite numbers, else null. */
+function pointOf(raw) {
+  const values = Array.isArray(raw) ? raw.map(Number) : String(raw ?? "").split(",").map(Number);
+  return values.length === 2 && values.every(Number.isFinite) ? values : null;
+}
+
+/** The formula and its start: given, else the catalog's default formula (and no start). */
+export function withFormula(state, catalog, expression, start) {
+  const typed = catalog.isTyped(state.problem);
+  state.expression = typed ? (typeof expression === "string" && expression ? expression : catalog.problems.get(state.problem).expression) : null;
+  state.origin = typed ? pointOf(start) : null;
+  return state;
+}
+
 export function defaultState(catalog) {
   const state = { problem: catalog.problem(DEFAULT_SCENE.problem).name };
+  withFormula(state, catalog);
   for (const f of FIELDS) state[f.key] = fieldDefault(f);
   state.problemParams = catalog.problemParams(state.problem);
   state.runs = DEFAULT_SCENE.runs
@@ -196,6 +234,7 @@ export function fromURL(search, catalog) {
   const query = new URLSearchParams(search);
   if (![...query.keys()].length) return defaultState(catalog);
   const state = { problem: catalog.problem(query.get("problem")).name };
+  withFormula(state, catalog, query.get("expr"), query.get("start"));
   for (const f of FIELDS) state[f.key] = parseField(f, query.get(f.key), catalog);
   const given = {};
   for (const spec of catalog.problem(state.problem).params) {
@@ -217,8 +256,9 @@ export function fromURL(search, catalog) {
  */
 export function fromScene(lesson, catalog, base = {}) {
   const scene = lesson.scene;
-  const { name, ...given } = scene.problem || {};
+  const { name, expression, start, ...given } = scene.problem || {};
   const state = { problem: catalog.problem(name).name };
+  withFormula(state, catalog, expression, start);
   for (const f of FIELDS) state[f.key] = base[f.key] ?? f.default;
   state.steps = Math.max(1, Math.min(catalog.maxSteps(), scene.steps ?? 200));
   state.seed = scene.seed ?? 0;
@@ -253,6 +293,8 @@ export function toURL(state, catalog) {
   // Built by hand: URLSearchParams would escape the readable ~ : , separators.
   const enc = (s) => encodeURIComponent(s).replace(/%3A/g, ":").replace(/%2C/g, ",");
   const parts = [`problem=${enc(state.problem)}`];
+  if (state.expression != null) parts.push(`expr=${encodeURIComponent(state.expression)}`);
+  if (state.origin) parts.push(`start=${compact(state.origin[0])},${compact(state.origin[1])}`);
   for (const spec of catalog.problem(state.problem).params) {
     parts.push(`${spec.name}=${compact(state.problemParams[spec.name])}`);
   }
@@ -272,8 +314,9 @@ export function wantsAnatomy(state) {
 /** The body of POST /api/runs (and of a stream's run message) for a state. */
 export function toRequest(state, catalog) {
   const problem = catalog.problem(state.problem);
+  const formula = state.expression != null ? { expression: state.expression, ...(state.origin ? { start: state.origin } : {}) } : {};
   return {
-    problem: { name: problem.name, ...exportParams(problem.params, state.problemParams) },
+    problem: { name: problem.name, ...formula, ...exportParams(problem.params, state.problemParams) },
     steps: state.steps,
     seed: state.seed,
     runs: state.runs.map((run) => {

@@ -12,7 +12,7 @@ from tests.api.helpers import OPTIMIZERS, request
 
 RUN_FIELDS = {
     "optimizer", "params", "schedule", "start", "path", "loss",
-    "diverged_at", "converged_at", "blew_up_at",
+    "diverged_at", "diverged_reason", "converged_at", "blew_up_at",
 }  # fmt: skip
 SYMBOLS = {
     "sgd": [], "momentum": ["v"], "nesterov": ["v"], "adagrad": ["G"], "rmsprop": ["s"],

@@ -9,7 +9,7 @@ from tests.api.helpers import OPTIMIZERS
 
 PAGE_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; connect-src 'self'"
+    "img-src 'self' data: blob:; connect-src 'self'; frame-ancestors 'none'"
 )
 
 
@@ -17,6 +17,14 @@ def test_healthz(http: httpx.Client) -> None:
     response = http.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "version": __version__}
+
+
+def test_head_on_the_page_and_health_answers_like_get_without_a_body(http: httpx.Client):
+    for path in ("/", "/healthz"):
+        head, get = http.head(path), http.get(path)
+        assert head.status_code == 200, path
+        assert head.content == b""
+        assert head.headers["content-type"] == get.headers["content-type"]
 
 
 def test_readyz_once_the_engine_is_warm(http: httpx.Client) -> None:
@@ -85,6 +93,7 @@ def test_docs_page_gets_its_own_policy(http: httpx.Client) -> None:
     assert "swagger" in response.text.lower()
     csp = response.headers["content-security-policy"]
     assert "'unsafe-inline'" in csp and "https:" not in csp
+    assert "frame-ancestors 'none'" in csp
     # Swagger UI's own files come from this server, so /docs works offline too.
     for asset in ("/static/swagger/swagger-ui-bundle.js", "/static/swagger/swagger-ui.css"):
         assert asset in response.text

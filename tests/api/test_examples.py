@@ -97,6 +97,7 @@ CONTRACT_BLOCKS = {
     "Anatomy": [("POST /api/runs", "run")],
     "POST /api/cloud": [("POST /api/cloud", "request"), ("POST /api/cloud", "200")],
     "POST /api/sweeps": [("POST /api/sweeps", "request")],
+    "Your own surface: `custom`": [("POST /api/surface", "request"), ("POST /api/runs", "422")],
 }
 
 

@@ -18,9 +18,12 @@ from pydantic import TypeAdapter
 
 from app.api import request_schemas
 from app.hyperparams import HyperParam, export_value
+from app.limits import MAX_EXPRESSION_LENGTH
 from app.main import create_app
 from app.optim.registry import OPTIMIZERS
 from app.optim.schedules import SCHEDULES
+from app.problems.base import Interpreted
+from app.problems.custom import FIELDS as FORMULA_FIELDS
 from app.problems.registry import PROBLEMS
 from app.sweeps import START_AXES
 
@@ -69,12 +72,15 @@ def _served() -> tuple[Schemas, dict[str, dict[str, Any]]]:
     return schemas, bodies
 
 
-def assert_params_match(schemas: Schemas, schema: dict[str, Any], params: tuple) -> None:
-    """An object of exactly ``params``, each with its kind, range and default."""
+def assert_params_match(
+    schemas: Schemas, schema: dict[str, Any], params: tuple, fields: frozenset = frozenset()
+) -> None:
+    """An object of exactly ``params`` (and ``fields``), each parameter with its kind,
+    range and default."""
     (variant,) = schemas.variants(schema)
     properties = variant["properties"]
     assert variant["additionalProperties"] is False
-    assert set(properties) - {"name"} == {p.name for p in params}
+    assert set(properties) - {"name"} == {p.name for p in params} | fields
     for param in params:
         field = properties[param.name]
         assert field["type"] == JSON_TYPES[param.kind], param.name
@@ -90,8 +96,14 @@ def test_problems_are_the_registrys_each_with_its_parameters() -> None:
     )
     assert list(problems) == list(PROBLEMS)
     for name, problem in PROBLEMS.items():
-        assert_params_match(schemas, problems[name], problem.params)
+        typed = isinstance(problem, Interpreted)
+        fields = frozenset(FORMULA_FIELDS if typed else ())
+        assert_params_match(schemas, problems[name], problem.params, fields)
         assert problems[name]["required"] == ["name"]
+        if typed:
+            expression = problems[name]["properties"]["expression"]
+            assert expression["maxLength"] == MAX_EXPRESSION_LENGTH
+            assert expression["default"] == problem.default_expression
 
 
 def test_runs_are_one_variant_per_problem_kind_and_optimizer() -> None:

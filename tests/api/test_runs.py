@@ -371,3 +371,26 @@ def test_chunked_body_over_the_limit_is_413(http: httpx.Client) -> None:
         "/api/runs", content=pieces(), headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("case", ["surface", "regression", "diverging"])
+def test_the_answer_sent_in_pieces_is_byte_for_byte_the_whole_answer(case: str) -> None:
+    """POST /api/runs encodes its answer a piece at a time (app/api/encoding.py)."""
+    import gzip
+
+    from app.api.encoding import Gzip
+    from app.engine import build_simulation, simulate
+    from app.formats import dumps, result_json, result_pieces
+
+    body = {
+        "surface": request("rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=300),
+        "regression": request({"name": "linear_regression"}, {"optimizer": "adam"}, steps=40),
+        "diverging": request("steep_valley", {"optimizer": "sgd", "params": {"alpha": 1.0}}),
+    }[case]
+    result = simulate(build_simulation(body), backend="numpy")
+    whole = dumps(result_json(result))
+    for points in (1, 500, 10**9):  # a piece per run, a few runs a piece, one piece
+        pieces = list(result_pieces(result, points))
+        assert b"".join(pieces) == whole
+        stream = Gzip()
+        assert gzip.decompress(b"".join(map(stream.compress, pieces)) + stream.finish()) == whole

@@ -5,11 +5,12 @@ uvicorn with every built-in check: no 5xx, every answer as documented (status,
 content type, headers, body schema), every schema-valid request accepted and every
 schema-violating one refused.
 
-A few rules relate the values of two fields, which JSON Schema cannot state; the
-schema writes them in its descriptions and docs/API.md (Errors) lists them with the
-field each one's 422 names. A schema-valid request that breaks one must be that
-422: ``broken_rules`` recomputes them from the catalog, independently of the
-server's code.
+A few rules relate the values of two fields, or need the parser of a typed formula,
+which JSON Schema cannot state; the schema writes them in its descriptions and
+docs/API.md (Errors) lists them with the field each one's 422 names. A
+schema-valid request that breaks one must be that 422: ``broken_rules`` recomputes
+them from the catalog, independently of the server's code (a typed formula's
+parser and fitted window excepted: they are the definition of those rules).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import numpy as np
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -27,6 +29,9 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from app.engine import DEFAULT_STEPS
 from app.limits import DEFAULT_AXIS_CELLS, DEFAULT_SWEEP_STEPS, MAX_CELL_UPDATES
 from app.main import create_app
+from app.problems.expression import ExpressionError, compile_expression
+from app.problems.expression.program import evaluate
+from app.problems.registry import resolve_problem
 
 load_all_checks()
 EVERY_CHECK = list(CHECKS.get_all())
@@ -36,8 +41,11 @@ START_AXES = {"start_x": "x", "start_y": "y"}
 # 20 variants (optimiser × surface or regression) × every boundary of every axis
 # make ~18 000 requests, ten minutes. Sweeps are fuzzed like the rest, and the
 # whole coverage phase runs with `schemathesis run --checks all` (docs/API.md, Errors).
+# A sweep the budgets admit may take seconds of a core (docs/API.md, Capacity), more
+# on a busy CI machine: requests get a minute, not schemathesis's default 10 s.
 CONFIG = {
     "seed": 1,
+    "request-timeout": 60,
     "operations": [{"include-path": "/api/sweeps", "phases": {"coverage": {"enabled": False}}}],
 }
 
@@ -86,10 +94,46 @@ def _batch_rule(body: dict[str, Any], run_locs: list[list[Any]], n_samples: int)
     return broken
 
 
+def _defined_at(program: Any, point: Any) -> bool:
+    values = evaluate(program, np.array([point[0]]), np.array([point[1]]))
+    return all(np.isfinite(v[0]) for v in values)
+
+
+def _formula_rules(body: dict[str, Any], run_starts: list[list], catalog: dict[str, Any]) -> list:
+    """custom: the expression parses, f is finite at every start, each range's low end is
+    below its high end. The grammar is the parser's: it decides the first rule."""
+    problem = body["problem"]
+    if problem["name"] != "custom":
+        return []
+    spec = _named(catalog["problems"], "custom")
+    broken = []
+    for axis in ("x", "y"):
+        ends = (problem.get("range") or {}).get(axis)
+        if ends is not None and not ends[0] < ends[1]:
+            broken.append(["body", "problem", "range", axis, 1])
+    try:
+        program = compile_expression(problem.get("expression", spec["expression"])).program
+    except ExpressionError:
+        return [*broken, ["body", "problem", "expression"]]
+    if not _defined_at(program, _given(problem, "start", spec["start"])):
+        broken.append(["body", "problem", "start"])
+    for loc in run_starts:
+        point: Any = body
+        for key in loc:
+            point = point.get(key) if isinstance(point, dict) else point[key]
+        if point is not None and not _defined_at(program, point):
+            broken.append(["body", *loc])
+    return broken
+
+
 def _axis_range_rule(body: dict[str, Any], axis: str, catalog: dict[str, Any]) -> list[list]:
     """An axis's min must be less than its max; each defaults to its end of the range."""
     spec = body[axis]
-    if spec["param"] in START_AXES:
+    if spec["param"] in START_AXES and body["problem"]["name"] == "custom":
+        # A typed formula's window is fitted to it: the server's own fit is the default.
+        window = resolve_problem(body["problem"])["range"]
+        low, high = window[START_AXES[spec["param"]]]
+    elif spec["param"] in START_AXES:
         problem = _named(catalog["problems"], body["problem"]["name"])
         low, high = problem["bounds"][START_AXES[spec["param"]]]
     else:
@@ -109,22 +153,33 @@ def broken_rules(path: str, body: Any, catalog: dict[str, Any]) -> list[list]:
     budget = catalog["limits"]["max_sample_work"]
     n_samples = _samples(body["problem"], catalog)
     if path == "/api/surface":
-        return _batch_rule(body, [], n_samples)
+        broken = _batch_rule(body, [], n_samples)
+        resolution = _given(body, "resolution", catalog["limits"]["surface_resolution"]["default"])
+        if resolution**2 * n_samples > budget:
+            broken.append(["body", "resolution"])
+        return broken + _formula_rules(body, [], catalog)
     if path == "/api/cloud":
         return _batch_rule(body, [["batch_size"]], n_samples)
     if path == "/api/runs":
         runs = body["runs"]
         broken = _batch_rule(body, [["runs", i, "batch_size"] for i in range(len(runs))], n_samples)
+        broken += _formula_rules(body, [["runs", i, "start"] for i in range(len(runs))], catalog)
+        if broken and body["problem"]["name"] == "custom":
+            return broken  # the other rules need a formula that parses
         steps = _given(body, "steps", DEFAULT_STEPS)
         if len(runs) * (steps + 1) * n_samples > budget:
             broken.append(["body", "steps"])
         return broken
     broken = _batch_rule(body, [["batch_size"]], n_samples)
+    broken += _formula_rules(body, [["start"]], catalog)
+    if broken and body["problem"]["name"] == "custom":
+        return broken  # the other rules need a formula that parses and a start
     broken += _axis_range_rule(body, "x_axis", catalog) + _axis_range_rule(body, "y_axis", catalog)
     cells = _given(body["x_axis"], "count", DEFAULT_AXIS_CELLS)
     cells *= _given(body["y_axis"], "count", DEFAULT_AXIS_CELLS)
     steps = _given(body, "steps", DEFAULT_SWEEP_STEPS)
-    if cells * steps > MAX_CELL_UPDATES or cells * (steps + 1) * n_samples > budget:
+    sweep_budget = catalog["limits"]["sweep"]["max_sample_work"]
+    if cells * steps > MAX_CELL_UPDATES or cells * (steps + 1) * n_samples > sweep_budget:
         broken.append(["body", "steps"])
     return broken
 

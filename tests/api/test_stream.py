@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 import time
 from typing import Any
 
@@ -143,7 +145,9 @@ def test_a_new_run_replaces_the_one_in_flight(live_server: str) -> None:
 
     messages, after = asyncio.run(scenario())
     started = next(i for i, m in enumerate(messages) if m["type"] == "started" and m["id"] == 2)
-    assert all(m["id"] == 1 and m["type"] == "chunk" for m in messages[:started])
+    # The replaced run's chunks, then its `cancelled`, then only the new run.
+    assert messages[started - 1] == {"type": "cancelled", "id": 1}
+    assert all(m["id"] == 1 and m["type"] == "chunk" for m in messages[: started - 1])
     assert all(m["id"] == 2 for m in messages[started:])
     assert after == []
 
@@ -184,8 +188,27 @@ def test_stop_ends_the_run(live_server: str) -> None:
 
     until_stopped, after = asyncio.run(scenario())
     assert until_stopped[-1] == {"type": "stopped", "id": 3}
-    assert not any(m["type"] == "done" for m in until_stopped)
+    assert not any(m["type"] in ("done", "cancelled") for m in until_stopped)
     assert after == []
+
+
+def test_stop_with_nothing_in_flight_is_acknowledged_with_its_own_id(live_server: str) -> None:
+    async def scenario() -> tuple[dict, dict, list]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "stop", "id": "s"})
+            first = await receive(ws)
+            await send(ws, {"type": "stop"})
+            second = await receive(ws)
+            # after a run that finished, a stop has nothing to end either
+            await send(ws, {"type": "run", "id": 4, "request": CONTRACT_EXAMPLE})
+            await until(ws, "done", 4)
+            await send(ws, {"type": "stop", "id": 5})
+            return first, second, [await receive(ws)]
+
+    first, second, after_done = asyncio.run(scenario())
+    assert first == {"type": "stopped", "id": "s"}
+    assert second == {"type": "stopped", "id": None}
+    assert after_done == [{"type": "stopped", "id": 5}]
 
 
 def test_errors_leave_the_socket_open(live_server: str) -> None:
@@ -267,6 +290,51 @@ def test_message_flood_is_rate_limited_not_closed(live_server: str) -> None:
     assert run[-1]["type"] == "done"
 
 
+def test_the_rate_limit_is_charged_before_a_message_is_parsed(live_server: str) -> None:
+    async def scenario() -> tuple[list, list]:
+        async with open_stream(live_server) as ws:
+            for number in range(60):  # the whole burst, on valid messages
+                await send(ws, {"type": "stop", "id": number})
+            # Over the limit, even a message that is not JSON is dropped unread: the
+            # answer is rate_limited, not invalid_json, and it does not count towards
+            # closing the socket (ws_max_invalid).
+            for _ in range(30):
+                await ws.send("{not json" + "x" * 10_000)
+            answers = await _quiet(ws, 0.5)
+            await asyncio.sleep(1.0)  # the bucket refills
+            await send(ws, {"type": "run", "id": 1, "request": CONTRACT_EXAMPLE})
+            return answers, await until(ws, "done", 1)
+
+    answers, run = asyncio.run(scenario())
+    dropped = [m for m in answers if m["type"] == "error"]
+    assert len(dropped) >= 20 and {m["code"] for m in dropped} == {"rate_limited"}
+    assert all(m["id"] is None for m in dropped)  # too long to be read for its id
+    assert run[-1]["type"] == "done"
+
+
+def test_invalid_messages_in_a_row_close_the_socket(live_server: str) -> None:
+    async def scenario() -> tuple[list, int | None, list]:
+        async with open_stream(live_server) as ws:
+            # A valid message between invalid ones starts the count again.
+            for _ in range(9):
+                await ws.send("{not json")
+            await send(ws, {"type": "stop", "id": "ok"})
+            before = [await receive(ws) for _ in range(10)]
+            for _ in range(10):
+                await ws.send("[]")
+            answers = []
+            with contextlib.suppress(ConnectionClosed):
+                while True:
+                    answers.append(await receive(ws))
+            return before, ws.close_code, answers
+
+    before, code, answers = asyncio.run(scenario())
+    assert [m["code"] for m in before[:9]] == ["invalid_json"] * 9
+    assert before[9] == {"type": "stopped", "id": "ok"}
+    assert len(answers) == 10 and all(m["code"] == "invalid_message" for m in answers)
+    assert code == 1008
+
+
 def test_oversized_message_is_refused_not_closed(live_server: str) -> None:
     async def scenario() -> tuple[dict, list]:
         async with open_stream(live_server) as ws:
@@ -283,7 +351,7 @@ def test_oversized_message_is_refused_not_closed(live_server: str) -> None:
 def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_server: str):
     heavy = request(
         {"name": "linear_regression", "n_samples": 2000, "batch_size": 2000},
-        *[{"optimizer": "adam"}] * 16, steps=6_000,  # 1.9e8 loss terms: under the budget
+        *[{"optimizer": "adam"}] * 16, steps=3_000,  # 9.6e7 loss terms: under the budget
     )  # fmt: skip
 
     async def drop() -> None:
@@ -307,7 +375,7 @@ def test_disconnect_mid_stream_leaves_a_healthy_server(http: httpx.Client, live_
 def test_a_long_run_does_not_stall_another_client(live_server: str) -> None:
     heavy = request(
         {"name": "logistic_regression", "n_samples": 2000, "batch_size": 2000},
-        *[{"optimizer": "adam"}] * 16, steps=6_000,  # 1.9e8 loss terms: under the budget
+        *[{"optimizer": "adam"}] * 16, steps=3_000,  # 9.6e7 loss terms: under the budget
     )  # fmt: skip
     light = request("himmelblau", {"optimizer": "sgd"}, steps=100)
 
@@ -344,7 +412,8 @@ def test_connection_closed_by_client_mid_stream_is_clean(live_server: str) -> No
 
 
 def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In process: once the client is gone, no further chunk is computed."""
+    """In process: once the client is gone, the session ends and its run is cancelled,
+    so no further chunk is computed."""
     from fastapi.testclient import TestClient
 
     from app.api import streaming
@@ -352,24 +421,47 @@ def test_disconnect_stops_the_work(monkeypatch: pytest.MonkeyPatch) -> None:
 
     calls = []
     advance = streaming._advance
+    two_chunks = threading.Event()
 
-    def counted(*args: Any) -> bytes:
+    def counted(*args: Any):
         calls.append(time.monotonic())
+        if len(calls) >= 2:
+            two_chunks.set()
         return advance(*args)
 
+    sessions: list[streaming.StreamSession] = []
+    runs: list[asyncio.Task] = []
+    ended = threading.Event()
+    serve, replace = streaming.StreamSession.serve, streaming.StreamSession.replace
+
+    async def watched_serve(self) -> None:
+        sessions.append(self)
+        try:
+            await serve(self)
+        finally:
+            ended.set()
+
+    async def recorded_replace(self, task_id, work) -> None:
+        await replace(self, task_id, work)
+        runs.append(self.task)
+
     monkeypatch.setattr(streaming, "_advance", counted)
+    monkeypatch.setattr(streaming.StreamSession, "serve", watched_serve)
+    monkeypatch.setattr(streaming.StreamSession, "replace", recorded_replace)
     body = request("rosenbrock", {"optimizer": "adam"}, steps=10_000)
     with TestClient(create_app()) as client:
         while client.get("/readyz").status_code != 200:  # runs are refused while warming
             time.sleep(0.05)
         with client.websocket_connect("/api/stream") as ws:
             ws.send_json({"type": "run", "id": 1, "request": body, "speed": 1000})
-            while ws.receive_json()["type"] != "chunk" or len(calls) < 2:
-                pass
-        time.sleep(0.2)  # the server notices the close
-        settled = len(calls)
-        time.sleep(0.3)
-        assert len(calls) == settled  # paced at 1000/s, it would have gone on for 10 s
+            assert two_chunks.wait(60)
+            ws.close(1000)  # the client leaves
+            assert ended.wait(60), "the session did not notice its client left"
+            # The run (paced at 1000/s, 10 s long) was stopped and awaited before the
+            # session ended: nothing is left that could compute another chunk.
+            assert len(runs) == 1 and runs[0].done()
+            assert sessions[0].task is None
+            assert len(calls) < 100
         assert client.get("/healthz").status_code == 200
 
 
@@ -403,3 +495,75 @@ def test_an_id_follows_the_integer_rule_and_its_error_names_the_field(live_serve
     assert "whole number" in fraction["errors"][0]["msg"]
     # 7.0 is the integer 7, echoed as JSON 7.
     assert all(message["id"] == 7 and type(message["id"]) is int for message in whole)
+
+
+def _warm_client(**settings: Any):
+    """An in-process client of an app with these settings, once its engine is warm."""
+    from fastapi.testclient import TestClient
+
+    from app.main import create_app
+    from app.settings import Settings
+
+    client = TestClient(create_app(Settings(**settings)))
+    client.__enter__()
+    while client.get("/readyz").status_code != 200:
+        time.sleep(0.05)
+    return client
+
+
+def test_origins_other_than_the_servers_own_are_refused_unless_listed() -> None:
+    from starlette.testclient import WebSocketDenialResponse
+
+    client = _warm_client(allowed_origins=["https://course.example.org"])
+    try:
+        for origin in (None, "http://testserver", "https://course.example.org"):
+            headers = {} if origin is None else {"origin": origin}
+            with client.websocket_connect("/api/stream", headers=headers) as ws:
+                ws.send_json({"type": "stop", "id": origin})
+                assert ws.receive_json() == {"type": "stopped", "id": origin}
+        with pytest.raises(WebSocketDenialResponse) as refused:
+            with client.websocket_connect(
+                "/api/stream", headers={"origin": "https://evil.example"}
+            ):
+                pass
+        assert refused.value.status_code == 403
+        assert "https://evil.example" in refused.value.json()["detail"]
+        assert "frame-ancestors" in refused.value.headers["content-security-policy"]
+    finally:
+        client.__exit__(None, None, None)
+
+
+def test_a_sweep_the_server_has_no_room_for_is_answered_busy() -> None:
+    """A stream's sweep reserves its memory like a POST: when the points in flight are
+    taken for longer than compute_max_wait, the answer is `busy` with `retry_after`."""
+    client = _warm_client(compute_points=100_000, compute_max_wait=0.2)
+    gate = client.app.state.gate
+    release = threading.Event()
+
+    async def hold() -> None:
+        async with gate.admit("someone else", gate.points):
+            await asyncio.to_thread(release.wait, 60)
+
+    try:
+        holding = client.portal.start_task_soon(hold)
+        sweep = {
+            "problem": {"name": "rosenbrock"},
+            "optimizer": "adam",
+            "steps": 10,
+            "x_axis": {"param": "alpha", "count": 4},
+            "y_axis": {"param": "beta1", "count": 4},
+        }
+        with client.websocket_connect("/api/stream") as ws:
+            ws.send_json({"type": "sweep", "id": "s", "request": sweep})
+            busy = ws.receive_json()
+            release.set()
+            holding.result(60)
+            ws.send_json({"type": "sweep", "id": "again", "request": sweep})
+            while (message := ws.receive_json())["type"] != "sweep_done":
+                assert message["type"] in ("sweep_started", "progress")
+        assert busy["type"] == "error" and busy["id"] == "s" and busy["code"] == "busy"
+        assert busy["retry_after"] >= 1 and "busy" in busy["detail"]
+        assert message["id"] == "again"
+    finally:
+        release.set()
+        client.__exit__(None, None, None)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import httpx
 import pytest
 
@@ -38,6 +40,10 @@ def test_regression_surface_is_the_loss_over_the_runs_dataset(http: httpx.Client
         ({"problem": {"name": "rosenbrock"}, "resolution": 201}, ["body", "resolution"]),
         ({"problem": {"name": "nowhere"}}, ["body", "problem", "name"]),
         ({"problem": {"name": "rosenbrock", "noise": -1}}, ["body", "problem", "noise"]),
+        (  # 200² × 5 000 loss terms: past the regression budget
+            {"problem": {"name": "logistic_regression", "n_samples": 5000}, "resolution": 200},
+            ["body", "resolution"],
+        ),
     ],
 )
 def test_bad_surface_requests(http: httpx.Client, body: dict, loc: list) -> None:
@@ -55,3 +61,16 @@ def test_noise_and_batch_size_do_not_change_the_grid_but_are_echoed(http: httpx.
     quiet = http.post("/api/surface", json={"problem": {"name": "noisy_bowl", "noise": 0.0}})
     loud = http.post("/api/surface", json={"problem": {"name": "noisy_bowl", "noise": 2.0}})
     assert quiet.json()["z"] == loud.json()["z"] and loud.json()["problem"]["noise"] == 2.0
+
+
+def test_a_regression_grid_at_the_budget_is_served_and_past_it_refused(http: httpx.Client) -> None:
+    budget = http.get("/api/catalog").json()["limits"]["max_sample_work"]
+    problem = {"name": "linear_regression", "n_samples": 5000}
+    resolution = math.isqrt(budget // 5000)  # 141: the largest grid of 5 000 samples
+    served = http.post("/api/surface", json={"problem": problem, "resolution": resolution})
+    assert served.status_code == 200 and len(served.json()["z"]) == resolution
+    refused = http.post("/api/surface", json={"problem": problem, "resolution": resolution + 1})
+    assert refused.status_code == 422
+    item = refused.json()["detail"][0]
+    assert item["loc"] == ["body", "resolution"]
+    assert f"{resolution + 1}² × 5,000" in item["msg"] and f"{budget:,}" in item["msg"]

@@ -70,6 +70,21 @@ def test_bad_sweeps_answer_422_naming_the_field(http: httpx.Client, change, loc)
     assert response.json()["detail"][0]["loc"] == loc
 
 
+def test_a_regression_sweep_of_defaults_only_is_accepted(http: httpx.Client) -> None:
+    """32 × 32 cells, 1 000 steps, 200 samples: within the sweeps' own budget."""
+    body = {
+        "problem": {"name": "linear_regression"},
+        "optimizer": "sgd",
+        "x_axis": {"param": "alpha"},
+        "y_axis": {"param": "start_x"},
+    }
+    response = http.post("/api/sweeps", json=body)
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert answer["steps"] == 1000 and answer["problem"]["n_samples"] == 200
+    assert len(answer["final_loss"]) == len(answer["final_loss"][0]) == 32
+
+
 def test_nan_in_an_axis_is_refused_not_a_500(http: httpx.Client) -> None:
     text = (
         '{"problem": {"name": "rosenbrock"}, "optimizer": "sgd",'

@@ -89,6 +89,7 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
             "max_axis_cells": fixed.MAX_AXIS_CELLS,
             "default_axis_cells": fixed.DEFAULT_AXIS_CELLS,
             "max_cell_updates": fixed.MAX_CELL_UPDATES,
+            "max_sample_work": fixed.MAX_SWEEP_SAMPLE_WORK,
         },
     }
     return {
@@ -122,7 +123,7 @@ def _example() -> dict[str, Any]:
     response_model=None,
     responses={200: {"model": Catalog, "content": {"application/json": {"example": _example()}}}},
 )
-def catalog(request: Request) -> Response:
+async def catalog(request: Request) -> Response:
     settings: Settings = request.app.state.settings
     return Response(
         _catalog_bytes(settings.max_steps, settings.max_runs), media_type="application/json"

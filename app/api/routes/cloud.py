@@ -9,8 +9,9 @@ from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
+from app.api.answers import Refused, admission, encoded
 from app.api.encoding import JSONBytesResponse, dumps
-from app.api.routes.responses import BAD_INPUT
+from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import CloudBody, CloudResponse
 from app.cloud import build_cloud, cloud
 from app.settings import Settings
@@ -50,6 +51,7 @@ def _response_example() -> dict[str, Any]:
             "content": {"application/json": {"example": _response_example()}},
         },
         **BAD_INPUT,
+        **UNAVAILABLE,
     },
 )
 async def minibatch_cloud(
@@ -59,9 +61,14 @@ async def minibatch_cloud(
     gradient of each minibatch of t's epoch at `at`, and the full-batch gradient there
     (their mean weighted by `sizes`). `batch` is the one update `t` itself used.
 
-    Plain numpy over at most `n_samples` samples: answered at once, also while the
-    engine warms up.
+    Plain numpy over at most `n_samples` samples, also while the engine warms up; in
+    a worker turn like all the engine's work (503 with `Retry-After` when the server
+    is at capacity).
     """
     settings: Settings = request.app.state.settings
     spec = build_cloud(body.model_dump(exclude_unset=True), max_steps=settings.max_steps)
-    return Response(dumps(cloud(spec)), media_type="application/json")
+    try:  # a few arrays of n_samples
+        async with admission(request, int(spec.problem["n_samples"])) as ticket:
+            return await encoded(ticket, request, lambda: dumps(cloud(spec)), "application/json")
+    except Refused as refused:
+        return refused.response

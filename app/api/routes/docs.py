@@ -20,7 +20,7 @@ ASSETS_DIR = Path(swagger_ui_bundle.swagger_ui_path)
 
 
 @router.get("/docs", response_class=HTMLResponse)
-def docs() -> HTMLResponse:
+async def docs() -> HTMLResponse:
     return get_swagger_ui_html(
         openapi_url="/openapi.json",
         title="descentlab API",

@@ -1,4 +1,8 @@
-"""``GET /healthz`` (liveness) and ``GET /readyz`` (the engine is compiled)."""
+"""``GET /healthz`` (liveness) and ``GET /readyz`` (the engine is compiled).
+
+Both run on the event loop and touch nothing else: no worker thread, no engine,
+so they answer at once however busy the server is (app/api/capacity.py).
+"""
 
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ from app.api.schemas import Health
 router = APIRouter(tags=["health"])
 
 
+@router.head("/healthz", include_in_schema=False)
 @router.get(
     "/healthz",
     summary="Liveness",
@@ -22,12 +27,12 @@ router = APIRouter(tags=["health"])
         }
     },
 )
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health(status="ok", version=__version__)
 
 
 @router.get("/readyz", include_in_schema=False)
-def readyz(request: Request) -> Response:
+async def readyz(request: Request) -> Response:
     """200 once the compiled engine is warm, 503 while it is still compiling."""
     if engine_warming(request.app):
         return JSONResponse({"status": "warming"}, status_code=503)

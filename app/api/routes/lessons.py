@@ -25,7 +25,7 @@ router = APIRouter(tags=["lessons"])
         }
     },
 )
-def lessons() -> Response:
+async def lessons() -> Response:
     """Each lesson: `slug`, `title`, `idea`, `notice`, `try`, and `scene` — a body for
     `POST /api/runs` (or a stream `run`) — with the playback `speed` it is best watched at."""
     return Response(dumps(catalog()), media_type="application/json")

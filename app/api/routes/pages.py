@@ -5,7 +5,9 @@ the HTML as a JSON data block (allowed by the CSP: it is never executed), with
 each parameter's symbol rendered to inline MathML for the "α = 0.1" readouts, and
 the terms the step anatomy's key names.
 The lessons travel the same way; ``/lessons/<slug>`` is the same page opened
-on that lesson (an unknown slug is a 404 page that lists the lessons).
+on that lesson (an unknown slug is a 404 page that lists the lessons). Pages are
+rendered on the event loop (a few milliseconds, from the cached catalog): they
+never wait for a worker thread, however busy the engine is.
 """
 
 from __future__ import annotations
@@ -93,13 +95,14 @@ def _page(request: Request, lesson: str | None = None) -> HTMLResponse:
     )
 
 
+@router.head("/", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
-def index(request: Request) -> HTMLResponse:
+async def index(request: Request) -> HTMLResponse:
     return _page(request)
 
 
 @router.get("/lessons/{slug}", response_class=HTMLResponse)
-def lesson_page(request: Request, slug: str) -> HTMLResponse:
+async def lesson_page(request: Request, slug: str) -> HTMLResponse:
     lessons, _ = _lessons()
     if any(lesson["slug"] == slug for lesson in lessons):
         return _page(request, lesson=slug)

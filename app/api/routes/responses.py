@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from app.api.readiness import WARMING_DETAIL
 from app.api.schemas import MessageError, ValidationErrorResponse
 
 BAD_INPUT: dict[int | str, dict[str, Any]] = {
@@ -28,4 +29,18 @@ BAD_INPUT: dict[int | str, dict[str, Any]] = {
             }
         },
     },
+}
+
+# Work that needs the engine or a worker turn: 503 while the engine warms up after a
+# start, or when the server is at capacity.
+UNAVAILABLE: dict[int | str, dict[str, Any]] = {
+    503: {
+        "model": MessageError,
+        "description": "The engine is still warming up after the server started, or the "
+        "server is at capacity (docs/API.md, Capacity); retry after `Retry-After` seconds",
+        "headers": {
+            "Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}
+        },
+        "content": {"application/json": {"example": {"detail": WARMING_DETAIL}}},
+    }
 }

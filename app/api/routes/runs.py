@@ -4,20 +4,28 @@ JSON or, for ``Accept: text/csv`` or ``?format=csv``, as CSV in long format."""
 from __future__ import annotations
 
 import math
+from contextlib import AsyncExitStack
 from typing import Annotated, Any, Literal
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, Body, Query, Request
 from fastapi.openapi.models import Example
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
+from app.api.answers import Refused, StreamedAnswer, admission
 from app.api.encoding import JSONBytesResponse
-from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
-from app.api.routes.responses import BAD_INPUT
+from app.api.readiness import engine_warming, warming_response
+from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import RUNS_EXAMPLE, RunsBody, RunsResponse
-from app.engine import Simulation, build_simulation, simulate
-from app.formats import CSV_MEDIA_TYPE, csv_blocks, dumps, result_json
+from app.engine import build_simulation, simulate
+from app.formats import (
+    CSV_MEDIA_TYPE,
+    answer_points,
+    csv_blocks,
+    dumps,
+    result_json,
+    result_pieces,
+)
 from app.optim.registry import OPTIMIZERS
 from app.settings import Settings
 
@@ -96,8 +104,9 @@ def answer_format(query: Format | None, accept: str | None) -> Format:
     return "csv" if quality["csv"] > quality["json"] else "json"
 
 
-def _compute(simulation: Simulation) -> bytes:
-    return dumps(result_json(simulate(simulation)))
+# Points (runs × updates) encoded in one worker turn: ~3 MB of JSON, a few ms of
+# orjson (which holds the GIL while it encodes) and ~0.1 s of gzip.
+PIECE_POINTS = 50_000
 
 
 def _example_result():
@@ -129,7 +138,7 @@ def _csv_example() -> str:
             },
         },
         **BAD_INPUT,
-        **WARMING_RESPONSE,
+        **UNAVAILABLE,
     },
 )
 async def runs(
@@ -147,7 +156,8 @@ async def runs(
     `t[i]` updates (`t[i] = i` without a `stride`).
 
     A diverging run is a result (200, `diverged_at` set), not an error. While the
-    engine warms up after a start, the answer is 503 with `Retry-After`. With
+    engine warms up after a start, or when the server is at capacity, the answer is
+    503 with `Retry-After`. With
     `Accept: text/csv` (or `?format=csv`) the answer is CSV: one row per run and
     point, with the run's settings, `t`, `epoch`, `x`, `y`, `loss` and `alpha_t`.
     """
@@ -157,9 +167,20 @@ async def runs(
     )
     if engine_warming(request.app):
         return warming_response()  # the request was valid (else 422): it may come back
-    if answer_format(format, request.headers.get("accept")) == "csv":
-        result = await to_thread.run_sync(simulate, simulation)
-        # Written one run at a time, in a worker thread, as the client reads it.
-        return StreamingResponse(csv_blocks(result), media_type=CSV_MEDIA_TYPE)
-    content = await to_thread.run_sync(_compute, simulation)
-    return Response(content, media_type="application/json")
+    csv = answer_format(format, request.headers.get("accept")) == "csv"
+    # The answer's points stay reserved until it is sent, piece by piece.
+    admitted = AsyncExitStack()
+    try:
+        ticket = await admitted.enter_async_context(admission(request, answer_points(simulation)))
+    except Refused as refused:
+        return refused.response
+    try:
+        result = await ticket.run(simulate, simulation)
+    except BaseException:
+        await admitted.aclose()
+        raise
+    if csv:  # one run's rows a piece
+        pieces, media_type = (lambda: csv_blocks(result)), CSV_MEDIA_TYPE
+    else:
+        pieces, media_type = (lambda: result_pieces(result, PIECE_POINTS)), "application/json"
+    return StreamedAnswer(ticket, request, pieces, media_type, finished=admitted.aclose)

@@ -1,17 +1,68 @@
-"""WebSocket ``/api/stream``: runs streamed as they are computed (docs/API.md)."""
+"""WebSocket ``/api/stream``: runs streamed as they are computed (docs/API.md).
+
+Before the handshake is accepted: a browser page of another origin is refused
+(403), and so is any connection once the process has ``max_streams`` open (503
+with ``Retry-After``), both as plain HTTP answers (the WebSocket denial response).
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, WebSocket
+from urllib.parse import urlsplit
 
+from fastapi import APIRouter, WebSocket
+from starlette.datastructures import Headers
+
+from app.api.encoding import JSONBytesResponse
 from app.api.readiness import engine_warming
 from app.api.streaming import StreamSession
 
 router = APIRouter()
 
+# Seconds a refused stream is asked to wait: a classroom's streams last tens of seconds.
+STREAMS_RETRY_AFTER = 5
+
+
+def origin_allowed(headers: Headers, allowed: list[str]) -> bool:
+    """Whether a page of the request's ``Origin`` may open the stream: the server's own
+    (the origin's host:port is the request's ``Host``), one of ``allowed``, or any with
+    ``*``. A client that sends no ``Origin`` is not a browser page: it may."""
+    origin = headers.get("origin")
+    if origin is None or "*" in allowed or origin.rstrip("/") in allowed:
+        return True
+    host = headers.get("host")
+    return host is not None and urlsplit(origin).netloc.lower() == host.lower()
+
+
+async def deny(websocket: WebSocket, status: int, detail: str, **headers: str) -> None:
+    """Refuse the handshake with an HTTP answer (or, where the server cannot send one,
+    by closing: the client sees 403)."""
+    if "websocket.http.response" in websocket.scope.get("extensions", {}):
+        response = JSONBytesResponse({"detail": detail}, status_code=status, headers=headers)
+        await websocket.send_denial_response(response)
+    else:
+        await websocket.close(1008 if status == 403 else 1013, detail)
+
 
 @router.websocket("/api/stream")
 async def stream(websocket: WebSocket) -> None:
-    await websocket.accept()
     app = websocket.app
-    await StreamSession(websocket, app.state.settings, lambda: engine_warming(app)).serve()
+    settings = app.state.settings
+    if not origin_allowed(websocket.headers, settings.allowed_origins):
+        await deny(websocket, 403, f"origin {websocket.headers['origin']} may not open the stream")
+        return
+    if app.state.open_streams >= settings.max_streams:
+        await deny(
+            websocket,
+            503,
+            f"the server has {settings.max_streams} streams open; retry in {STREAMS_RETRY_AFTER} s",
+            **{"Retry-After": str(STREAMS_RETRY_AFTER)},
+        )
+        return
+    await websocket.accept()
+    app.state.open_streams += 1
+    try:
+        await StreamSession(
+            websocket, settings, app.state.gate, lambda: engine_warming(app)
+        ).serve()
+    finally:
+        app.state.open_streams -= 1

@@ -7,17 +7,18 @@ from typing import Annotated, Any
 
 import numpy as np
 import orjson
-from anyio import to_thread
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.compute import heavy_limiter
+from app.api.answers import Refused, admission, encoded
 from app.api.encoding import JSONBytesResponse, dumps
-from app.api.routes.responses import BAD_INPUT
+from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import SurfaceBody, SurfaceResponse
-from app.engine import loss_grid
-from app.problems.registry import PROBLEMS, resolve_problem
+from app.engine import check_grid_work, loss_grid
+from app.problems.custom import CustomSurface
+from app.problems.expression.latex import to_mathml
+from app.problems.registry import problem_of, resolve_problem
 
 router = APIRouter(tags=["surface"])
 
@@ -25,6 +26,10 @@ EXAMPLES: dict[str, Example] = {
     "himmelblau": Example(
         summary="Himmelblau's function, 80 × 80",
         value={"problem": {"name": "himmelblau"}, "resolution": 80},
+    ),
+    "custom": Example(
+        summary="A formula of your own, x² + 10 sin y, 60 × 60",
+        value={"problem": {"name": "custom", "expression": "x^2 + 10*sin(y)"}, "resolution": 60},
     ),
     "regression": Example(
         summary="The loss of a logistic regression over (w, b), for the dataset of seed 3",
@@ -45,18 +50,26 @@ def _grid(shaping_key: bytes, seed: int, resolution: int):
 
 def _surface(problem: dict[str, Any], shaping_key: bytes, seed: int, resolution: int) -> bytes:
     xs, ys, z = _grid(shaping_key, seed, resolution)
-    spec = PROBLEMS[problem["name"]]
+    spec = problem_of(problem)
     (x_min, x_max), (y_min, y_max) = spec.bounds
-    return dumps(
-        {
-            "problem": problem,
-            "x": xs,
-            "y": ys,
-            "z": np.ascontiguousarray(z),
-            "log_color": spec.log_color,
-            "bounds": {"x": [x_min, x_max], "y": [y_min, y_max]},
-        }
-    )
+    body = {
+        "problem": problem,
+        "x": xs,
+        "y": ys,
+        # Where a typed formula is not defined (log of a negative number…), null.
+        "z": np.ascontiguousarray(z),
+        "log_color": spec.log_color,
+        "bounds": {"x": [x_min, x_max], "y": [y_min, y_max]},
+    }
+    if isinstance(spec, CustomSurface):
+        # The page previews the formula as it was parsed.
+        body.update(formula=spec.formula, formula_mathml=_mathml(spec.formula))
+    return dumps(body)
+
+
+@lru_cache(maxsize=256)
+def _mathml(latex: str) -> str:
+    return to_mathml(latex)
 
 
 def _response_example() -> dict[str, Any]:
@@ -75,25 +88,39 @@ def _response_example() -> dict[str, Any]:
             "content": {"application/json": {"example": _response_example()}},
         },
         **BAD_INPUT,
+        **UNAVAILABLE,
     },
 )
-async def surface(body: Annotated[SurfaceBody, Body(openapi_examples=EXAMPLES)]) -> Response:
+async def surface(
+    body: Annotated[SurfaceBody, Body(openapi_examples=EXAMPLES)], request: Request
+) -> Response:
     """`z[j][i]` is the noiseless loss at `(x[i], y[j])` (Plotly's contour layout).
 
     For regression problems the loss is over the dataset that `seed` draws, the
-    same dataset a run with that seed fits.
+    same dataset a run with that seed fits; `resolution² × n_samples` is at most the
+    regression budget. When the server is at capacity, the answer is 503 with
+    `Retry-After`.
     """
     problem = resolve_problem(body.problem)
+    check_grid_work(body.resolution, problem)
     # The grid is the noiseless loss: gradient noise and batch size do not change
     # it, so they stay out of the cache key (a noise or batch-size slider move
     # reuses the grid), and a surface's grid does not depend on the seed either.
-    is_regression = PROBLEMS[problem["name"]].kind == "regression"
+    is_regression = problem_of(problem).kind == "regression"
     seed = body.seed if is_regression else 0
     shaping = {"name": problem["name"]}
     if is_regression:
         shaping.update(n_samples=problem["n_samples"], noise=problem["noise"])
+    elif "expression" in problem:  # a typed formula: its window is part of its shape
+        shaping.update({key: problem[key] for key in ("expression", "start", "range")})
     key = orjson.dumps(shaping, option=orjson.OPT_SORT_KEYS)
-    content = await to_thread.run_sync(
-        _surface, problem, key, seed, body.resolution, limiter=heavy_limiter()
-    )
-    return Response(content, media_type="application/json")
+    try:
+        async with admission(request, body.resolution**2) as ticket:
+            return await encoded(
+                ticket,
+                request,
+                lambda: _surface(problem, key, seed, body.resolution),
+                "application/json",
+            )
+    except Refused as refused:
+        return refused.response

@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from anyio import to_thread
 from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.compute import heavy_limiter
+from app.api.answers import Refused, admission, encoded
 from app.api.encoding import JSONBytesResponse, dumps
-from app.api.readiness import WARMING_RESPONSE, engine_warming, warming_response
-from app.api.routes.responses import BAD_INPUT
+from app.api.readiness import engine_warming, warming_response
+from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import ALPHA_BETA_EXAMPLE, START_EXAMPLE, SweepBody, SweepResponse
 from app.sweeps import Sweep, result_as_json
 
@@ -46,7 +45,7 @@ def _response_example() -> dict[str, Any]:
             "content": {"application/json": {"example": _response_example()}},
         },
         **BAD_INPUT,
-        **WARMING_RESPONSE,
+        **UNAVAILABLE,
     },
 )
 async def sweeps(
@@ -67,12 +66,21 @@ async def sweeps(
     if it diverged), `diverged_at`, `converged_at` and `blew_up_at` (see
     docs/API.md, Convergence), and `minimum_index`, the known minimum (index into
     `minima`) its final point reached, or null. While the engine warms up after a
-    start, the answer is 503 with `Retry-After`.
+    start, or when the server is at capacity, the answer is 503 with `Retry-After`.
     """
-    limiter = heavy_limiter()
-    # Building a sweep evaluates every cell's start loss: off the event loop too.
-    sweep = await to_thread.run_sync(Sweep, body.model_dump(exclude_unset=True), limiter=limiter)
+    sweep = Sweep(body.model_dump(exclude_unset=True))  # checks it; the grid is made later
     if engine_warming(request.app):
         return warming_response()  # the request was valid (else 422): it may come back
-    content = await to_thread.run_sync(_compute, sweep, limiter=limiter)
-    return Response(content, media_type="application/json")
+    try:
+        async with admission(request, sweep.points) as ticket:
+            # One chunk a turn: other clients' work goes between two chunks, and a
+            # client that leaves stops the sweep at the next one.
+            chunks = sweep.chunks(sweep.updates_per_chunk)
+            while await ticket.run(next, chunks, None) is not None:
+                if await request.is_disconnected():
+                    return Response(status_code=499)  # no one reads it
+            return await encoded(
+                ticket, request, lambda: dumps(result_as_json(sweep.result())), "application/json"
+            )
+    except Refused as refused:
+        return refused.response
