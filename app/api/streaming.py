@@ -52,7 +52,7 @@ from app.sweeps import Sweep, result_as_json
 
 log = logging.getLogger(__name__)
 
-FIRST_UPDATES = 16  # the first chunk after point 0: small, so the page draws at once
+FIRST_UPDATES = 16  # a long run's first chunk after point 0: small, so the page draws at once
 # Row·update·sample units of work in the first chunks, before a measured speed takes
 # over: ≈ 20–40 ms of the compiled engine (≈ 11 ns per row·update on a surface,
 # ≈ 23 ns per row·update·sample on a regression, whose loss is over the whole dataset).
@@ -374,7 +374,10 @@ class StreamSession:
         loop = asyncio.get_running_loop()
         frame = self.settings.stream_frame_seconds
         budget = self.settings.stream_chunk_seconds
-        count = min(FIRST_UPDATES, affordable)
+        # A run that one slice of work covers goes in one chunk after point 0 (a slider's
+        # run: one message and one worker hop, not five); a longer one starts small, so
+        # the page has something to draw at once.
+        count = steps if steps <= affordable else min(FIRST_UPDATES, affordable)
         t0 = next_frame = loop.time()
         while execution.updates_done < steps and not self.closed:
             if (execution.diverged_at > 0).all():
