@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from app import __version__
 from tests.api.helpers import OPTIMIZERS
@@ -130,6 +131,30 @@ def test_large_json_answers_are_gzipped(http: httpx.Client) -> None:
     response = http.post("/api/runs", json=body, headers={"accept-encoding": "gzip"})
     assert response.headers["content-encoding"] == "gzip"
     assert len(response.json()["runs"][0]["path"]) == 2001
+
+
+@pytest.mark.parametrize(
+    ("accept", "coding"),
+    [
+        ("gzip, deflate, br, zstd", "zstd"),  # what Chromium sends
+        ("zstd", "zstd"),
+        ("zstd;q=0, gzip", "gzip"),
+        ("gzip;q=0.5", "gzip"),
+        ("identity", None),
+        ("br", None),
+    ],
+)
+def test_an_answer_comes_in_the_fastest_coding_the_client_takes(
+    http: httpx.Client, accept: str, coding: str | None
+) -> None:
+    body = {"problem": {"name": "rosenbrock"}, "steps": 2000, "runs": [{"optimizer": "adam"}]}
+    plain = http.post("/api/runs", json=body, headers={"accept-encoding": "identity"})
+    response = http.post("/api/runs", json=body, headers={"accept-encoding": accept})
+    assert response.headers.get("content-encoding") == coding
+    assert "accept-encoding" in response.headers["vary"].lower()
+    if coding:
+        assert response.num_bytes_downloaded < len(plain.content) / 2
+    assert response.content == plain.content  # httpx decodes both codings
 
 
 def test_the_catalogs_sweep_limits_are_the_ones_a_sweep_meets(http: httpx.Client) -> None:
