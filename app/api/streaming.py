@@ -361,9 +361,6 @@ class StreamSession:
             await self.error(sweep_id, busy.detail, "busy", retry_after=busy.retry_after)
 
     async def run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
-        execution, started, first = await self.gate.run(self.client, _begin, run_id, simulation)
-        await self.send(started)
-        await self.send(first)
         steps = simulation.steps
         # At most `stream_max_points` points a message, and (until measured) about
         # one slice of work a chunk; then the measured speed sets the chunk size.
@@ -371,13 +368,20 @@ class StreamSession:
         weight = ANATOMY_POINT_WEIGHT // POINT_WEIGHT if simulation.anatomy else 1
         cap = max(1, self.settings.stream_max_points // (len(simulation.runs) * weight))
         affordable = min(cap, affordable_updates(simulation))
+        # A run that one slice of work covers is computed whole in its first worker turn
+        # and sent in one chunk after point 0 (a slider's run: one wait for a turn among
+        # the other clients', not five); a longer one starts small, so the page has
+        # something to draw at once.
+        whole = speed <= 0 and steps <= affordable
+        execution, messages = await self.gate.run(
+            self.client, _begin, run_id, simulation, steps if whole else 0
+        )
+        for message in messages:
+            await self.send(message)
         loop = asyncio.get_running_loop()
         frame = self.settings.stream_frame_seconds
         budget = self.settings.stream_chunk_seconds
-        # A run that one slice of work covers goes in one chunk after point 0 (a slider's
-        # run: one message and one worker hop, not five); a longer one starts small, so
-        # the page has something to draw at once.
-        count = steps if steps <= affordable else min(FIRST_UPDATES, affordable)
+        count = min(FIRST_UPDATES, affordable)
         t0 = next_frame = loop.time()
         while execution.updates_done < steps and not self.closed:
             if (execution.diverged_at > 0).all():
@@ -401,12 +405,18 @@ class StreamSession:
         await self.send(encoding.done_message(run_id, execution))
 
 
-def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, str, str]:
+def _begin(run_id: Any, simulation: Simulation, updates: int) -> tuple[Execution, list[str]]:
+    """The run's ``started`` message and point 0, then its first ``updates`` updates
+    (none: 0) as a chunk message."""
     execution = Execution(simulation)
     chunks = execution.chunks(1)
     first = encoding.chunk_message(run_id, next(chunks))  # point 0 of every run
     started = encoding.started_message(run_id, simulation, execution)
-    return execution, started.decode(), first.decode()
+    messages = [started.decode(), first.decode()]
+    if updates:
+        message, _ = _advance(execution, run_id, updates)
+        messages += [] if message is None else [message]
+    return execution, messages
 
 
 def _advance(execution: Execution, run_id: Any, count: int) -> tuple[str | None, float]:

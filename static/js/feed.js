@@ -43,9 +43,9 @@ function appendAnatomy(anatomy, run, from) {
   for (const alpha of from === 0 ? run.alpha_t.slice(1) : run.alpha_t) anatomy.alpha.push(alpha);
 }
 
-/** What a run's points depend on: two runs with one key have the same points. */
+/** What a run's points depend on (the request's every field but the other runs): two runs with one key have the same points. */
 function runKey(request, i) {
-  return JSON.stringify([request.problem, request.steps, request.seed, !!request.anatomy, request.runs[i]]);
+  return JSON.stringify([{ ...request, runs: null }, request.runs[i]]);
 }
 
 function emptyBuffer(anatomy) {
