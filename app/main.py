@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -63,6 +65,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         trimming.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await trimming
         warming = getattr(app.state, "warming", None)
         if warming is not None:
             await warming  # a thread cannot be interrupted; it is short
@@ -88,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_wait=settings.compute_max_wait,
     )
     app.state.open_streams = 0
+    app.state.streams_by_address = Counter()
     errors.install(app)
     app.include_router(api_router)
     openapi.install(app, ROUTERS)

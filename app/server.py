@@ -87,9 +87,14 @@ class GuardedH11Protocol(_StallGuard, H11Protocol):
         super().handle_websocket_upgrade(event)
 
     def on_response_complete(self) -> None:
-        super().on_response_complete()
+        # The next request's head must come in time too. The deadline is armed
+        # first: uvicorn reads a pipelined request at once, inside the call below,
+        # and that request (running, perhaps for long) must not inherit it.
         if not self.transport.is_closing():
-            self._await_head()  # the next request's head must come in time too
+            self._await_head()
+        super().on_response_complete()
+        if self.transport.is_closing():
+            self._head_arrived()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._head_arrived()

@@ -76,9 +76,12 @@ class Settings(BaseSettings):
     compute_max_queued: int = Field(128, ge=1)
     compute_max_queued_per_client: int = Field(32, ge=1)
     compute_max_wait: float = Field(10.0, gt=0)
-    # Open streams per process (each holds at most a chunk or two in memory); past it
+    # Open streams per process (each holds at most a chunk or two in memory), and per
+    # remote address: one client cannot take them all, while a class of 40 behind one
+    # NAT address (benchmarks/load.py's, from one address too) still fits. Past either
     # the handshake is answered 503 with Retry-After.
     max_streams: int = Field(64, ge=1)
+    max_streams_per_address: int = Field(48, ge=1)
     # A client that accepts nothing the server sends for this long (it stopped
     # reading) is disconnected, and what was queued for it freed.
     send_timeout: float = Field(15.0, gt=0)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import Request
 from starlette.responses import Response
@@ -24,6 +24,8 @@ from starlette.types import Receive, Scope, Send
 from app.api.capacity import Busy, ClientGone, ComputeGate, Ticket
 from app.api.encoding import GZIP_MINIMUM_BYTES, compressor_for
 from app.api.errors import retry_later
+
+T = TypeVar("T")
 
 
 class Refused(Exception):
@@ -69,6 +71,23 @@ async def admission(request: Request, points: int) -> AsyncIterator[Ticket]:
         watch.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watch
+
+
+def names_a_formula(problem: Any) -> bool:
+    """Whether reading a request's ``problem`` means compiling a typed formula: parsing,
+    differentiating and fitting its window (up to ~0.2 s of CPU for a new one)."""
+    return isinstance(problem, Mapping) and problem.get("name") == "custom"
+
+
+async def read_request(request: Request, problem: Any, read: Callable[[], T]) -> T:
+    """``read()``, the checks that turn a request into the engine's work: at once when
+    they are cheap, in one of the client's worker turns when they compile a typed
+    formula, so that no client can keep the event loop busy. Raises :class:`Refused`
+    when the server is too busy to take the request, and what ``read`` raises (a 422)."""
+    if not names_a_formula(problem):
+        return read()
+    async with admission(request, 0) as ticket:
+        return await ticket.run(read)
 
 
 async def encoded(

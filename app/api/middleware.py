@@ -63,7 +63,7 @@ class BodySizeLimit:
     as they arrive.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int, max_seconds: float = 10.0) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, max_seconds: float) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.max_seconds = max_seconds

@@ -28,6 +28,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Coroutine, Hashable
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,6 +36,7 @@ from pydantic_core import PydanticCustomError
 from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
+from app.api.answers import names_a_formula
 from app.api.capacity import Busy, ComputeGate
 from app.api.errors import describe, error_items, spec_items
 from app.api.readiness import RETRY_AFTER_SECONDS, WARMING_DETAIL
@@ -264,16 +266,26 @@ class StreamSession:
             self.invalid_in_a_row = 0
             await self.stop(parsed.id)
             return
+        if isinstance(parsed, SweepMessage):
+            spec = parsed.request.model_dump(exclude_unset=True)
+            # Only checks the request: the grid is made in the sweep's first turn.
+            read: Callable[[], Any] = partial(Sweep, spec)
+        else:
+            spec = parsed.request.engine_body()
+            read = partial(
+                build_simulation,
+                spec,
+                max_steps=self.settings.max_steps,
+                max_runs=self.settings.max_runs,
+            )
         try:
-            if isinstance(parsed, SweepMessage):
-                # Only checks the request: the grid is made in the sweep's first turn.
-                sweep = Sweep(parsed.request.model_dump(exclude_unset=True))
-            else:
-                simulation = build_simulation(
-                    parsed.request.engine_body(),
-                    max_steps=self.settings.max_steps,
-                    max_runs=self.settings.max_runs,
-                )
+            # A typed formula is compiled in one of this client's worker turns, never
+            # on the event loop (app/api/answers.py, read_request).
+            checked = (
+                await self.gate.run(self.client, read)
+                if names_a_formula(spec.get("problem"))
+                else read()
+            )
         except InvalidSpec as exc:
             await self.refuse(message_id, spec_items(exc, ("request",)))
             return
@@ -281,9 +293,9 @@ class StreamSession:
         if await self.refused_while_warming(message_id):
             return
         if isinstance(parsed, SweepMessage):
-            await self.replace(parsed.id, lambda: self.sweep(parsed.id, sweep))
+            await self.replace(parsed.id, lambda: self.sweep(parsed.id, checked))
         else:
-            await self.replace(parsed.id, lambda: self.run(parsed.id, simulation, parsed.speed))
+            await self.replace(parsed.id, lambda: self.run(parsed.id, checked, parsed.speed))
 
     async def refused_while_warming(self, message_id: Any) -> bool:
         """While the engine warms up, a valid run or sweep is answered ``error`` (code
@@ -370,8 +382,8 @@ class StreamSession:
         affordable = min(cap, affordable_updates(simulation))
         # A run that one slice of work covers is computed whole in its first worker turn
         # and sent in one chunk after point 0 (a slider's run: one wait for a turn among
-        # the other clients', not five); a longer one starts small, so the page has
-        # something to draw at once.
+        # the other clients', not one per chunk); a longer one starts small, so the page
+        # has something to draw at once.
         whole = speed <= 0 and steps <= affordable
         execution, messages = await self.gate.run(
             self.client, _begin, run_id, simulation, steps if whole else 0

@@ -6,7 +6,7 @@ name may be left out. ``resolve_custom`` checks it and fills it in: the
 expression is compiled (``app.problems.expression``: parsed, never evaluated as
 Python), the start must be a point where ``f`` and its gradient are finite, and
 the plot window (``range``) is fitted from the start and from values sampled
-around it when not given (``fit_range``). ``surface_for`` turns a resolved spec
+around it when not given (``_fitted``). ``surface_for`` turns a resolved spec
 into the ``CustomSurface`` the engine runs, whose ``program`` the compiled
 kernels interpret and whose ``value`` and ``grad`` the numpy backend calls.
 """

@@ -131,6 +131,17 @@ export class RunFeed {
     this.page.sent(this.animateNext);
   }
 
+  /** A sweep on the stream ended: a run it replaced is sent again (one that replaced the sweep is on its way). */
+  resumeAfterSweep() {
+    const current = this.current;
+    if (current && !current.done && this.page.hook.transport === "ws" && this.stream.currentId !== current.id) this.rerun({ animate: false });
+  }
+
+  /** Run i's points and verdicts as received so far (null when nothing was sent yet). */
+  run(i) {
+    return this.current?.buffers[i] ?? null;
+  }
+
   /** The run for `request`: the `kept` buffers as they are, the `fresh` runs' to fill. */
   newRun(id, request, keys, kept, fresh) {
     const previous = this.current;

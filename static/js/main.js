@@ -162,9 +162,7 @@ const sweeps = new SweepPanel({
   },
   /** A sweep ended: a run it cut short is sent again. */
   idle() {
-    const current = feed.current;
-    // Only when the sweep replaced it: a run that replaced the sweep is on its way.
-    if (current && !current.done && hook.transport === "ws" && feed.stream.currentId !== current.id) feed.rerun({ animate: false });
+    feed.resumeAfterSweep();
   },
 });
 

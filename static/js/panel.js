@@ -109,9 +109,8 @@ export class Panel {
   }
 
   statusBadge(i) {
-    const current = this.page.feed.current;
-    const buf = current?.buffers[i];
-    if (!current?.done || !buf || !this.page.stage.view.finished) return null;
+    const buf = this.page.feed.run(i);
+    if (!this.page.feed.current?.done || !buf || !this.page.stage.finished) return null;
     if (buf.diverged != null) return h("span", { class: "badge bad", title: `diverged at update ${buf.diverged}` }, `✕ t=${buf.diverged}`);
     if (buf.blewUp != null) return h("span", { class: "badge bad", title: `blew up at update ${buf.blewUp}: its loss ran a million times further from the minimum than at the start` }, `▲ t=${buf.blewUp}`);
     if (buf.converged != null) return h("span", { class: "badge good", title: `converged in ${buf.converged} updates and stayed` }, `✓ ${buf.converged}`);
@@ -119,7 +118,7 @@ export class Panel {
   }
 
   statusText(i) {
-    const buf = this.page.feed.current?.buffers[i];
+    const buf = this.page.feed.run(i);
     if (!buf || !buf.x.length) return "";
     const n = buf.x.length;
     if (buf.diverged != null) {
@@ -136,7 +135,7 @@ export class Panel {
   renderStatuses() {
     const { catalog } = this.page;
     const state = this.page.state();
-    const current = this.page.feed.current;
+    const { feed, stage } = this.page;
     document.querySelectorAll(".run-card").forEach((card) => {
       const i = Number(card.dataset.run);
       const el = card.querySelector(".run-status");
@@ -144,7 +143,8 @@ export class Panel {
       // A diverged run offers a way out: sweep its α alone and take the best.
       const run = state.runs[i];
       const hasAlpha = run && catalog.optimizer(run.optimizer).params.some((p) => p.name === "alpha");
-      if (current?.buffers[i]?.diverged != null && this.page.stage.view.finished && hasAlpha) {
+      const buf = feed.run(i);
+      if (buf?.diverged != null && stage.finished && hasAlpha) {
         el.append(
           h(
             "button",
@@ -160,7 +160,6 @@ export class Panel {
           ),
         );
       }
-      const buf = current?.buffers[i];
       el.classList.toggle("bad", buf?.diverged != null || buf?.blewUp != null);
       el.classList.toggle("good", buf?.diverged == null && buf?.blewUp == null && buf?.converged != null);
     });
@@ -235,7 +234,7 @@ export class Panel {
           canAdd: state.runs.length < catalog.maxRuns(),
           perEpoch: S.batchesPerEpoch(run, state),
           defaultStart: problem.start,
-          status: this.page.feed.current && this.page.stage.view.finished ? this.statusText(i) : "",
+          status: this.page.feed.current && this.page.stage.finished ? this.statusText(i) : "",
           differs: () => differingParams(i, state),
           name: () => this.name(state.runs[i]),
           batch: this.batchControl(run, problem),

@@ -112,6 +112,11 @@ export class Stage {
     this.schedule();
   }
 
+  /** Whether the whole run in flight is drawn (playback reached its end). */
+  get finished() {
+    return this.view.finished;
+  }
+
   /** Everything is laid out again at the next draw. */
   invalidate() {
     this.view.stale = true;

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import time
 
 import httpx
 import pytest
@@ -152,6 +153,44 @@ def test_a_bad_expression_on_the_stream_names_the_field(live_server: str) -> Non
     assert error["errors"][0]["ctx"]["column"] == 1
 
 
+# f is finite but its gradient's constant is not: refused where the formula is read,
+# on every route and on the stream (the stream keeps serving).
+OVERFLOWING_GRADIENT = "1e12^25*1e8*x^2"
+
+
+@pytest.mark.parametrize("path", ["/api/runs", "/api/surface", "/api/sweeps"])
+def test_a_formula_whose_gradient_overflows_is_a_422(http: httpx.Client, path: str) -> None:
+    body = request({"name": "custom", "expression": OVERFLOWING_GRADIENT})
+    if path == "/api/surface":
+        body = {"problem": body["problem"]}
+    elif path == "/api/sweeps":
+        body = {
+            "problem": body["problem"],
+            "optimizer": "adam",
+            "x_axis": {"param": "alpha"},
+            "y_axis": {"param": "start_x"},
+        }
+    response = http.post(path, json=body)
+    assert response.status_code == 422, response.text
+    (item,) = response.json()["detail"]
+    assert item["loc"] == ["body", "problem", "expression"]
+    assert "its gradient is not finite" in item["msg"]
+
+
+def test_a_formula_whose_gradient_overflows_on_the_stream(live_server: str) -> None:
+    async def scenario() -> tuple[dict, dict]:
+        async with open_stream(live_server) as ws:
+            bad = request({"name": "custom", "expression": OVERFLOWING_GRADIENT})
+            await send(ws, {"type": "run", "id": 2, "request": bad})
+            error = (await until(ws, "error", 2))[-1]
+            await send(ws, {"type": "run", "id": 3, "request": request("rosenbrock")})
+            return error, (await until(ws, "done", 3))[-1]
+
+    error, done = asyncio.run(scenario())
+    assert error["errors"][0]["loc"] == ["request", "problem", "expression"]
+    assert done["id"] == 3
+
+
 def test_the_catalog_offers_the_examples(http: httpx.Client) -> None:
     problems = {p["name"]: p for p in http.get("/api/catalog").json()["problems"]}
     custom = problems["custom"]
@@ -184,3 +223,44 @@ def test_random_token_strings_never_make_the_server_fail(http: httpx.Client, tex
     if runs.status_code == 200:
         for run in runs.json()["runs"]:
             assert all(math.isfinite(v) for v in run["loss"])
+
+
+def test_a_typed_formula_is_compiled_in_a_worker_turn_never_on_the_event_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Compiling a new formula costs up to ~0.2 s of CPU: on the event loop, one
+    client sending new formulas would stall every other client's health checks and
+    streams. Every route reads it in a worker turn instead."""
+    from fastapi.testclient import TestClient
+
+    from app import main
+    from app.problems import custom
+
+    on_the_loop: list[bool] = []
+    compile_expression = custom.compile_expression
+
+    def watched(text: str):
+        try:
+            asyncio.get_running_loop()
+            on_the_loop.append(True)
+        except RuntimeError:
+            on_the_loop.append(False)
+        return compile_expression(text)
+
+    monkeypatch.setattr(custom, "compile_expression", watched)
+    problem = {"name": "custom", "expression": "x^2 + 3*y^2", "start": [1.0, 1.0]}
+    with TestClient(main.create_app()) as client:
+        for _ in range(600):  # the engine's warm-up, from its cache
+            if client.get("/readyz").status_code == 200:
+                break
+            time.sleep(0.1)
+        assert client.post("/api/runs", json=request(problem, steps=5)).status_code == 200
+        assert client.post("/api/surface", json={"problem": problem}).status_code == 200
+        sweep = {"problem": problem, "optimizer": "sgd", "steps": 5}
+        sweep |= {"x_axis": {"param": "alpha", "count": 2}, "y_axis": {"param": "start_x"}}
+        assert client.post("/api/sweeps", json=sweep).status_code == 200
+        with client.websocket_connect("/api/stream") as ws:
+            ws.send_json({"type": "run", "id": 1, "request": request(problem, steps=5)})
+            while ws.receive_json()["type"] != "done":
+                pass
+    assert on_the_loop and not any(on_the_loop), on_the_loop

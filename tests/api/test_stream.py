@@ -191,7 +191,9 @@ def test_paced_stream_arrives_incrementally(live_server: str) -> None:
     timed = asyncio.run(scenario())
     chunks = [(t, m) for t, m in timed if m["type"] == "chunk"]
     total = timed[-1][0]
-    assert 0.3 <= total < 5.0  # 50 updates at 100 per second: about 0.5 s
+    # Paced, not sent at once: 50 updates at 100 per second take about 0.5 s (a lower
+    # bound only; how much longer a loaded machine takes is not the point).
+    assert total >= 0.3
     assert len(chunks[0][1]["runs"][0]["path"]) == 1  # point 0 first, on its own
     assert len(chunks) >= 5
     sizes = [len(m["runs"][0]["path"]) for _, m in chunks[1:]]

@@ -188,6 +188,8 @@ def test_precedence_and_numbers(text, expected):
         ("x/(2-2)", "division by zero in 'x/(2-2)' at column 1", 1),
         ("(-2)^x", "a power with a variable exponent needs a positive base, not -2", 1),
         ("exp(1000)*x", "a number too large for a float (overflow) in 'exp(1000)'", 1),
+        # f is finite, its gradient's constant (2·1e308·x) is not.
+        ("1e12^25*1e8*x^2", "its gradient is not finite", 1),
         (
             "1e13*x",
             f"the number 1e13 at column 1 is too large; numbers are at most "

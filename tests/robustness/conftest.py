@@ -15,13 +15,16 @@ from tests.serving import free_port, start_image_server, stop_server
 # and send half a request, before the server drops it.
 SEND_TIMEOUT = 2
 READ_TIMEOUT = 2
-# Open streams per process, instead of 64: small enough to reach in a test.
+# Open streams per process and per address, instead of 64 and 32: small enough to
+# reach in a test.
 MAX_STREAMS = 16
+MAX_STREAMS_PER_ADDRESS = 4
 
 SETTINGS = {
     "DESCENTLAB_SEND_TIMEOUT": str(SEND_TIMEOUT),
     "DESCENTLAB_HTTP_READ_TIMEOUT": str(READ_TIMEOUT),
     "DESCENTLAB_MAX_STREAMS": str(MAX_STREAMS),
+    "DESCENTLAB_MAX_STREAMS_PER_ADDRESS": str(MAX_STREAMS_PER_ADDRESS),
 }
 
 

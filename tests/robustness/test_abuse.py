@@ -16,6 +16,7 @@ import gzip
 import json
 import time
 
+import httpx
 import orjson
 import pytest
 
@@ -44,7 +45,12 @@ from tests.robustness.attacks import (
     unfinished_header,
     unknown_keys_body,
 )
-from tests.robustness.conftest import MAX_STREAMS, READ_TIMEOUT, SEND_TIMEOUT
+from tests.robustness.conftest import (
+    MAX_STREAMS,
+    MAX_STREAMS_PER_ADDRESS,
+    READ_TIMEOUT,
+    SEND_TIMEOUT,
+)
 
 # The container's memory (compose.yaml) and the headroom the server must leave in it.
 CONTAINER_MIB = 512
@@ -253,8 +259,8 @@ def test_a_small_sweep_starts_while_two_huge_ones_run_and_left_sweeps_stop(serve
                 for http in (first, second)
             ]
             # Both are in flight (or the second refused) once the server is busy.
-            await until(lambda: server.cpu_seconds() > 0, limit=1)
-            await asyncio.sleep(0.5)
+            idle_cpu = server.cpu_seconds()
+            await until(lambda: server.cpu_seconds() > idle_cpu + 0.2, limit=10)
             async with client(server, BYSTANDER) as other:
                 small = await post(other, "/api/sweeps", sweep_body(8, 100), keep=True)
             still_running = [task for task in huge if not task.done()]
@@ -389,6 +395,36 @@ def test_past_the_stream_cap_a_handshake_is_refused_with_retry_after(server):
     assert accepted
 
 
+def test_one_address_cannot_take_every_stream(server):
+    """Past its share of the streams, an address's handshake is refused with
+    Retry-After, while another address still gets a stream."""
+
+    async def scenario():
+        held = []
+        for _ in range(MAX_STREAMS_PER_ADDRESS):
+            for _ in range(50):  # streams an earlier test closed may count for a moment
+                status, writer = await raw_websocket(server, "127.0.4.1")
+                if status == 101:
+                    break
+                writer.close()
+                await asyncio.sleep(0.1)
+            assert status == 101
+            held.append(writer)
+        refused_status, refused = await raw_websocket(server, "127.0.4.1")
+        refusal = await asyncio.wait_for(refused.reader.read(4096), 10)  # type: ignore[attr-defined]
+        refused.close()
+        other_status, other = await raw_websocket(server, "127.0.4.2")
+        other.close()
+        for writer in held:
+            writer.close()
+        return refused_status, refusal, other_status
+
+    refused_status, refusal, other_status = asyncio.run(scenario())
+    assert refused_status == 503
+    assert b"127.0.4.1 has" in refusal and b"retry in" in refusal
+    assert other_status == 101
+
+
 # ----------------------------------------------------------------------------- hygiene
 
 
@@ -432,6 +468,37 @@ def test_a_run_replaced_as_its_socket_is_cut_leaves_no_unawaited_coroutine(serve
 
     asyncio.run(scenario())
     assert "was never awaited" not in server.log_text()
+
+
+def test_a_pipelined_request_that_computes_longer_than_the_read_timeout_is_answered(server):
+    """The head deadline guards the wait for a request, not its work: a sweep sent
+    right behind another request on one connection gets its whole answer however
+    long it computes."""
+    limits = httpx.get(f"{server.url}/api/catalog").json()["limits"]["sweep"]
+    count = limits["max_axis_cells"]
+    steps = min(limits["max_steps"], limits["max_cell_updates"] // count**2)
+    body = orjson.dumps(sweep_body(count, steps))
+    pipelined = (
+        b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"POST /api/sweeps HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+    )
+
+    async def scenario():
+        reader, writer = await open_from(server, BYSTANDER)
+        started = time.monotonic()
+        writer.write(pipelined)
+        await writer.drain()
+        answers = await asyncio.wait_for(reader.read(), 120)  # until the server closes
+        writer.close()
+        return answers, time.monotonic() - started
+
+    answers, took = asyncio.run(scenario())
+    # The case this test is about: the sweep outlasts the head deadline.
+    assert took > READ_TIMEOUT, f"the sweep took {took:.1f} s; make it longer"
+    assert answers.count(b"HTTP/1.1 200") == 2, answers[:300]
+    assert answers.rstrip().endswith(b"0") or answers.rstrip().endswith(b"}")  # chunked or not
+    assert b'"final_loss"' in answers
 
 
 @pytest.mark.parametrize("path", ["/api/runs", "/api/sweeps", "/api/surface"])

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Body, Query, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.answers import Refused, StreamedAnswer, admission
+from app.api.answers import Refused, StreamedAnswer, admission, read_request
 from app.api.encoding import JSONBytesResponse
 from app.api.readiness import engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
@@ -162,9 +162,17 @@ async def runs(
     point, with the run's settings, `t`, `epoch`, `x`, `y`, `loss` and `alpha_t`.
     """
     settings: Settings = request.app.state.settings
-    simulation = build_simulation(
-        body.engine_body(), max_steps=settings.max_steps, max_runs=settings.max_runs
-    )
+    spec = body.engine_body()
+    try:
+        simulation = await read_request(
+            request,
+            spec["problem"],
+            lambda: build_simulation(
+                spec, max_steps=settings.max_steps, max_runs=settings.max_runs
+            ),
+        )
+    except Refused as refused:
+        return refused.response
     if engine_warming(request.app):
         return warming_response()  # the request was valid (else 422): it may come back
     csv = answer_format(format, request.headers.get("accept")) == "csv"

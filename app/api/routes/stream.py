@@ -1,8 +1,9 @@
 """WebSocket ``/api/stream``: runs streamed as they are computed (docs/API.md).
 
 Before the handshake is accepted: a browser page of another origin is refused
-(403), and so is any connection once the process has ``max_streams`` open (503
-with ``Retry-After``), both as plain HTTP answers (the WebSocket denial response).
+(403), and so is any connection once the process has ``max_streams`` open, or its
+remote address ``max_streams_per_address`` (503 with the compute gate's
+``Retry-After``), both as plain HTTP answers (the WebSocket denial response).
 """
 
 from __future__ import annotations
@@ -17,9 +18,6 @@ from app.api.readiness import engine_warming
 from app.api.streaming import StreamSession
 
 router = APIRouter()
-
-# Seconds a refused stream is asked to wait: a classroom's streams last tens of seconds.
-STREAMS_RETRY_AFTER = 5
 
 
 def origin_allowed(headers: Headers, allowed: list[str]) -> bool:
@@ -50,19 +48,35 @@ async def stream(websocket: WebSocket) -> None:
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await deny(websocket, 403, f"origin {websocket.headers['origin']} may not open the stream")
         return
-    if app.state.open_streams >= settings.max_streams:
+    address = websocket.client.host if websocket.client else "unknown"
+    per_address = app.state.streams_by_address
+    full = (
+        f"the server has {settings.max_streams} streams open"
+        if app.state.open_streams >= settings.max_streams
+        else f"{address} has {settings.max_streams_per_address} streams open"
+        if per_address[address] >= settings.max_streams_per_address
+        else None
+    )
+    if full is not None:
+        retry_after = app.state.gate.retry_after
         await deny(
             websocket,
             503,
-            f"the server has {settings.max_streams} streams open; retry in {STREAMS_RETRY_AFTER} s",
-            **{"Retry-After": str(STREAMS_RETRY_AFTER)},
+            f"{full}; retry in {retry_after} s",
+            **{"Retry-After": str(retry_after)},
         )
         return
-    await websocket.accept()
+    # Counted before the handshake's await, so two handshakes at once cannot both
+    # take the last place.
     app.state.open_streams += 1
+    per_address[address] += 1
     try:
+        await websocket.accept()
         await StreamSession(
             websocket, settings, app.state.gate, lambda: engine_warming(app)
         ).serve()
     finally:
         app.state.open_streams -= 1
+        per_address[address] -= 1
+        if not per_address[address]:
+            del per_address[address]

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.answers import Refused, admission, encoded
+from app.api.answers import Refused, admission, encoded, read_request
 from app.api.encoding import JSONBytesResponse, dumps
 from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
 from app.api.schemas import SurfaceBody, SurfaceResponse
@@ -101,8 +101,16 @@ async def surface(
     regression budget. When the server is at capacity, the answer is 503 with
     `Retry-After`.
     """
-    problem = resolve_problem(body.problem)
-    check_grid_work(body.resolution, problem)
+
+    def read() -> dict:
+        problem = resolve_problem(body.problem)
+        check_grid_work(body.resolution, problem)
+        return problem
+
+    try:
+        problem = await read_request(request, body.problem, read)
+    except Refused as refused:
+        return refused.response
     # The grid is the noiseless loss: gradient noise and batch size do not change
     # it, so they stay out of the cache key (a noise or batch-size slider move
     # reuses the grid), and a surface's grid does not depend on the seed either.

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.openapi.models import Example
 from starlette.responses import Response
 
-from app.api.answers import Refused, admission, encoded
+from app.api.answers import Refused, admission, encoded, read_request
 from app.api.encoding import JSONBytesResponse, dumps
 from app.api.readiness import engine_warming, warming_response
 from app.api.routes.responses import BAD_INPUT, UNAVAILABLE
@@ -68,7 +68,11 @@ async def sweeps(
     `minima`) its final point reached, or null. While the engine warms up after a
     start, or when the server is at capacity, the answer is 503 with `Retry-After`.
     """
-    sweep = Sweep(body.model_dump(exclude_unset=True))  # checks it; the grid is made later
+    spec = body.model_dump(exclude_unset=True)
+    try:  # checks it; the grid is made later
+        sweep = await read_request(request, spec.get("problem"), lambda: Sweep(spec))
+    except Refused as refused:
+        return refused.response
     if engine_warming(request.app):
         return warming_response()  # the request was valid (else 422): it may come back
     try:

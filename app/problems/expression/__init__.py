@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from app.problems.expression.algebra import Algebra, compile_program, lower
+from app.problems.expression.algebra import Algebra, FoldError, compile_program, lower
 from app.problems.expression.latex import to_latex, to_mathml
 from app.problems.expression.program import Program
 from app.problems.expression.syntax import ExpressionError, Node, parse
@@ -45,7 +45,14 @@ def compile_expression(text: str) -> Formula:
     tree = parse(text)
     algebra = Algebra()
     value = lower(algebra, text, tree)
-    gradient = (algebra.derivative(value, 0), algebra.derivative(value, 1))
+    try:
+        # A constant finite in f can overflow in its derivative (1e12^25·x² gives
+        # 2e300·x, and folding more factors of it leaves the floats).
+        gradient = (algebra.derivative(value, 0), algebra.derivative(value, 1))
+    except FoldError as error:
+        raise ExpressionError(
+            text, f"its gradient is not finite: {error.reason}; use smaller constants", 0, len(text)
+        ) from None
     try:
         program = compile_program(algebra, value, gradient)
     except OverflowError:

@@ -8,7 +8,7 @@ simplified as one would by hand: zero terms dropped, constant factors gathered
 into the coefficient, a chain rule's inner derivative written first
 (``d(u²) = 2·u'·u``). Because of that, a custom copy of a built-in surface
 computes its gradient with the very same floating-point operations, in the same
-order, as the hand-written one (``tests/problems/test_expression_builtins.py``).
+order, as the hand-written one (``tests/test_custom.py``).
 
 Nodes are hash-consed: building the same node twice gives the same object, so
 ``f`` and its two partial derivatives share every common part, and ``emit``
