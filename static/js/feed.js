@@ -93,11 +93,12 @@ export class RunFeed {
     const keys = request.runs.map((_, i) => runKey(request, i));
     const kept = keys.map((key) => this.complete.get(key) ?? null);
     const fresh = keys.flatMap((_, i) => (kept[i] ? [] : [i]));
-    // The run in flight (or on screen) is this very request: nothing to send, unless a
-    // replay is asked for or something else (a sweep) took its place on the socket.
+    // The run in flight is this very request: nothing to send, unless a replay is asked
+    // for or something else (a sweep) took its place on the socket. (One already whole
+    // is run again from the points kept, below: a new id at no cost.)
     const previous = this.current;
-    const alive = previous && (previous.done || hook.transport === "post" || this.stream.currentId === previous.id);
-    if (alive && !this.animateNext && keys.join("\n") === previous.keys.join("\n")) {
+    const inFlight = previous && !previous.done && (hook.transport === "post" || this.stream.currentId === previous.id);
+    if (inFlight && !this.animateNext && keys.join("\n") === previous.keys.join("\n")) {
       this.page.points(); // the views may still want a redraw (a new layout, another run on top)
       return;
     }
