@@ -47,14 +47,18 @@ RUN --mount=type=bind,from=wheel,source=/wheels,target=/tmp/wheels \
 # numba writes its machine code here; the app's user owns it, and the build fills
 # it (as that user) so no replica compiles on its first request. A host whose CPU
 # differs from the builder's recompiles once into the same folder.
+# DESCENTLAB_DATA_DIR: class mode's SQLite file when no DESCENTLAB_DATABASE_URL names a
+# database (a volume there keeps it across restarts; compose.yaml uses PostgreSQL).
 # MALLOC_ARENA_MAX: two glibc arenas for the worker threads, not eight per core, so
 # memory freed after a burst is not scattered over many (app/memory.py trims them).
 ENV NUMBA_CACHE_DIR=/var/cache/descentlab/numba \
     MALLOC_ARENA_MAX=2 \
     DESCENTLAB_HOST=0.0.0.0 \
     DESCENTLAB_PORT=8000 \
-    DESCENTLAB_WORKERS=1
-RUN mkdir -p "$NUMBA_CACHE_DIR" && chown -R descentlab:descentlab /var/cache/descentlab
+    DESCENTLAB_WORKERS=1 \
+    DESCENTLAB_DATA_DIR=/var/lib/descentlab
+RUN mkdir -p "$NUMBA_CACHE_DIR" "$DESCENTLAB_DATA_DIR" \
+    && chown -R descentlab:descentlab /var/cache/descentlab "$DESCENTLAB_DATA_DIR"
 
 WORKDIR /srv
 USER 10001:10001

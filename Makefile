@@ -40,12 +40,27 @@ $(CHROMIUM):
 		exit 1; \
 	fi
 
+# Class mode's tests start a PostgreSQL server of their own from Debian's binaries
+# (tests/postgres.py); installed the same way as Chromium.
+POSTGRES_INITDB = $(firstword $(wildcard /usr/lib/postgresql/*/bin/initdb))
+.PHONY: postgresql
+postgresql:
+	@if [ -z "$(POSTGRES_INITDB)" ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			DEBIAN_FRONTEND=noninteractive apt-get update -qq && \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+		else \
+			echo "The class tests need PostgreSQL's server: sudo apt-get install -y postgresql" >&2; \
+			exit 1; \
+		fi; \
+	fi
+
 # Browser tests run in their own pytest process: sync Playwright keeps an event
 # loop in the main thread, which would clash with the API tests' loops. The
 # compose test too: it needs a Docker engine, which test-unit does not.
 test: test-unit test-browser test-compose
 
-test-unit: $(VENV)/.installed-test
+test-unit: $(VENV)/.installed-test postgresql
 	$(BIN)/python -m pytest tests --ignore=tests/browser --ignore=$(COMPOSE_TEST) -q
 
 test-browser: $(VENV)/.installed-test $(CHROMIUM)

@@ -80,3 +80,28 @@ MAX_EXPRESSION_DEPTH = 50  # nested operators, parentheses and functions
 MAX_EXPRESSION_NODES = 400  # numbers, names, operators and functions
 MAX_EXPRESSION_CONSTANT = 1e12  # the magnitude of a number written in it
 MAX_EXPRESSION_EXPONENT = 64  # the magnitude of a constant exponent (x^64, 2^-64)
+
+# -- classes: /api/classes and /ws/classes/{code} (docs/API.md, Classes) -------------------
+# Join codes: no 0/O or 1/I, so a code read off a projector is typed right; 32⁶ ≈ 10⁹.
+CLASS_CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
+CLASS_CODE_LENGTH = 6
+MAX_CLASS_TITLE = 100  # characters
+MAX_STUDENT_NAME = 32  # characters, after trimming and NFC
+MAX_STUDENTS = 200  # a class
+MAX_SCENE_BYTES = 64 * 1024  # a scene as JSON
+MAX_SCENE_VIEW_KEYS = 32
+MAX_SCENE_VIEW_KEY = 32  # characters of a view key
+MAX_SCENE_VIEW_TEXT = 200  # characters of a view value
+MAX_SCENE_T = MAX_STEPS  # the playback position
+MIN_CHALLENGE_SECONDS = 10
+MAX_CHALLENGE_SECONDS = 7_200
+MAX_ALLOWED_PARAMS = 10
+SUBMISSIONS_PER_MINUTE = 6  # a student
+CLASSES_PER_HOUR = 20  # created by an address: a teacher makes one or two a lesson
+JOINS_PER_MINUTE = 30  # an address (a classroom behind one NAT joins at this rate)
+# An address that asks for this many unknown codes within the window is refused
+# (429) on every route naming a code until the window passes: guessing a code of
+# 32⁶ at 20 per 10 minutes takes centuries.
+MAX_UNKNOWN_CODES = 20
+UNKNOWN_CODES_WINDOW_SECONDS = 600
+HELLO_SECONDS = 10.0  # a class socket's first message must come within this

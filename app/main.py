@@ -22,6 +22,7 @@ from app.api.encoding import GZIP_LEVEL, GZIP_MINIMUM_BYTES
 from app.api.middleware import BodySizeLimit, SecurityHeaders
 from app.api.routes import ROUTERS, api_router
 from app.api.routes import docs as docs_route
+from app.classes.service import Classes
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("uvicorn.error")  # shown by uvicorn's default logging
@@ -61,12 +62,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if app.state.settings.warm_up:
         app.state.warming = asyncio.create_task(_warm(app))
     trimming = asyncio.create_task(memory.trim_every())
+    # Class mode's database is migrated before the first request is served.
+    classes = app.state.classes = Classes(app.state.settings)
+    await classes.start()
     try:
         yield
     finally:
         trimming.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await trimming
+        await classes.close()
         warming = getattr(app.state, "warming", None)
         if warming is not None:
             await warming  # a thread cannot be interrupted; it is short

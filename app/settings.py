@@ -102,6 +102,18 @@ class Settings(BaseSettings):
     http_max_head_bytes: int = Field(16 * 1024, ge=1024)
     http_keep_alive: int = Field(5, ge=1)
     http_max_connections: int = Field(512, ge=16)
+    # Classes (docs/API.md, Classes; docs/DEPLOY.md): SQLite at
+    # `data_dir`/descentlab.db, or the database `database_url` names
+    # (postgresql+psycopg://user:password@host/db), shared by every replica.
+    data_dir: Path = Path("data")
+    database_url: str | None = None
+    # A class is deleted this long after it ended, or after its last activity if it
+    # was never ended; each replica looks for such classes every `class_sweep_seconds`.
+    class_retention_hours: float = Field(168.0, gt=0)
+    class_sweep_seconds: float = Field(600.0, gt=0)
+    # Class sockets open per process (a class of 200 students is 200 of them, each
+    # holding a few small messages at most); past it the handshake is answered 503.
+    max_class_sockets: int = Field(1_000, ge=1)
     # Compile (or load) the numba engine at start-up, in a background thread.
     warm_up: bool = True
     # The source tree's folders, or a wheel's copies (asset_dir); env overrides both.
@@ -114,6 +126,13 @@ class Settings(BaseSettings):
         socket, a few times ``ws_max_message_bytes`` so that a message just over that is
         still read and answered ``too_large``."""
         return limits.WS_READ_FACTOR * self.ws_max_message_bytes
+
+    @property
+    def database(self) -> str:
+        """The SQLAlchemy URL of the class database."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'descentlab.db').resolve()}"
 
     @field_validator("allowed_origins", mode="before")
     @classmethod

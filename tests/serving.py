@@ -34,9 +34,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server(port: int, *uvicorn_args: str, timeout: float = 60.0) -> subprocess.Popen:
+def start_server(
+    port: int, *uvicorn_args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+) -> subprocess.Popen:
     """Start uvicorn on 127.0.0.1:``port``; return once /healthz and then /readyz
-    (the compiled engine is warm) answer 200."""
+    (the compiled engine is warm) answer 200. ``env`` adds settings (``DESCENTLAB_*``)."""
     process = subprocess.Popen(
         [
             sys.executable,
@@ -52,6 +54,7 @@ def start_server(port: int, *uvicorn_args: str, timeout: float = 60.0) -> subpro
             *uvicorn_args,
         ],
         cwd=ROOT,
+        env={**os.environ, **(env or {})},
     )
     _wait_until_ready(process, port, timeout)
     return process
@@ -70,8 +73,10 @@ def start_image_server(
     from tests.deploy.dockerfile import cmd, final_stage
 
     stage = final_stage()
-    # The image's paths (its numba cache) do not exist here; the checkout's defaults do.
-    image_env = {k: v for k, v in stage.env.items() if k != "NUMBA_CACHE_DIR"}
+    # The image's paths (its numba cache, its data) do not exist here; the checkout's
+    # defaults do.
+    image_paths = ("NUMBA_CACHE_DIR", "DESCENTLAB_DATA_DIR")
+    image_env = {k: v for k, v in stage.env.items() if k not in image_paths}
     bin_dir = str(Path(sys.executable).parent)
     environment = {
         **os.environ,

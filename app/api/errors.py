@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
 from app.api.encoding import JSONBytesResponse, dumps
+from app.classes.store import ClassError
 from app.errors import InvalidSpec
 from app.limits import MAX_ERROR_BYTES, MAX_REPORTED_ERRORS
 
@@ -119,6 +120,15 @@ async def _invalid_spec(request: Request, exc: Exception) -> Response:
     return unprocessable(spec_items(exc, ("body",)))
 
 
+async def _class_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ClassError)
+    body: dict[str, Any] = {"detail": exc.detail}
+    if exc.field is not None:
+        body["field"] = exc.field
+    return JSONBytesResponse(body, status_code=exc.status, headers=exc.headers or None)
+
+
 def install(app: FastAPI) -> None:
+    app.add_exception_handler(ClassError, _class_error)
     app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(InvalidSpec, _invalid_spec)

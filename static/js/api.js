@@ -6,13 +6,20 @@ const RATE_LIMIT_RETRY_MS = 100;
 // A server at capacity (or warming up) answers 503 with Retry-After: ask again this often.
 const BUSY_RETRIES = 3;
 
-/** POST a JSON body and return the parsed answer, or throw an Error with the server's detail. */
-async function postJSON(path, body, signal) {
+/**
+ * Send a JSON body (POST unless `method` says otherwise; none for a GET) and return
+ * the parsed answer, or throw an Error with the server's detail. `token` goes in
+ * `Authorization: Bearer …` (class mode's teacher and student tokens).
+ */
+async function requestJSON(path, { method = "POST", body, token, signal } = {}) {
+  const headers = {};
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (token) headers.Authorization = `Bearer ${token}`;
   for (let attempt = 0; ; attempt++) {
     const response = await fetch(path, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify(body),
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
       signal,
     });
     const data = await response.json().catch(() => ({}));
@@ -30,6 +37,11 @@ async function postJSON(path, body, signal) {
     }
     return data;
   }
+}
+
+/** POST a JSON body and return the parsed answer, or throw an Error with the server's detail. */
+function postJSON(path, body, signal) {
+  return requestJSON(path, { body, signal });
 }
 
 function describeError(detail) {
@@ -227,5 +239,102 @@ export class RunStream {
         break;
       }
     }
+  }
+}
+
+// ---------------------------------------------------------------- class mode (docs/API.md, Classes)
+
+const classPath = (code, rest = "") => `/api/classes/${encodeURIComponent(code)}${rest}`;
+
+/** The REST half of a class: create, read, join, scene, challenge, submit, end, results. */
+export const classes = {
+  create: (title = "") => requestJSON("/api/classes", { body: { title } }),
+  get: (code) => requestJSON(classPath(code), { method: "GET" }),
+  join: (code, name) => requestJSON(classPath(code, "/students"), { body: { name } }),
+  challenge: (code, token, body) => requestJSON(classPath(code, "/challenge"), { body, token }),
+  submit: (code, token, params) => requestJSON(classPath(code, "/submissions"), { body: { params }, token }),
+  end: (code, token) => requestJSON(classPath(code, "/end"), { body: {}, token }),
+  qrURL: (code) => classPath(code, "/qr.svg"),
+  /** The results as a file (the route wants the teacher's token, which a plain link cannot carry). */
+  async results(code, token, format) {
+    const response = await fetch(classPath(code, `/results?format=${format}`), { headers: { Authorization: `Bearer ${token}` } });
+    if (!response.ok) throw new Error(describeError((await response.json().catch(() => ({}))).detail) || `HTTP ${response.status}`);
+    return response.blob();
+  },
+};
+
+/**
+ * A class's WebSocket (/ws/classes/{code}): says hello with the token (teacher,
+ * student, or none for an observer), hands every message to `onMessage`, and
+ * reconnects by itself — the server's `state` answer to each hello restores the
+ * view. A refused token (close 1008) is final: `onRefused` hears it.
+ *
+ * `scene(scene)` is the teacher's low-latency path: the latest scene wins, and one
+ * the server dropped for arriving too fast is sent again.
+ */
+export class ClassSocket {
+  constructor(code, { token = null, onMessage, onStatus, onRefused }) {
+    this.code = code;
+    this.token = token;
+    this.handlers = { onMessage, onStatus, onRefused };
+    this.socket = null;
+    this.retry = 0;
+    this.closed = false;
+    this.lastScene = null;
+    this.connect();
+  }
+
+  connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    const socket = new WebSocket(`${scheme}//${location.host}/ws/classes/${encodeURIComponent(this.code)}`);
+    this.socket = socket;
+    socket.addEventListener("open", () => {
+      this.retry = 0;
+      socket.send(JSON.stringify({ type: "hello", token: this.token }));
+      // A teacher who changed the scene while the socket was down: the newest goes now.
+      if (this.lastScene) socket.send(JSON.stringify(this.lastScene));
+      this.handlers.onStatus?.("open");
+    });
+    socket.addEventListener("message", (event) => {
+      let message;
+      try {
+        message = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      if (message.type === "error" && message.code === "rate_limited" && this.lastScene) {
+        // The bucket refills at its own rate: the newest scene goes again once it has.
+        clearTimeout(this.resend);
+        this.resend = setTimeout(() => this.send(this.lastScene), RATE_LIMIT_RETRY_MS);
+        return;
+      }
+      this.handlers.onMessage(message);
+    });
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket || this.closed) return;
+      this.handlers.onStatus?.("lost");
+      if (event.code === 1008) {
+        this.closed = true;
+        this.handlers.onRefused?.();
+        return;
+      }
+      const delay = Math.min(4000, 250 * 2 ** this.retry++);
+      setTimeout(() => !this.closed && this.connect(), delay);
+    });
+  }
+
+  send(message) {
+    if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(JSON.stringify(message));
+  }
+
+  scene(scene) {
+    this.lastScene = { type: "scene", scene };
+    this.send(this.lastScene);
+  }
+
+  close() {
+    this.closed = true;
+    clearTimeout(this.resend);
+    this.socket?.close();
   }
 }

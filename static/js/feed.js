@@ -10,7 +10,7 @@
 
 import { RunStream, fetchRuns } from "./api.js";
 
-const SEND_GAP = 40; // ms between sends: the server allows 30 messages/s
+export const SEND_GAP = 40; // ms between sends: the server allows 30 messages/s
 
 /**
  * A run's anatomy as it arrives (docs/API.md, Anatomy), one list per coordinate:

@@ -22,7 +22,7 @@ export function wireKeys(actions) {
 function keys(e, { play, next, previous, present, exitPresent, panel, anatomy }) {
   if (e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
   if (e.key !== "Escape" && e.target.closest?.("input, select, textarea, [contenteditable]")) return;
-  if ($("#help").open) return; // the dialog handles its own keys (Esc closes it)
+  if (document.querySelector("dialog[open]")) return; // a dialog handles its own keys (Esc closes it)
   const onButton = !!e.target.closest?.("button, summary");
   const map = {
     " ": onButton ? null : play,

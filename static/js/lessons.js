@@ -8,7 +8,7 @@ export class Lessons {
   /**
    * list: the lessons (from #lessons).
    * page: {load(lesson) → put its scene into the state and play it,
-   *        query() → the state as a URL query}
+   *        query() → the state as a URL query, home() → the path to keep instead (a class's), or null}
    */
   constructor(list, page) {
     this.list = list;
@@ -24,7 +24,9 @@ export class Lessons {
   }
 
   url(l = this.current) {
-    return (l ? `/lessons/${encodeURIComponent(l.slug)}` : "/") + this.page.query();
+    // In a class the path stays the class's: the lesson travels in its scene.
+    const home = this.page.home?.();
+    return (home ?? (l ? `/lessons/${encodeURIComponent(l.slug)}` : "/")) + this.page.query();
   }
 
   /** Open a lesson (or free play, for null): its scene, its panel, its highlights. */

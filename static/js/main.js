@@ -22,6 +22,7 @@ import { Spotlight } from "./spotlight.js";
 import { FormulaEditor } from "./formula.js";
 import { settingsText, sharedSettings } from "./naming.js";
 import { connection, toast } from "./notices.js";
+import { Classroom, classCode } from "./classroom.js";
 
 const $ = (sel) => document.querySelector(sel);
 const catalog = new S.Catalog(JSON.parse($("#catalog").textContent));
@@ -33,6 +34,7 @@ const lessons = new Lessons(JSON.parse($("#lessons").textContent), {
     applyState(S.fromScene(lesson, catalog, keep), { animate: true, focus: lesson.focus ?? 0 });
   },
   query: () => S.toURL(state, catalog),
+  home: () => (classCode() ? location.pathname : null),
 });
 // /lessons/<slug> with no query opens on the lesson's own scene.
 let state = lessons.current && !location.search ? S.fromScene(lessons.current, catalog) : S.fromURL(location.search, catalog);
@@ -69,6 +71,9 @@ const hook = {
   },
   sweep: null, // the last sweep: {request, result, seconds}
   fair: null, // compare fairly's choices: [{run, alpha, …}]
+  get classroom() {
+    return classroom.snapshot;
+  },
 };
 window.__descentlab = hook;
 
@@ -95,6 +100,7 @@ const playback = new Playback({
   steps: () => feed.current?.request.steps,
   schedule: () => stage.schedule(),
   writeURL,
+  moved: () => classroom.sceneChanged(),
 });
 
 const stage = new Stage({
@@ -166,6 +172,43 @@ const sweeps = new SweepPanel({
   },
 });
 
+const classroom = new Classroom({
+  catalog,
+  toast,
+  scene: () => S.toClassScene(state, catalog, { lesson: lessons.current?.slug ?? null, ...playback.position() }),
+  follow: followScene,
+  /** A challenge on a student's page: its scene with one run, the challenge's, with the student's params. */
+  attempt(challenge, params) {
+    const run = { optimizer: challenge.optimizer, params: { ...challenge.params, ...params }, schedule: challenge.schedule, start: challenge.start };
+    followScene({ ...challenge.scene, request: { ...challenge.scene.request, runs: [run] } });
+  },
+  params: () => ({ ...state.runs[0].params }),
+  selectedRun() {
+    const { runs } = S.toRequest(state, catalog);
+    return runs[panel.selected] ?? runs[0];
+  },
+  overlay: (runs) => stage.showOverlay(runs),
+});
+
+/** A class's scene on this page: its state, lesson and playhead (docs/API.md, Classes, Scenes). */
+function followScene(scene) {
+  const next = S.fromClassScene(scene, catalog);
+  const lesson = lessons.list.find((l) => l.slug === scene.lesson) ?? null;
+  if (lesson !== lessons.current) {
+    lessons.current = lesson;
+    lessons.render();
+  }
+  const position = { t: scene.t, playing: !!scene.view?.playing };
+  if (feed.current && S.sameScene(next, state, catalog)) {
+    playback.follow(position);
+    if (feed.sendTimer) playback.next = position; // the run on its way starts there too
+  } else {
+    playback.next = position;
+    applyState(next);
+  }
+  writeURL(false);
+}
+
 // ---------------------------------------------------------------- changes and history
 
 let replaceTimer = null;
@@ -180,6 +223,7 @@ function writeURL(push) {
     clearTimeout(replaceTimer);
     replaceTimer = setTimeout(() => history.replaceState(null, "", url), 120);
   }
+  classroom.sceneChanged();
 }
 
 /** The state changed: the URL, then (as asked) the run cards, the ground and a new run. */
@@ -208,6 +252,7 @@ function applyState(next, { animate = false, focus = spotlight.selected } = {}) 
   stage.loadGround();
   feed.rerun({ animate });
   sweeps?.refresh();
+  classroom.sceneChanged();
 }
 
 // ---------------------------------------------------------------- the top bar and the surface
@@ -267,6 +312,7 @@ function slideScene() {
 }
 
 function pick(point, onlySelected) {
+  if (!classroom.allows("start")) return; // a challenge fixes where the run starts
   const p = [Number(point[0].toPrecision(4)), Number(point[1].toPrecision(4))];
   if (onlySelected) state.runs[panel.selected].start = p;
   else state.runs.forEach((run) => (run.start = p));

@@ -7,12 +7,14 @@ const $ = (sel) => document.querySelector(sel);
 export class Playback {
   /**
    * page: {state(), steps() → the steps of the run in flight (null before one),
-   *        schedule() → a redraw at the next frame, writeURL(push)}
+   *        schedule() → a redraw at the next frame, writeURL(push),
+   *        moved() → the playhead was moved or started or stopped by hand}
    */
   constructor(page) {
     this.page = page;
     this.target = Infinity; // updates to show
     this.playing = false;
+    this.next = null; // where the next run starts instead ({t, playing}: a class's scene)
     this.playFrom = 0;
     this.playStart = 0;
     this.wire();
@@ -20,6 +22,12 @@ export class Playback {
 
   /** A new run was sent: animate it from t = 0, or show it whole. */
   restart(animate) {
+    if (this.next) {
+      const next = this.next;
+      this.next = null;
+      this.follow(next);
+      return;
+    }
     if (animate) {
       this.playing = true;
       this.playFrom = 0;
@@ -30,6 +38,22 @@ export class Playback {
       this.target = Infinity;
     }
     this.updateButton();
+  }
+
+  /** Where the playhead stands (t: the update shown, the run's steps when whole) and whether it plays. */
+  position() {
+    const steps = this.page.steps() ?? this.page.state().steps;
+    return { t: Math.max(0, Math.min(this.target, steps)), playing: this.playing };
+  }
+
+  /** Show update t, playing on from there or not (a class's scene). */
+  follow({ t, playing }) {
+    this.target = t;
+    this.playing = playing;
+    this.playFrom = t;
+    this.playStart = performance.now();
+    this.updateButton();
+    this.page.schedule();
   }
 
   /** Play (from where the playhead stands, or from 0 at the end) or pause. */
@@ -47,6 +71,7 @@ export class Playback {
     }
     this.updateButton();
     this.page.schedule();
+    this.page.moved?.();
   }
 
   /** Move a playing playhead on to now (once per frame); it stops at `steps`. */
@@ -83,6 +108,7 @@ export class Playback {
       this.target = Number(e.target.value);
       this.updateButton();
       page.schedule();
+      page.moved?.();
     });
     $("#speed").addEventListener("input", (e) => {
       const state = page.state();

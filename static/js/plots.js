@@ -12,6 +12,9 @@
 export const PALETTE = ["#E69F00", "#0072B2", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#000000", "#F0E442"];
 const DASHES = ["solid", "dash", "dot", "dashdot"];
 
+// A class's students' runs drawn over its scene at once (the top five, docs/PAGE.md, Class mode).
+export const OVERLAY_MAX = 5;
+
 export function runColor(i) {
   return PALETTE[i % PALETTE.length];
 }

@@ -364,6 +364,11 @@ export class Stage {
     key.style.setProperty("--map-bottom", `${card.bottom - plot.top - full.yaxis._offset - full.yaxis._length + 6}px`);
   }
 
+  /** Students' runs of a class drawn over the scene ([{x, y, rank, student}]; [] for none). */
+  showOverlay(runs) {
+    return this.surface ? this.surface.showOverlay(runs) : Promise.resolve();
+  }
+
   /** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
   async finish(cur) {
     if (!this.view.marked) {

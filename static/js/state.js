@@ -273,6 +273,28 @@ export function fromScene(lesson, catalog, base = {}) {
   return catalog.fitBatches(state);
 }
 
+/**
+ * A class's scene (docs/API.md, Classes, Scenes) for a state: the runs' request,
+ * every other setting as `view` (and whether the playhead is playing), the
+ * lesson's slug and the playback position `t`.
+ */
+export function toClassScene(state, catalog, { lesson = null, t = state.steps, playing = false } = {}) {
+  const view = { playing };
+  for (const f of FIELDS) if (f.key !== "steps" && f.key !== "seed") view[f.key] = state[f.key];
+  return { request: toRequest(state, catalog), view, lesson, t };
+}
+
+/** The state a class's scene describes (its `view` over the defaults; t and the lesson are the caller's). */
+export function fromClassScene(scene, catalog) {
+  const view = scene.view || {};
+  return fromScene({ scene: scene.request, speed: view.speed, view }, catalog);
+}
+
+/** Whether two states draw the same runs the same way (a class scene's t and lesson aside). */
+export function sameScene(a, b, catalog) {
+  return JSON.stringify(toClassScene(a, catalog)) === JSON.stringify(toClassScene(b, catalog));
+}
+
 /** A run's gradients are noisy: gradient noise on a surface, a mini-batch on a regression. */
 export function runIsNoisy(run, state, catalog) {
   if (!catalog.isRegression(state.problem)) return (state.problemParams.noise ?? 0) > 0;

@@ -3,7 +3,7 @@
 // streaming a path redraws only lines.
 /* global Plotly */
 
-import { CONFIG, FONT, MODEBAR, STYLE, fmtNumber, followSize, labelOffsets, lw, ms, replaceInPlace } from "./plots.js";
+import { CONFIG, FONT, MODEBAR, OVERLAY_MAX, STYLE, fmtNumber, followSize, labelOffsets, lw, ms, replaceInPlace } from "./plots.js";
 import { nestedWidths } from "./overlap.js";
 import { ARROWS } from "./anatomy.js";
 
@@ -168,6 +168,9 @@ const NARROW = 560; // px: under this the colour bar goes under the axes
 // The step anatomy's traces (anatomy.js), last on the graph and in this order: the
 // cloud under the rest, the step over the terms it is the sum of.
 const ANATOMY_LAYER = ["cloud", "full", "velocity", "gradient", "step", "lookahead"];
+// Students' runs over a class's scene: ink, told apart by their dash and the rank at their end.
+const OVERLAY_DASHES = ["solid", "dash", "dot", "dashdot", "longdash"];
+const OVERLAY_SLOTS = [...Array(OVERLAY_MAX).keys()];
 
 /**
  * #surface-plot: the ground as an image, then per run a trajectory (meta.run = i,
@@ -411,6 +414,8 @@ export class SurfaceView {
     traces.push(this.noteTrace(runs, notes));
     this.anatomyAt = traces.length;
     traces.push(...ANATOMY_LAYER.map((role) => this.anatomyTrace(role, this.anatomy)));
+    this.overlayAt = traces.length;
+    traces.push(...OVERLAY_SLOTS.map((k) => this.overlayTrace(k, this.overlay?.[k])));
     this.layout.images = this.grid ? [this.groundImage()] : [];
     this.layout.annotations = this.annotations(runs, marks, notes);
     // A new problem (or presentation mode) gets a fresh plot: Plotly.react kept the
@@ -519,6 +524,37 @@ export class SurfaceView {
     if (!this.ready || this.anatomyAt == null) return Promise.resolve();
     const traces = ANATOMY_LAYER.map((role) => this.anatomyTrace(role, shown));
     return replaceInPlace(this.el, traces, traces.map((_, k) => this.anatomyAt + k));
+  }
+
+  /**
+   * Slot k of the students' runs drawn over a class's scene (meta: overlay = k, rank,
+   * student): the path in ink with its rank in a disc at its end; empty without one.
+   * The names are in the page's key (HTML text), never in the graph.
+   */
+  overlayTrace(k, run) {
+    const n = run?.x.length ?? 0;
+    return {
+      type: "scatter",
+      mode: "lines+markers+text",
+      x: run?.x ?? [],
+      y: run?.y ?? [],
+      line: { color: "#1f2733", width: lw(2.5), dash: OVERLAY_DASHES[k] },
+      marker: { size: Array.from({ length: n }, (_, j) => (j === n - 1 ? ms(20) : 0)), color: "#1f2733", line: { color: "#ffffff", width: 1.5 } },
+      text: Array.from({ length: n }, (_, j) => (j === n - 1 ? String(run.rank) : "")),
+      textfont: { color: "#ffffff", size: FONT.size, family: FONT.family },
+      textposition: "middle center",
+      hoverinfo: "skip",
+      showlegend: false,
+      meta: { overlay: k, rank: run?.rank ?? null, student: run?.student ?? null },
+    };
+  }
+
+  /** Draw the students' runs `runs` ([{x, y, rank, student}], at most OVERLAY_MAX) over the scene: those traces only. */
+  showOverlay(runs) {
+    this.overlay = runs;
+    if (!this.ready || this.overlayAt == null) return Promise.resolve();
+    const traces = OVERLAY_SLOTS.map((k) => this.overlayTrace(k, runs[k]));
+    return replaceInPlace(this.el, traces, traces.map((_, k) => this.overlayAt + k));
   }
 
   /** "✕ diverged at t" beside each diverged run's last point; the lesson's marks labelled. */

@@ -23,6 +23,10 @@
 #                     the same TLS-inspecting proxy as the host, if there is one
 #      nginx:*        Debian's nginx-light and wget on that base, conf.d/ included,
 #                     logs to the container's output, nginx in the foreground
+#      postgres:*     Debian's PostgreSQL 15 on that base, with an entrypoint that
+#                     keeps the official image's contract as compose.yaml uses it:
+#                     POSTGRES_USER, POSTGRES_PASSWORD, POSTGRES_DB, the data in
+#                     /var/lib/postgresql/data, port 5432, pg_isready on PATH
 #    Stand-ins carry the label descentlab.stand-in
 #    (`docker image ls --filter label=descentlab.stand-in`; `docker rmi` them to
 #    make them anew). They behave like the official images for this project's
@@ -179,6 +183,52 @@ nginx_stand_in() {
     docker rm "$container" >/dev/null
 }
 
+postgres_stand_in() {
+    local image=$1 base container
+    base=$(dockerfile_images | grep -m1 '^python:3\.11') \
+        || fail "the postgres stand-in is made on the Dockerfile's python:3.11 image, which it no longer names"
+    say "making a local stand-in for $image: Debian's PostgreSQL 15 on $base"
+    container=descentlab-stand-in-postgres-$$
+    docker rm -f "$container" >/dev/null 2>&1 || true
+    docker run --name "$container" "$base" sh -c '
+        export DEBIAN_FRONTEND=noninteractive
+        { apt-get update -qq && apt-get install -y -qq --no-install-recommends postgresql-15; } \
+            >/tmp/apt.log 2>&1 || { cat /tmp/apt.log; exit 1; }
+        rm -rf /tmp/apt.log /var/lib/apt/lists/* /var/cache/apt/*.bin
+        cat >/usr/local/bin/docker-entrypoint.sh <<"SH"
+#!/bin/sh
+# The official image'"'"'s contract, as far as compose.yaml uses it.
+set -eu
+BIN=/usr/lib/postgresql/15/bin
+PGDATA=/var/lib/postgresql/data
+user=${POSTGRES_USER:-postgres}
+mkdir -p "$PGDATA" /var/run/postgresql
+chown -R postgres:postgres "$PGDATA" /var/run/postgresql
+chmod 700 "$PGDATA"
+if [ ! -s "$PGDATA/PG_VERSION" ]; then
+    printf "%s" "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required}" >/tmp/pw
+    chown postgres /tmp/pw
+    su postgres -c "$BIN/initdb -D $PGDATA -U $user --pwfile=/tmp/pw --auth-local=trust --auth-host=scram-sha-256" >/dev/null
+    rm -f /tmp/pw
+    echo "listen_addresses = '"'"'*'"'"'" >>"$PGDATA/postgresql.conf"
+    echo "host all all all scram-sha-256" >>"$PGDATA/pg_hba.conf"
+    db=${POSTGRES_DB:-$user}
+    if [ "$db" != postgres ]; then
+        su postgres -c "$BIN/pg_ctl -D $PGDATA -o \"-c listen_addresses=\" -w start" >/dev/null
+        su postgres -c "$BIN/psql -U $user -d postgres -c \"CREATE DATABASE \\\"$db\\\"\"" >/dev/null
+        su postgres -c "$BIN/pg_ctl -D $PGDATA -m fast -w stop" >/dev/null
+    fi
+fi
+exec su postgres -c "exec $BIN/postgres -D $PGDATA"
+SH
+        chmod +x /usr/local/bin/docker-entrypoint.sh' \
+        >/dev/null || { docker rm -f "$container" >/dev/null; fail "installing PostgreSQL in the stand-in failed"; }
+    docker commit -c 'ENV PATH=/usr/lib/postgresql/15/bin:/usr/local/bin:/usr/local/sbin:/usr/sbin:/usr/bin:/sbin:/bin' \
+        -c 'CMD ["/usr/local/bin/docker-entrypoint.sh"]' -c 'EXPOSE 5432' \
+        -c "LABEL $STAND_IN_LABEL=$image" "$container" "$image" >/dev/null
+    docker rm "$container" >/dev/null
+}
+
 made=()
 # The Dockerfile's first: the nginx stand-in is made on its Python base.
 for image in $( (dockerfile_images; compose_images) | awk '!seen[$0]++'); do
@@ -198,6 +248,7 @@ for image in $( (dockerfile_images; compose_images) | awk '!seen[$0]++'); do
     case $image in
         python:3.11-*) python_stand_in "$image" ;;
         nginx:*) nginx_stand_in "$image" ;;
+        postgres:*) postgres_stand_in "$image" ;;
         *) fail "cannot pull $image and have no local stand-in for it: add a recipe to $0" ;;
     esac
     made+=("$image (local stand-in, new)")

@@ -1,5 +1,5 @@
 """compose.yaml run for real: the image built from this checkout, two web replicas
-behind the proxy, on a real Docker engine.
+behind the proxy sharing one PostgreSQL, on a real Docker engine.
 
 `make test-compose` runs tests/deploy/docker-engine.sh first (it starts an engine
 and, where no registry is reachable, makes local stand-ins for the base images),
@@ -205,6 +205,7 @@ def deployment(tmp_path_factory) -> Iterator[Deployment]:
                 "services": {
                     "web": {"image": IMAGE, "healthcheck": {"interval": "1s"}},
                     "proxy": {"healthcheck": {"interval": "1s"}},
+                    "db": {"healthcheck": {"interval": "1s"}},
                 }
             }
         )
@@ -316,7 +317,8 @@ def test_a_stream_runs_to_done_through_the_proxy(deployment):
         assert [p for c in chunks for p in c["runs"][index]["path"]] == run["path"]
         assert [v for c in chunks for v in c["runs"][index]["loss"]] == run["loss"]
     assert messages[-1]["runs"] == [
-        {key: r[key] for key in ("diverged_at", "converged_at", "blew_up_at")} for r in posted
+        {key: r[key] for key in ("diverged_at", "diverged_reason", "converged_at", "blew_up_at")}
+        for r in posted
     ]
 
 
@@ -328,6 +330,33 @@ def test_the_proxy_spreads_requests_over_every_replica(deployment):
     served = [deployment.logs(r.container).count("/healthz?spread=") for r in deployment.replicas]
     assert sum(served) == requests
     assert all(served), f"requests per replica: {served}"
+
+
+# Run by a replica's own Python: a request to its own uvicorn, the answer printed.
+OWN_REQUEST = """
+import json, os, sys, urllib.request
+method, path, body = sys.argv[1], sys.argv[2], sys.argv[3] or None
+request = urllib.request.Request(
+    "http://127.0.0.1:" + os.environ.get("DESCENTLAB_PORT", "8000") + path, method=method,
+    data=body.encode() if body else None, headers={"content-type": "application/json"})
+with urllib.request.urlopen(request, timeout=30) as response:
+    print(response.read().decode())
+"""
+
+
+def test_a_class_made_on_one_replica_is_served_by_the_other(deployment):
+    first, second = deployment.replicas
+
+    def ask(replica: Replica, method: str, path: str, body: dict | None = None) -> dict:
+        command = [deployment.docker, "exec", replica.container, "python", "-c", OWN_REQUEST,
+                   method, path, json.dumps(body) if body is not None else ""]  # fmt: skip
+        return json.loads(sh(command).stdout)
+
+    made = ask(first, "POST", "/api/classes", {"title": "Compose"})
+    joined = ask(second, "POST", f"/api/classes/{made['code']}/students", {"name": "Ada"})
+    assert joined["name"] == "Ada"
+    state = ask(first, "GET", f"/api/classes/{made['code']}")
+    assert state["title"] == "Compose" and state["roster"] == ["Ada"]
 
 
 def test_the_web_server_runs_as_a_non_root_user(deployment):
@@ -345,7 +374,8 @@ def test_the_web_server_runs_as_a_non_root_user(deployment):
 
 
 def test_every_container_passes_its_healthcheck(deployment):
-    for container in [*(r.container for r in deployment.replicas), deployment.proxy]:
+    (db,) = lines(sh([*deployment.compose, "ps", "--quiet", "db"], env=deployment.env))
+    for container in [*(r.container for r in deployment.replicas), deployment.proxy, db]:
         inspect = [deployment.docker, "inspect", "--format", "{{json .State.Health}}", container]
         health = json.loads(sh(inspect).stdout)
         assert health["Status"] == "healthy", health

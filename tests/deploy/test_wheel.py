@@ -128,6 +128,7 @@ def server(install) -> Iterator[Server]:
         "DESCENTLAB_PORT": str(port),
         "DESCENTLAB_WORKERS": str(WORKERS),
         "NUMBA_CACHE_DIR": str(install.root / "numba-cache"),
+        "DESCENTLAB_DATA_DIR": str(install.root / "data"),
     }
     # The build's warm-up step fills the numba cache the workers then load.
     (warm_up,) = [run for run in stage.runs() if "warm_up" in run]

@@ -6,6 +6,7 @@ from fastapi import APIRouter
 
 from app.api.routes import (
     catalog,
+    classes,
     cloud,
     docs,
     health,
@@ -29,6 +30,7 @@ ROUTERS = [
         sweeps,
         lessons,
         stream,
+        classes,
         vendor,
         docs,
         pages,

@@ -1,4 +1,5 @@
-"""``GET /`` and ``GET /lessons/<slug>``: the playground page, built from the catalog.
+"""``GET /``, ``GET /lessons/<slug>`` and ``GET /class/<code>``: the playground page,
+built from the catalog.
 
 The page needs the catalog before it can draw anything, so it travels inside
 the HTML as a JSON data block (allowed by the CSP: it is never executed), with
@@ -98,6 +99,12 @@ def _page(request: Request, lesson: str | None = None) -> HTMLResponse:
 @router.head("/", response_class=HTMLResponse)
 @router.get("/", response_class=HTMLResponse)
 async def index(request: Request) -> HTMLResponse:
+    return _page(request)
+
+
+@router.get("/class/{code}", response_class=HTMLResponse)
+async def class_page(request: Request, code: str) -> HTMLResponse:
+    """A class's join URL: the page itself, which reads the code from its path."""
     return _page(request)
 
 
