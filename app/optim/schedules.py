@@ -136,4 +136,6 @@ def learning_rates(
         spec = SCHEDULES[schedule["name"]]
         kwargs = {p.name: float(schedule[p.name]) for p in spec.params}
         decays[:, column] = spec.decay(epochs, **kwargs)
+    if len(schedules) == 1:
+        return alpha[None, :] * decays  # the same products, without gathering a column B times
     return alpha[None, :] * decays[:, schedule_of_row]
