@@ -366,7 +366,10 @@ export class Stage {
 
   /** Students' runs of a class drawn over the scene ([{x, y, rank, student}]; [] for none). */
   showOverlay(runs) {
-    return this.surface ? this.surface.showOverlay(runs) : Promise.resolve();
+    if (!this.surface) return;
+    this.surface.setOverlay(runs);
+    this.invalidate(); // one draw of the whole surface, in turn with every other draw
+    this.schedule();
   }
 
   /** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */

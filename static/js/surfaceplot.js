@@ -549,13 +549,14 @@ export class SurfaceView {
     };
   }
 
-  /** Draw the students' runs `runs` ([{x, y, rank, student}], at most OVERLAY_MAX) over the scene: those traces only. */
-  showOverlay(runs) {
+  /** The students' runs `runs` ([{x, y, rank, student}], at most OVERLAY_MAX) to draw over the scene. */
+  setOverlay(runs) {
     this.overlay = runs;
-    if (!this.ready || this.overlayAt == null) return Promise.resolve();
-    const traces = OVERLAY_SLOTS.map((k) => this.overlayTrace(k, runs[k]));
-    return replaceInPlace(this.el, traces, traces.map((_, k) => this.overlayAt + k));
+    // Drawn by the next reset, as a whole redraw: an in-place update queued now could
+    // land after a redraw with fewer traces and address traces that are gone.
+    if (this.drawn) this.drawn = { ...this.drawn, shape: null };
   }
+
 
   /** "✕ diverged at t" beside each diverged run's last point; the lesson's marks labelled. */
   annotations(runs, marks, notes) {
