@@ -44,6 +44,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from app.backends import threads
+
 EXACT_TOLERANCE = 1e-6
 NOISY_TOLERANCE = 1e-3
 # A typed formula has no known minimum: its gauge is the gradient's norm ‖∇f‖, within
@@ -155,6 +157,18 @@ class Tracker:
         self.inside_since = np.full(count, -1, dtype=np.int64)
         self.blew_up = np.full(count, -1, dtype=np.int64)
         self.scan_rows = compiled_scan if compiled else scan
+        # What scan reads and updates per row, in its argument order.
+        self._per_row = (
+            self.targets,
+            self.limits,
+            self.windows,
+            self.ring,
+            self.slots,
+            self.filled,
+            self.sums,
+            self.inside_since,
+            self.blew_up,
+        )
         # Update 0 is scanned with the first chunk: building a tracker (as the surface
         # route's numpy-only Execution does) never waits for the compiled kernel.
         self._start: FloatArray | None = start.reshape(count, 1).copy()
@@ -182,18 +196,19 @@ class Tracker:
             self._scan(start, 0, np.ones(len(start), dtype=np.int64), 0)
 
     def _scan(self, losses: FloatArray, column: int, kept: IntArray, first_update: int) -> None:
-        self.scan_rows(
-            losses,
-            int(column),
-            np.ascontiguousarray(kept, dtype=np.int64),
-            int(first_update),
-            self.targets,
-            self.limits,
-            self.windows,
-            self.ring,
-            self.slots,
-            self.filled,
-            self.sums,
-            self.inside_since,
-            self.blew_up,
-        )
+        kept = np.ascontiguousarray(kept, dtype=np.int64)
+
+        def rows(low: int, high: int) -> None:
+            # Row slices of C-contiguous arrays: the one layout the kernel is compiled for.
+            self.scan_rows(
+                losses[low:high],
+                int(column),
+                kept[low:high],
+                int(first_update),
+                *(array[low:high] for array in self._per_row),
+            )
+
+        if self.scan_rows is scan:
+            rows(0, len(kept))
+        else:  # the compiled kernel releases the GIL: a sweep's rows scan on every core
+            threads.over_rows(len(kept), int(kept.sum()), rows)

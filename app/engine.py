@@ -466,10 +466,14 @@ class Execution:
     def rates(self, first_update: int, count: int) -> FloatArray:
         """``α_t`` of every row for updates ``first_update …`` (``count`` of them):
         ``(count, B)``, the rates the backends are handed."""
+        updates = np.arange(first_update, first_update + count, dtype=np.float64)
+        if len(self.per_epoch) == 1:  # one batch size (every surface): no rows to pick
+            return learning_rates(
+                self.alpha, self.schedules, self.schedule_of_row, updates, self.per_epoch[0]
+            )
         rates = np.empty((count, len(self.x)))
         for group, per_epoch in enumerate(self.per_epoch):
             rows = self.batch_of_row == group
-            updates = np.arange(first_update, first_update + count, dtype=np.float64)
             rates[:, rows] = learning_rates(
                 self.alpha[rows], self.schedules, self.schedule_of_row[rows], updates, per_epoch
             )
@@ -570,10 +574,12 @@ class Execution:
     ) -> npt.NDArray[np.int64]:
         """``step``, writing update ``k`` of this call into column ``column + k`` of
         ``paths`` (B, n, 2) and ``losses`` (B, n) (and of ``anatomy``'s buffers, when
-        given); ``count`` defaults to the columns left. The buffers are whole
-        C-contiguous float64 arrays, never views: the compiled loop writes into them
-        as they are, with one layout for every caller."""
-        count = paths.shape[1] - column if count is None else count
+        given); ``count`` defaults to the columns left. ``paths`` may have no columns
+        (B, 0, 2): positions are then not recorded, as a sweep, which keeps only where
+        each row ends, asks. The buffers are whole C-contiguous float64 arrays, never
+        views: the compiled loop writes into them as they are, with one layout for
+        every caller."""
+        count = losses.shape[1] - column if count is None else count
         first_update = self.updates_done + 1
         # A typed formula's gradient norm at each point, for its convergence rule.
         gauges = np.empty_like(losses) if self.settling is not None else _NO_GAUGES

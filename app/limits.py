@@ -29,11 +29,13 @@ MAX_AXIS_CELLS = 256
 DEFAULT_AXIS_CELLS = 32
 MAX_SWEEP_STEPS = 5_000
 DEFAULT_SWEEP_STEPS = 1_000
-# Cell·updates of one sweep: 256 × 256 cells × 1 500 updates, or 128 × 128 × 5 000
-# — up to ~13 s of one core at the slowest rule (AMSGrad on Rastrigin ≈ 125 ns a
-# cell·update, benchmarks/abuse.py), in chunks that yield the worker to other
-# clients and stop when the client leaves (app.sweeps.CHUNK_WORK).
-MAX_CELL_UPDATES = 100_000_000
+# Cell·updates of one sweep: every grid at every step count. The vectorised loop on
+# every core makes the largest (256 × 256 × 5 000) about 5 s of a 2-core server at Adam
+# on Rosenbrock (15 ns a cell·update), ≈ 40 s at the slowest, AMSGrad on Rastrigin
+# (its sines and cosines do not vectorise: 130 ns on two cores, 225 ns on one, on a
+# busy machine); it runs in chunks that yield the worker to other clients and stop
+# when the client leaves (app.sweeps.CHUNK_WORK).
+MAX_CELL_UPDATES = MAX_AXIS_CELLS * MAX_AXIS_CELLS * MAX_SWEEP_STEPS
 # A regression sweep's loss terms, cells × (steps + 1) × n_samples: about as long as
 # the longest surface sweep (≈ 15 ns a term), so the default regression sweep
 # (32 × 32 cells, 1 000 steps, 200 samples: 205 million) fits.

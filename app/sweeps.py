@@ -41,7 +41,7 @@ from app.limits import (
     MAX_SWEEP_STEPS,
 )
 from app.optim.registry import OPTIMIZERS, hyper_slots
-from app.problems.base import Problem
+from app.problems.base import Problem, ProgramSurface
 from app.problems.registry import problem_of
 
 FloatArray = npt.NDArray[np.float64]
@@ -51,10 +51,11 @@ START_AXES = ("start_x", "start_y")
 # diagonal) counts as having reached it.
 REACHED_FRACTION = 0.01
 UPDATES_PER_CHUNK = 250
-# Cell·updates one chunk's scratch buffer holds (24 bytes each: x, y, loss), so a
-# 256 × 256 sweep steps in chunks of 15 updates within ~25 MB, not 400 MB: a few
-# concurrent sweeps fit a 512 MB container.
-MAX_SCRATCH = 1_000_000
+# Cell·updates one chunk's scratch buffer holds (8 bytes each: the loss, which the
+# convergence rules read; positions are not recorded), so a 256 × 256 sweep steps in
+# chunks of 45 updates within ~25 MB, not 400 MB: a few concurrent sweeps fit a
+# 512 MB container.
+MAX_SCRATCH = 3_000_000
 # Cell·update·sample units of one chunk of a sweep (a regression cell's update also
 # costs a loss over every sample): ≈ 50–100 ms of compute between two chunks, the
 # grain at which a sweep yields its worker to other clients and can be stopped.
@@ -230,6 +231,7 @@ class Sweep:
         self.template = template
         self.backend = backend
         self.cells = cells
+        self.typed = isinstance(problem, ProgramSurface)  # a formula typed by a user
         self.request = {
             "problem": template.problem,
             "steps": template.steps,
@@ -238,6 +240,22 @@ class Sweep:
         }
         if {self.x_axis.param, self.y_axis.param} == set(START_AXES):
             del self.request["start"]  # every cell has its own start
+
+    @property
+    def x_slowest(self) -> bool:
+        """Whether the cells are stepped x-major: when only the x axis is a setting the
+        rule reads (not α, not a start), so that consecutive cells share it and the
+        engine takes them through the rule together (app/backends/compiled.py)."""
+        rule = OPTIMIZERS[self.template.runs[0].optimizer].hyper_names
+        return self.x_axis.param in rule and self.y_axis.param not in rule
+
+    def _grid(self, per_cell: np.ndarray) -> np.ndarray:
+        """A per-cell array ``(cells, …)`` as the grid ``(ny, nx, …)``."""
+        ny, nx = len(self.y_axis.values), len(self.x_axis.values)
+        if self.x_slowest:
+            grid = per_cell.reshape(nx, ny, *per_cell.shape[1:]).swapaxes(0, 1)
+            return np.ascontiguousarray(grid)
+        return per_cell.reshape(ny, nx, *per_cell.shape[1:])
 
     def _rows(self, template, cells: int) -> Rows:
         run = template.runs[0]
@@ -248,6 +266,8 @@ class Sweep:
             "start_x": np.full(cells, run.start[0]),
             "start_y": np.full(cells, run.start[1]),
         }
+        if self.x_slowest:
+            grid_x, grid_y = grid_x.T, grid_y.T
         columns[self.x_axis.param] = grid_x.ravel().astype(np.float64)
         columns[self.y_axis.param] = grid_y.ravel().astype(np.float64)
         hyper = np.zeros((cells, hyper_slots()))
@@ -281,15 +301,19 @@ class Sweep:
     def points(self) -> int:
         """What the sweep holds in memory while it runs, in 24-byte points."""
         width = min(self.updates_per_chunk, self.template.steps)
-        return self.cells * POINTS_PER_CELL + min(self.cells * width, MAX_SCRATCH)
+        # The scratch buffer's 8-byte losses (and, on a typed formula, as many gradient
+        # norms), counted as 24-byte points.
+        per_update = 2 if self.typed else 1
+        return self.cells * POINTS_PER_CELL + min(self.cells * width, MAX_SCRATCH) * per_update // 3
 
     def chunks(self, updates_per_chunk: int = UPDATES_PER_CHUNK) -> Iterator[float]:
         """Advance the whole grid, yielding the fraction of updates done after each chunk."""
         steps = self.template.steps
         width = max(1, min(updates_per_chunk, steps, MAX_SCRATCH // self.cells))
-        # A sweep keeps only each cell's end, so one scratch buffer serves every chunk:
-        # no fresh hundreds of MB (and their page faults) per chunk.
-        paths = np.empty((self.cells, width, 2))
+        # A sweep keeps only each cell's end, so one scratch buffer of losses serves every
+        # chunk (no fresh hundreds of MB, and their page faults, per chunk), and no
+        # positions are recorded on the way.
+        paths = np.empty((self.cells, 0, 2))
         losses = np.empty((self.cells, width))
         while self.execution.updates_done < steps:
             count = min(width, steps - self.execution.updates_done)
@@ -298,7 +322,6 @@ class Sweep:
 
     def result(self) -> SweepResult:
         execution = self.execution
-        shape = (len(self.y_axis.values), len(self.x_axis.values))
         final = execution.loss_at(execution.x)
         diverged = execution.diverged_at
         final = np.where(diverged == 0, final, np.nan)
@@ -320,12 +343,12 @@ class Sweep:
             request=self.request,
             x_axis=self.x_axis,
             y_axis=self.y_axis,
-            final_loss=final.reshape(shape),
-            final_point=np.where((diverged == 0)[:, None], execution.x, np.nan).reshape(*shape, 2),
-            diverged_at=diverged.reshape(shape),
-            converged_at=execution.converged_at.reshape(shape),
-            blew_up_at=execution.blew_up_at.reshape(shape),
-            minimum_index=nearest.reshape(shape),
+            final_loss=self._grid(final),
+            final_point=self._grid(np.where((diverged == 0)[:, None], execution.x, np.nan)),
+            diverged_at=self._grid(diverged),
+            converged_at=self._grid(execution.converged_at),
+            blew_up_at=self._grid(execution.blew_up_at),
+            minimum_index=self._grid(nearest),
             minima=minima,
             min_loss=execution.min_loss,
         )

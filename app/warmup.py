@@ -33,8 +33,9 @@ def warm_up() -> None:
             "problem": problem,
             "optimizer": "adam",
             "steps": 2,
-            "x_axis": {"param": "alpha", "count": 2},
-            "y_axis": {"param": "start_x", "count": 2},
+            # Enough cells for the vectorised loop of many rows (run_columns).
+            "x_axis": {"param": "alpha", "count": 8},
+            "y_axis": {"param": "start_x", "count": 8},
         }
         Sweep(sweep).run()
     compiled.watch_compiles()

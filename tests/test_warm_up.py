@@ -57,7 +57,7 @@ def representative_requests() -> None:
             result = simulate(build_simulation(body))  # POST /api/runs, encoded in pieces
             b"".join(result_pieces(result, runs_route.PIECE_POINTS))
             b"".join(csv_blocks(result))  # … answered as CSV
-            execution, _, _ = streaming._begin(1, build_simulation(body))  # the stream
+            execution, _ = streaming._begin(1, build_simulation(body), 0)  # the stream
             for count in (1, 16, 13):
                 streaming._advance(execution, 1, count)
         sweep = {

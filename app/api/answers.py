@@ -5,7 +5,7 @@ A route calls :func:`admission` with the points its answer will hold; it gets a
 :class:`~app.api.capacity.Ticket` whose ``run`` executes work in its turns, or a
 503 answer (:class:`Refused`) when the server is at capacity. The admission ends
 when the answer is sent (:class:`StreamedAnswer`) or the route's block ends.
-Compression happens in the worker turns too (``Gzip``), so an answer is never
+Compression (zstd or gzip) happens in the worker turns too, so an answer is never
 compressed on the event loop or outside the gate's fair share.
 """
 
@@ -22,7 +22,7 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
 from app.api.capacity import Busy, ClientGone, ComputeGate, Ticket
-from app.api.encoding import GZIP_MINIMUM_BYTES, Gzip, accepts_gzip
+from app.api.encoding import GZIP_MINIMUM_BYTES, compressor_for
 from app.api.errors import retry_later
 
 T = TypeVar("T")
@@ -93,26 +93,26 @@ async def read_request(request: Request, problem: Any, read: Callable[[], T]) ->
 async def encoded(
     ticket: Ticket, request: Request, encode: Callable[[], bytes], media_type: str
 ) -> Response:
-    """The answer ``encode()`` makes, encoded (and gzipped, if the client takes it) in
-    one worker turn."""
-    gzip = accepts_gzip(request.headers)
+    """The answer ``encode()`` makes, encoded (and compressed, if the client takes zstd
+    or gzip) in one worker turn."""
+    coding = compressor_for(request.headers)
 
     def work() -> tuple[bytes, bool]:
         body = encode()
-        if gzip and len(body) >= GZIP_MINIMUM_BYTES:
-            return Gzip().finish(body), True
+        if coding and len(body) >= GZIP_MINIMUM_BYTES:
+            return coding().finish(body), True
         return body, False
 
     body, compressed = await ticket.run(work)
     headers = {"Vary": "Accept-Encoding"}
-    if compressed:
-        headers["Content-Encoding"] = "gzip"
+    if compressed and coding:
+        headers["Content-Encoding"] = coding.name
     return Response(body, media_type=media_type, headers=headers)
 
 
 class StreamedAnswer(Response):
     """An answer sent piece by piece as ``pieces`` yields them, each encoded (and
-    gzipped, if the client takes it) in a worker turn. Calls ``finished`` once it is
+    compressed, if the client takes it) in a worker turn. Calls ``finished`` once it is
     sent or the client has left, whichever comes first; a client that leaves stops
     the encoding at the next piece."""
 
@@ -127,23 +127,23 @@ class StreamedAnswer(Response):
         super().__init__(media_type=media_type)
         self.ticket = ticket
         self.pieces = pieces
-        self.gzip = accepts_gzip(request.headers)
+        self.coding = compressor_for(request.headers)
         self.finished = finished
         self.headers["Vary"] = "Accept-Encoding"
         del self.headers["content-length"]
-        if self.gzip:
-            self.headers["Content-Encoding"] = "gzip"
+        if self.coding:
+            self.headers["Content-Encoding"] = self.coding.name
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         gone = asyncio.ensure_future(_disconnected(receive))
         iterator = self.pieces()
-        gzip = Gzip() if self.gzip else None
+        stream = self.coding() if self.coding else None
 
         def next_piece() -> tuple[bytes, bool]:
             piece = next(iterator, None)
             if piece is None:
-                return (gzip.finish() if gzip else b""), True
-            return (gzip.compress(piece) if gzip else piece), False
+                return (stream.finish() if stream else b""), True
+            return (stream.compress(piece) if stream else piece), False
 
         # One piece ahead: the next is encoded while this one is sent, so a client
         # that reads at its own pace does not leave the worker idle between pieces.

@@ -54,7 +54,7 @@ from app.sweeps import Sweep, result_as_json
 
 log = logging.getLogger(__name__)
 
-FIRST_UPDATES = 16  # the first chunk after point 0: small, so the page draws at once
+FIRST_UPDATES = 16  # a long run's first chunk after point 0: small, so the page draws at once
 # Row·update·sample units of work in the first chunks, before a measured speed takes
 # over: ≈ 20–40 ms of the compiled engine (≈ 11 ns per row·update on a surface,
 # ≈ 23 ns per row·update·sample on a regression, whose loss is over the whole dataset).
@@ -373,9 +373,6 @@ class StreamSession:
             await self.error(sweep_id, busy.detail, "busy", retry_after=busy.retry_after)
 
     async def run(self, run_id: Any, simulation: Simulation, speed: float) -> None:
-        execution, started, first = await self.gate.run(self.client, _begin, run_id, simulation)
-        await self.send(started)
-        await self.send(first)
         steps = simulation.steps
         # At most `stream_max_points` points a message, and (until measured) about
         # one slice of work a chunk; then the measured speed sets the chunk size.
@@ -383,6 +380,16 @@ class StreamSession:
         weight = ANATOMY_POINT_WEIGHT // POINT_WEIGHT if simulation.anatomy else 1
         cap = max(1, self.settings.stream_max_points // (len(simulation.runs) * weight))
         affordable = min(cap, affordable_updates(simulation))
+        # A run that one slice of work covers is computed whole in its first worker turn
+        # and sent in one chunk after point 0 (a slider's run: one wait for a turn among
+        # the other clients', not one per chunk); a longer one starts small, so the page
+        # has something to draw at once.
+        whole = speed <= 0 and steps <= affordable
+        execution, messages = await self.gate.run(
+            self.client, _begin, run_id, simulation, steps if whole else 0
+        )
+        for message in messages:
+            await self.send(message)
         loop = asyncio.get_running_loop()
         frame = self.settings.stream_frame_seconds
         budget = self.settings.stream_chunk_seconds
@@ -410,12 +417,18 @@ class StreamSession:
         await self.send(encoding.done_message(run_id, execution))
 
 
-def _begin(run_id: Any, simulation: Simulation) -> tuple[Execution, str, str]:
+def _begin(run_id: Any, simulation: Simulation, updates: int) -> tuple[Execution, list[str]]:
+    """The run's ``started`` message and point 0, then its first ``updates`` updates
+    (none: 0) as a chunk message."""
     execution = Execution(simulation)
     chunks = execution.chunks(1)
     first = encoding.chunk_message(run_id, next(chunks))  # point 0 of every run
     started = encoding.started_message(run_id, simulation, execution)
-    return execution, started.decode(), first.decode()
+    messages = [started.decode(), first.decode()]
+    if updates:
+        message, _ = _advance(execution, run_id, updates)
+        messages += [] if message is None else [message]
+    return execution, messages
 
 
 def _advance(execution: Execution, run_id: Any, count: int) -> tuple[str | None, float]:

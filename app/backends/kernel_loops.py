@@ -65,10 +65,17 @@ import numpy as np
 
 @numba.njit(inline="always", cache=True)
 def gradient(problem, x, y, data_x, data_y, order, start, size):
-    """The gradient at ``(x, y)``: a surface's own, or a regression's mean of
-    ``dloss(w·x_i + b, y_i) · (x_i, 1)`` over the minibatch ``order[start : start + size]``."""
+    """The gradient at ``(x, y)``: a surface's own, or a regression's over the minibatch
+    ``order[start : start + size]``."""
     if problem < FIRST_REGRESSION:
         return surface_gradient(problem, x, y)
+    return minibatch_gradient(problem, x, y, data_x, data_y, order, start, size)
+
+
+@numba.njit(inline="always", cache=True)
+def minibatch_gradient(problem, x, y, data_x, data_y, order, start, size):
+    """A regression's gradient at ``(x, y)``: the mean of ``dloss(w·x_i + b, y_i) · (x_i, 1)``
+    over the minibatch ``order[start : start + size]``."""
     sum_w = 0.0
     sum_b = 0.0
     for i in range(start, start + size):
@@ -86,6 +93,12 @@ def loss(problem, x, y, data_x, data_y):
     every sample."""
     if problem < FIRST_REGRESSION:
         return surface_value(problem, x, y)
+    return mean_loss(problem, x, y, data_x, data_y)
+
+
+@numba.njit(inline="always", cache=True)
+def mean_loss(problem, x, y, data_x, data_y):
+    """A regression's loss at ``(x, y)``: the mean over every sample."""
     total = 0.0
     for i in range(data_x.shape[0]):
         z = x * data_x[i] + y
@@ -151,7 +164,9 @@ def rows_loop(
 ):
     """Any mix of optimisers: each row runs all its updates with its state in registers;
     with ``record``, what each update used and left goes into ``out_grad``, ``out_at``,
-    ``out_state`` and ``out_rate`` (column ``column + k``, as the path)."""
+    ``out_state`` and ``out_rate`` (column ``column + k``, as the path). Positions are
+    written only when ``out_path`` has columns."""
+    positions = out_path.shape[1] > 0
     for row in range(x.shape[0]):
         if diverged_at[row] != 0:
             continue
@@ -196,8 +211,9 @@ def rows_loop(
                 out_rate[row, column + k, 0] = effective_rate(op, gx, nsx, sx, t, lr, h)
                 out_rate[row, column + k, 1] = effective_rate(op, gy, nsy, sy, t, lr, h)
             px, py, sx, sy = nx, ny, nsx, nsy
-            out_path[row, column + k, 0] = px
-            out_path[row, column + k, 1] = py
+            if positions:
+                out_path[row, column + k, 0] = px
+                out_path[row, column + k, 1] = py
             out_loss[row, column + k] = loss(problem, px, py, data_x, data_y)
         x[row, 0], x[row, 1] = px, py
         store_state(state, row, 0, sx)
@@ -310,6 +326,7 @@ def run_alike(
     Same arithmetic, other order: a block of rows advances one update at a time
     (see the notes at the top). Results are bit-identical to ``run_rows``.
     """
+    positions = out_path.shape[1] > 0
     for low in range(0, x.shape[0], BLOCK):
         high = min(low + BLOCK, x.shape[0])
         for k in range(rates.shape[0]):
@@ -343,8 +360,9 @@ def run_alike(
                 x[row, 0], x[row, 1] = nx, ny
                 store_state(state, row, 0, nsx)
                 store_state(state, row, 1, nsy)
-                out_path[row, column + k, 0] = nx
-                out_path[row, column + k, 1] = ny
+                if positions:
+                    out_path[row, column + k, 0] = nx
+                    out_path[row, column + k, 1] = ny
                 out_loss[row, column + k] = loss(problem, nx, ny, data_x, data_y)
 
 
@@ -390,6 +408,7 @@ def typed_steps(
     and left goes into the ``out_…`` buffers, as ``rows_loop`` records it."""
     rows = x.shape[0]
     slots = state.shape[1]
+    positions = out_path.shape[1] > 0
     # Per row of a block: the gradient its update uses and where it was taken, where
     # its update goes, the state it would have there, which column of the register
     # file it is in.
@@ -481,8 +500,9 @@ def typed_steps(
                 store_state(state, row, 0, nsx)
                 store_state(state, row, 1, nsy)
                 gx_now[j], gy_now[j] = gx, gy
-                out_path[row, column + k, 0] = nx
-                out_path[row, column + k, 1] = ny
+                if positions:
+                    out_path[row, column + k, 0] = nx
+                    out_path[row, column + k, 1] = ny
                 out_loss[row, column + k] = f
                 out_gauge[row, column + k] = math.sqrt(gx * gx + gy * gy)
 
@@ -553,3 +573,194 @@ def run_typed_alike(
         out_path, out_loss, column, max_coordinate, stopped_at, code, registers, out_gauge,
         False, out_path, out_path, unused, out_path,
     )  # fmt: skip
+
+
+# Rows per block of run_columns, and updates per stretch of it: the block's working
+# rows (a dozen of COLUMN_BLOCK floats) and a stretch's rates, positions and losses
+# (4 × STRETCH rows) stay in L1/L2 cache.
+COLUMN_BLOCK = 128
+STRETCH = 32
+# Rows that share their hyper-parameters for at least this long make a block of their
+# own, cut where the next setting starts (a sweep over a setting and α: a grid row).
+MIN_SHARED = 16
+
+
+@numba.njit(inline="always", cache=True)
+def sharing(hyper, low, high):
+    """How many rows from ``low`` on (before ``high``) have row ``low``'s hyper-parameters."""
+    end = low + 1
+    while end < high:
+        for j in range(hyper.shape[1]):
+            if hyper[end, j] != hyper[low, j]:
+                return end - low
+        end += 1
+    return end - low
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def run_columns(
+    problem,
+    sigma,
+    noise,
+    data_x,
+    data_y,
+    order,
+    starts,
+    sizes,
+    batch_of_row,
+    op,
+    hyper,
+    rates,
+    first_update,
+    x,
+    state,
+    diverged_at,
+    out_path,
+    out_loss,
+    column,
+    max_coordinate,
+    stopped_at,
+    first_row,
+    end_row,
+):
+    """Rows ``first_row … end_row-1``, which all run optimiser ``op`` (their
+    hyper-parameters may differ): ``run_rows``'s arithmetic, bit for bit, in an order
+    the compiler vectorises.
+
+    A block of rows is held as columns (``pos[c, r]``, ``st[slot, c, r]``) and advanced
+    one update at a time, each step a loop over the block's rows with no branch in it:
+    the look-ahead, the gradient and its noise, the rule, then divergence as
+    conditional stores. Every row computes; a row that left the box, or had, keeps its
+    position, ``dead[r]`` records the update it left at and ``stop`` the point it
+    could not take (its state, updated in
+    place and read by no answer, goes on changing). While the block's rows share their
+    hyper-parameters the rule reads them once for the block, so ``β**t`` is computed
+    once per update, not once per row; rows that do not share go through the rule one
+    at a time. A block whose rows have all diverged is skipped.
+
+    The rates of a stretch of updates are copied in, and its losses (and positions,
+    when ``out_path`` has columns: a sweep keeps only where each row ends) copied out
+    a row at a time: the outputs are row-major, so a column of them is a strided
+    scatter. ``error_model="numpy"``: no zero-division test per division (none can
+    divide by zero: every divisor has an ε or a 1 − β**t in it), which would keep the
+    loops from vectorising.
+    """
+    pos = np.empty((2, COLUMN_BLOCK))
+    new_pos = np.empty((2, COLUMN_BLOCK))
+    points = np.empty((2, COLUMN_BLOCK))
+    grad = np.empty((2, COLUMN_BLOCK))
+    st = np.empty((STATE_SLOTS, 2, COLUMN_BLOCK))
+    dead = np.empty(COLUMN_BLOCK, dtype=np.int64)
+    stop = np.empty((2, COLUMN_BLOCK))
+    lrs = np.empty((STRETCH, COLUMN_BLOCK))
+    trail_x = np.empty((STRETCH, COLUMN_BLOCK))
+    trail_y = np.empty((STRETCH, COLUMN_BLOCK))
+    values = np.empty((STRETCH, COLUMN_BLOCK))
+    count = rates.shape[0]
+    positions = out_path.shape[1] > 0
+    low = first_row
+    while low < end_row:
+        high = min(low + COLUMN_BLOCK, end_row)
+        same = sharing(hyper, low, high)
+        if same >= MIN_SHARED:
+            high = low + same
+        shared = same == high - low
+        n = high - low
+        live = 0
+        for r in range(n):
+            dead[r] = diverged_at[low + r]
+            live += dead[r] == 0
+        if live == 0:
+            low = high
+            continue
+        for r in range(n):
+            pos[0, r] = x[low + r, 0]
+            pos[1, r] = x[low + r, 1]
+            for j in range(STATE_SLOTS):
+                for c in range(2):
+                    st[j, c, r] = state[low + r, j, c]
+        # Rows that share their setting go through the rule together, others one by one.
+        width = n if shared else 1
+        for first in range(0, count, STRETCH):
+            stretch = min(STRETCH, count - first)
+            for i in range(stretch):
+                for r in range(n):
+                    lrs[i, r] = rates[first + i, low + r]
+            for i in range(stretch):
+                k = first + i
+                t = float(first_update + k)
+                ahead = False
+                for segment in range(0, n, width):
+                    h = load_hyper(hyper, low + segment)
+                    ahead = lookahead_columns(op, segment, width, pos, st, points, t, lrs, i, h)
+                at = points if ahead else pos
+                noise_x = sigma * noise[k, 0]
+                noise_y = sigma * noise[k, 1]
+                if problem < FIRST_REGRESSION:
+                    surface_gradient_columns(problem, n, at, grad, noise_x, noise_y)
+                else:
+                    for r in range(n):
+                        if dead[r] == 0:
+                            group = batch_of_row[low + r]
+                            gx, gy = minibatch_gradient(
+                                problem,
+                                at[0, r],
+                                at[1, r],
+                                data_x,
+                                data_y,
+                                order,
+                                starts[group, k],
+                                sizes[group, k],
+                            )
+                            grad[0, r] = gx + noise_x
+                            grad[1, r] = gy + noise_y
+                for segment in range(0, n, width):
+                    h = load_hyper(hyper, low + segment)
+                    update_columns(op, segment, width, pos, grad, st, new_pos, st, t, lrs, i, h)
+                # Divergence without a branch: every row computed; the ones still running
+                # and inside the box move, the ones that just left record when. (Stores
+                # under `if`, not `a if m else b`: LLVM vectorises the first alone.) The
+                # rule updated the state in place: a diverged row's state means nothing
+                # more (no answer reads it), its position stays where it was.
+                update_number = first_update + k
+                for r in range(n):
+                    running = dead[r] == 0
+                    inside = (abs(new_pos[0, r]) <= max_coordinate) & (
+                        abs(new_pos[1, r]) <= max_coordinate
+                    )
+                    if running & (not inside):
+                        dead[r] = update_number
+                        stop[0, r] = new_pos[0, r]
+                        stop[1, r] = new_pos[1, r]
+                    if running & inside:
+                        pos[0, r] = new_pos[0, r]
+                        pos[1, r] = new_pos[1, r]
+                if problem < FIRST_REGRESSION:
+                    surface_value_columns(problem, n, pos, values, i)
+                else:
+                    for r in range(n):
+                        if dead[r] == 0:
+                            values[i, r] = mean_loss(problem, pos[0, r], pos[1, r], data_x, data_y)
+                if positions:
+                    for r in range(n):
+                        trail_x[i, r] = pos[0, r]
+                        trail_y[i, r] = pos[1, r]
+            for r in range(n):
+                for i in range(stretch):
+                    out_loss[low + r, column + first + i] = values[i, r]
+            if positions:
+                for r in range(n):
+                    for i in range(stretch):
+                        out_path[low + r, column + first + i, 0] = trail_x[i, r]
+                        out_path[low + r, column + first + i, 1] = trail_y[i, r]
+        for r in range(n):
+            x[low + r, 0] = pos[0, r]
+            x[low + r, 1] = pos[1, r]
+            if dead[r] != diverged_at[low + r]:  # it diverged in this call
+                stopped_at[low + r, 0] = stop[0, r]
+                stopped_at[low + r, 1] = stop[1, r]
+            diverged_at[low + r] = dead[r]
+            for j in range(STATE_SLOTS):
+                for c in range(2):
+                    state[low + r, j, c] = st[j, c, r]
+        low = high

@@ -164,6 +164,29 @@ def _header(function: str, doc: str) -> list[str]:
     return ["", "", '@numba.njit(inline="always", cache=True)', function, f'    """{doc}"""']
 
 
+def _branches(optimizers: Mapping[str, OptimizerSpec]):
+    """Each rule's branch of a dispatch on ``op``: ``(test, comment, spec)``. Rules that
+    share an update function (momentum and Nesterov) share a branch."""
+    grouped: dict[Callable[..., Any], list[int]] = {}
+    for op, spec in enumerate(optimizers.values()):
+        grouped.setdefault(spec.update, []).append(op)
+    specs = list(optimizers.values())
+    for number, ops in enumerate(grouped.values()):
+        spec = specs[ops[0]]
+        test = " or ".join(f"op == {op}" for op in ops)
+        if number == 0:
+            test = f"if {test}:"
+        elif number < len(grouped) - 1:
+            test = f"elif {test}:"
+        else:
+            # The last rule without a test (ids are the registry's, always in range):
+            # LLVM lays out the chain better, 3-5 % off a loop of mixed rules.
+            test = "else:"
+        names = ", ".join(f"{op} {specs[op].name}" for op in ops)
+        signature = ", ".join(("x", "g", *spec.state, "t", "lr", *spec.hyper_names))
+        yield test, f"# {names}: {spec.update.__name__}({signature})", spec
+
+
 def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: int, h: int):
     slots = [f"s{j}" for j in range(s)]
     hypers = [f"h{j}" for j in range(h)]
@@ -178,31 +201,14 @@ def _update(optimizers: Mapping[str, OptimizerSpec], functions: _Functions, s: i
         for names, tuple_ in ((slots, "s"), (hypers, "h"))
         if names
     ]
-    # Rules that share an update function (momentum and Nesterov) share a branch.
-    branches: dict[Callable[..., Any], list[int]] = {}
-    for op, spec in enumerate(optimizers.values()):
-        branches.setdefault(spec.update, []).append(op)
-    specs = list(optimizers.values())
-    for number, (rule, ops) in enumerate(branches.items()):
-        spec = specs[ops[0]]
-        test = " or ".join(f"op == {op}" for op in ops)
-        if number == 0:
-            test = f"if {test}:"
-        elif number < len(branches) - 1:
-            test = f"elif {test}:"
-        else:
-            # The last rule without a test (ids are the registry's, always in range):
-            # LLVM lays out the chain better, 3-5 % off a loop of mixed rules.
-            test = "else:"
-        names = ", ".join(f"{op} {specs[op].name}" for op in ops)
-        signature = ", ".join(("x", "g", *spec.state, "t", "lr", *spec.hyper_names))
+    for test, comment, spec in _branches(optimizers):
         state = slots[: len(spec.state)]
         outputs = ["x", *state]
         arguments = ["x", "g", *state, "t", "lr", *hypers[: len(spec.hyper_names)]]
         lines += [
             f"    {test}",
-            f"        # {names}: {rule.__name__}({signature})",
-            f"        {_targets(outputs)} = {functions.name(rule)}({', '.join(arguments)})",
+            f"        {comment}",
+            f"        {_targets(outputs)} = {functions.name(spec.update)}({', '.join(arguments)})",
         ]
     lines.append(f"    return x, {_tuple(slots)}")
     return lines
@@ -293,6 +299,119 @@ def _chain(
     return lines
 
 
+def _columns_header(name: str, arguments: str, h: int, doc: str) -> list[str]:
+    """The head of a column function of rows ``first … first+n-1`` of a block, which
+    share the hyper-parameter slots ``h`` (unpacked into ``h0 …``)."""
+    lines = _header(f"def {name}(op, first, n, {arguments}, h):", doc)
+    # An unsigned row index: numba tests a signed one for being negative on every
+    # access, and that test keeps LLVM from vectorising the loop.
+    lines.append("    first = np.uint64(first)")
+    if h:
+        lines.append(f"    {_targets([f'h{j}' for j in range(h)])} = h")
+    return lines
+
+
+# Rows outside, the two coordinates inside: LLVM unrolls the coordinates, vectorises
+# over the rows, and computes what a rule takes from t and the hyper-parameters alone
+# (β**t) once for the whole loop, which reads them from h, not from the rows.
+_ROWS_AND_COORDINATES = [
+    "        for row in range(n):",
+    "            r = first + np.uint64(row)",
+    "            for c in range(2):",
+]
+
+
+def _update_columns(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int
+) -> list[str]:
+    lines = _columns_header(
+        "update_columns",
+        "pos, grad, state, new_pos, new_state, t, rates, k",
+        h,
+        "One update of optimiser ``op``, both coordinates, of rows ``first … first+n-1``\n"
+        "    of a block held as columns: reads ``pos[c, r]``, ``grad[c, r]``,\n"
+        "    ``state[slot, c, r]`` and α_t ``rates[k, r]``; writes ``new_pos`` and\n"
+        "    ``new_state`` (a slot the rule lacks is not written).",
+    )
+    for test, comment, spec in _branches(optimizers):
+        slots = range(len(spec.state))
+        outputs = ["new_pos[c, r]", *(f"new_state[{j}, c, r]" for j in slots)]
+        arguments = [
+            "pos[c, r]",
+            "grad[c, r]",
+            *(f"state[{j}, c, r]" for j in slots),
+            "t",
+            "rates[k, r]",
+            *(f"h{j}" for j in range(len(spec.hyper_names))),
+        ]
+        lines += [
+            f"    {test}",
+            f"        {comment}",
+            *_ROWS_AND_COORDINATES,
+            f"                {_targets(outputs)} = {functions.name(spec.update)}(",
+            f"                    {', '.join(arguments)}",
+            "                )",
+        ]
+    return lines
+
+
+def _lookahead_columns(
+    optimizers: Mapping[str, OptimizerSpec], functions: _Functions, h: int
+) -> list[str]:
+    lines = _columns_header(
+        "lookahead_columns",
+        "pos, state, points, t, rates, k",
+        h,
+        "Where optimiser ``op`` takes the gradient of rows ``first … first+n-1`` of a\n"
+        "    block: into ``points[c, r]``, returning True, or False for a rule that takes\n"
+        "    it at ``pos``.",
+    )
+    for op, spec in enumerate(optimizers.values()):
+        if spec.lookahead is None:
+            continue
+        hyper = [f"h{spec.hyper_names.index(name)}" for name in spec.lookahead_hyper]
+        state = [f"state[{spec.state.index(name)}, c, r]" for name in spec.lookahead_state]
+        arguments = ", ".join(["pos[c, r]", *state, "t", "rates[k, r]", *hyper])
+        signature = ", ".join(("x", *spec.lookahead_state, "t", "lr", *spec.lookahead_hyper))
+        lines += [
+            f"    if op == {op}:",
+            f"        # {spec.name}: {spec.lookahead.__name__}({signature})",
+            *_ROWS_AND_COORDINATES,
+            f"                points[c, r] = {functions.name(spec.lookahead)}({arguments})",
+            "        return True",
+        ]
+    lines.append("    return False")
+    return lines
+
+
+def _columns_chain(
+    function: str,
+    doc: str,
+    cases: Sequence[tuple[int, str, Callable[..., Any]]],
+    statement: str,
+    functions: _Functions,
+) -> list[str]:
+    """``_chain`` with a loop over the rows of a block in each branch: the lines of
+    ``statement``, ``{f}`` the case's function, for ``r`` in ``range(n)``."""
+    lines = _header(function, doc)
+    for index, (problem, name, target) in enumerate(cases):
+        if index == 0:
+            test = f"if problem == {problem}:"
+        elif index < len(cases) - 1:
+            test = f"elif problem == {problem}:"
+        else:
+            test = "else:"
+        lines += [
+            f"    {test}  # {problem} {name}",
+            "        for r in range(n):",
+            *(
+                f"            {line}"
+                for line in statement.format(f=functions.name(target)).split("\n")
+            ),
+        ]
+    return lines
+
+
 def _slots(s: int, h: int) -> list[str]:
     lines = _header(
         "def load_state(state, row, coordinate):",
@@ -341,6 +460,8 @@ def render(
         raise ValueError("the kernels need at least one surface and one regression")
     body = _update(optimizers, functions, s, h) + _lookahead(optimizers, functions)
     body += _effective_rate(optimizers, functions, s, h)
+    body += _update_columns(optimizers, functions, h)
+    body += _lookahead_columns(optimizers, functions, h)
     for function, doc, attribute, kind in (
         ("surface_gradient", "The gradient of surface ``problem``.", "grad", surfaces),
         ("surface_value", "The value of surface ``problem``.", "value", surfaces),
@@ -352,6 +473,25 @@ def render(
         arguments = "x, y" if kind is surfaces else "z, y"
         cases = [(ids[p.name], p.name, getattr(p, attribute)) for p in kind]
         body += _chain(f"def {function}(problem, {arguments}):", doc, cases, arguments, functions)
+    surface_cases = [(ids[p.name], p.name, p) for p in surfaces]
+    body += _columns_chain(
+        "def surface_gradient_columns(problem, n, points, grad, noise_x, noise_y):",
+        "Rows ``0 … n-1`` of a block: the gradient of surface ``problem`` at\n"
+        "    ``points[c, r]``, plus the update's noise, into ``grad[c, r]``.",
+        [(number, name, p.grad) for number, name, p in surface_cases],
+        "gx, gy = {f}(points[0, r], points[1, r])\n"
+        "grad[0, r] = gx + noise_x\n"
+        "grad[1, r] = gy + noise_y",
+        functions,
+    )
+    body += _columns_chain(
+        "def surface_value_columns(problem, n, pos, values, k):",
+        "Rows ``0 … n-1`` of a block: the value of surface ``problem`` at ``pos[c, r]``,\n"
+        "    into ``values[k, r]``.",
+        [(number, name, p.value) for number, name, p in surface_cases],
+        "values[k, r] = {f}(pos[0, r], pos[1, r])",
+        functions,
+    )
     body += _slots(s, h)
     program = _interpreter(problems, functions)
     loop_imports, loops = _loops()

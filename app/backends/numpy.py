@@ -33,7 +33,8 @@ def advance(
     """Make ``len(inputs.rates)`` updates of every row, writing update ``k``'s position
     and loss into column ``column + k`` of ``out_path`` (B, n, 2) and ``out_loss`` (B, n),
     on a typed formula its gradient norm into ``out_gauge`` (B, n) (and of
-    ``inputs.recording``'s buffers, if it has one)."""
+    ``inputs.recording``'s buffers, if it has one). ``out_path`` may have no columns:
+    then positions are not recorded."""
     program = inputs.problem.program if isinstance(inputs.problem, ProgramSurface) else None
     x, state, hyper = inputs.x, inputs.state, inputs.hyper
     groups = [
@@ -92,7 +93,8 @@ def advance(
             moving = active & ~bad
             x[moving] = new_x[moving]
             state[moving] = new_state[moving]
-            out_path[:, column + k] = x
+            if out_path.shape[1]:
+                out_path[:, column + k] = x
             if program is None:
                 out_loss[:, column + k] = loss_at(inputs.problem, x, inputs.data_x, inputs.data_y)
             else:

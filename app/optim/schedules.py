@@ -365,4 +365,7 @@ def learning_rates(
     addends = np.empty_like(factors)
     for column, schedule in enumerate(schedules):
         factors[:, column], addends[:, column] = schedule_factors(schedule, updates, per_epoch)
+    if len(schedules) == 1:
+        # The same sums, without gathering a column B times.
+        return alpha[None, :] * factors + addends
     return alpha[None, :] * factors[:, schedule_of_row] + addends[:, schedule_of_row]

@@ -168,6 +168,16 @@ export class RunStream {
     if (live) handlers?.onCancelled?.();
   }
 
+  /**
+   * A new id for a run that needs nothing from the server (its every point is here
+   * already): whatever is in flight is stopped, and its messages dropped from now on.
+   */
+  skip() {
+    if (!this.finished) this.stop();
+    else this.dropSweep();
+    return ++this.currentId;
+  }
+
   stop() {
     this.dropSweep();
     this.finished = true;

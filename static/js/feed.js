@@ -2,6 +2,11 @@
 // (or POSTed, when the test hook's transport says so), paced so a fast drag stays
 // within the server's rate limit (latest request wins), and its points gathered
 // into per-run buffers as they arrive. What is shown of them is stage.js's job.
+//
+// A run's points depend only on its own settings, the problem, the steps and the seed
+// (common random numbers), so a run whose settings did not change keeps the points
+// it has: only the runs that changed are asked for (a slider moves one run), and a
+// request that would change nothing is not sent at all.
 
 import { RunStream, fetchRuns } from "./api.js";
 
@@ -38,6 +43,15 @@ function appendAnatomy(anatomy, run, from) {
   for (const alpha of from === 0 ? run.alpha_t.slice(1) : run.alpha_t) anatomy.alpha.push(alpha);
 }
 
+/** What a run's points depend on (the request's every field but the other runs): two runs with one key have the same points. */
+function runKey(request, i) {
+  return JSON.stringify([{ ...request, runs: null }, request.runs[i]]);
+}
+
+function emptyBuffer(anatomy) {
+  return { x: [], y: [], loss: [], diverged: null, why: null, converged: null, blewUp: null, head: null, anatomy: anatomy ? emptyAnatomy() : null };
+}
+
 export class RunFeed {
   /**
    * page: {hook, request() → the request for the state now, instant() → instant mode,
@@ -47,7 +61,8 @@ export class RunFeed {
    */
   constructor(page) {
     this.page = page;
-    this.current = null; // {id, request, buffers, received, done, started, data}
+    this.current = null; // {id, request, keys, buffers, fresh, received, done, started, data}
+    this.complete = new Map(); // the last whole run's buffers by runKey: points to reuse
     this.sendTimer = null;
     this.lastSend = 0;
     this.postAbort = null;
@@ -75,12 +90,32 @@ export class RunFeed {
     this.sendTimer = null;
     this.lastSend = performance.now();
     const request = this.page.request();
+    const keys = request.runs.map((_, i) => runKey(request, i));
+    const kept = keys.map((key) => this.complete.get(key) ?? null);
+    const fresh = keys.flatMap((_, i) => (kept[i] ? [] : [i]));
+    // The run in flight is this very request: nothing to send, unless a replay is asked
+    // for or something else (a sweep) took its place on the socket. (One already whole
+    // is run again from the points kept, below: a new id at no cost.)
+    const previous = this.current;
+    const inFlight = previous && !previous.done && (hook.transport === "post" || this.stream.currentId === previous.id);
+    if (inFlight && !this.animateNext && keys.join("\n") === previous.keys.join("\n")) {
+      this.page.points(); // the views may still want a redraw (a new layout, another run on top)
+      return;
+    }
+    // Only the runs whose points are not here already.
+    const asked = fresh.length === keys.length ? request : { ...request, runs: fresh.map((i) => request.runs[i]) };
+    if (!fresh.length) {
+      this.newRun(this.stream.skip(), request, keys, kept, fresh);
+      this.page.sent(this.animateNext);
+      this.finished({ id: this.current.id, runs: [] });
+      return;
+    }
     if (hook.transport === "post") {
       this.postAbort?.abort();
       this.postAbort = new AbortController();
       const id = (hook.postId = (hook.postId || 0) + 1) + 1e6;
-      this.newRun(id, request);
-      fetchRuns(request, this.postAbort.signal)
+      this.newRun(id, request, keys, kept, fresh);
+      fetchRuns(asked, this.postAbort.signal)
         .then((result) => {
           if (this.current?.id !== id) return;
           const { runs, ...head } = result;
@@ -92,7 +127,7 @@ export class RunFeed {
           if (error.name !== "AbortError") this.page.failed(error.message);
         });
     } else {
-      this.newRun(this.stream.run(request, 0), request);
+      this.newRun(this.stream.run(asked, 0), request, keys, kept, fresh);
     }
     this.page.sent(this.animateNext);
   }
@@ -108,22 +143,32 @@ export class RunFeed {
     return this.current?.buffers[i] ?? null;
   }
 
-  newRun(id, request) {
+  /** The run for `request`: the `kept` buffers as they are, the `fresh` runs' to fill. */
+  newRun(id, request, keys, kept, fresh) {
+    const previous = this.current;
     this.current = {
       id,
       request,
-      buffers: request.runs.map(() => ({ x: [], y: [], loss: [], diverged: null, why: null, converged: null, blewUp: null, anatomy: request.anatomy ? emptyAnatomy() : null })),
-      received: 0,
+      keys,
+      buffers: kept.map((buf) => buf ?? emptyBuffer(request.anatomy)),
+      fresh, // the request's runs this id computes, in the order the server answers them
+      received: fresh.length ? 0 : Math.max(...kept.map((buf) => buf.x.length)),
       done: false,
       sentAt: performance.now(),
-      data: null,
+      started: previous?.started ? { ...previous.started, runs: kept.map((buf) => buf?.head ?? null) } : null,
+      // A regression's dataset depends only on the problem and the seed, which every kept run shares.
+      data: fresh.length < keys.length ? (previous?.data ?? null) : null,
     };
   }
 
   started(message) {
     const current = this.current;
     if (!current || message.id !== current.id) return;
-    current.started = message;
+    message.runs?.forEach((run, j) => {
+      const buf = current.buffers[current.fresh[j]];
+      if (buf) buf.head = run;
+    });
+    current.started = { ...message, runs: current.buffers.map((buf) => buf.head) };
     if (message.data) {
       current.data = message.data;
       this.page.data(message.data);
@@ -133,8 +178,8 @@ export class RunFeed {
   chunk(message) {
     const current = this.current;
     if (!current || message.id !== current.id) return;
-    message.runs.forEach((run, i) => {
-      const buf = current.buffers[i];
+    message.runs.forEach((run, j) => {
+      const buf = current.buffers[current.fresh[j]];
       if (!buf) return;
       for (let k = 0; k < run.path.length; k++) {
         buf.x.push(run.path[k][0]);
@@ -150,16 +195,25 @@ export class RunFeed {
   done(message) {
     const current = this.current;
     if (!current || message.id !== current.id) return;
+    this.finished(message);
+  }
+
+  finished(message) {
+    const current = this.current;
     current.done = true;
     current.doneAt = performance.now();
-    message.runs.forEach((run, i) => {
-      if (current.buffers[i]) {
-        current.buffers[i].diverged = run.diverged_at ?? null;
-        current.buffers[i].why = run.diverged_reason ?? null;
-        current.buffers[i].converged = run.converged_at ?? null;
-        current.buffers[i].blewUp = run.blew_up_at ?? null;
+    // Every point is in, of the kept runs too (the fresh ones may have stopped short).
+    current.received = Math.max(current.received, ...current.buffers.map((buf) => buf.x.length));
+    message.runs.forEach((run, j) => {
+      const buf = current.buffers[current.fresh[j]];
+      if (buf) {
+        buf.diverged = run.diverged_at ?? null;
+        buf.why = run.diverged_reason ?? null;
+        buf.converged = run.converged_at ?? null;
+        buf.blewUp = run.blew_up_at ?? null;
       }
     });
+    this.complete = new Map(current.keys.map((key, i) => [key, current.buffers[i]]));
     this.page.done();
   }
 }

@@ -1,7 +1,7 @@
 // #loss-plot: loss against update (or epoch) for every run.
 /* global Plotly */
 
-import { CONFIG, FLOOR_DECADES, FONT, MODEBAR, STYLE, followSize, labelOffsets, lw, ms } from "./plots.js";
+import { CONFIG, FLOOR_DECADES, FONT, MODEBAR, STYLE, followSize, labelOffsets, lw, ms, replaceInPlace } from "./plots.js";
 
 const LOSS_CONFIG = { ...CONFIG, modeBarButtons: [["toImage", "resetScale2d"]] };
 
@@ -156,20 +156,26 @@ export class LossView {
   /**
    * runs: [{name, color, dash, hidden, selected, per, path, allLoss}]; final: {marks,
    * converged, blowUps} once every point is in; order: the drawing order (selected last);
-   * notes: the open lesson's marks ({run, t, text}).
+   * notes: the open lesson's marks ({run, t, text}); changed: the runs whose points or
+   * names changed since the last reset (default: all).
+   *
+   * When nothing but those runs' numbers changed (a slider moved: same axes, style,
+   * order and marks), their traces, the marks and the lesson's dots are replaced in
+   * place by one Plotly.animate without a transition, the other runs left alone (a
+   * run's 3 000 losses cost as much to hand to Plotly as to draw). Anything else is
+   * one Plotly.react of the whole chart.
    */
-  reset(runs, steps, final = null, { order = this.order, notes = this.notes } = {}) {
+  reset(runs, steps, final = null, { order = this.order, notes = this.notes, changed = null } = {}) {
     this.runs = runs;
     this.steps = steps;
     this.order = order.length === runs.length ? order : runs.map((_, i) => i);
     this.notes = notes;
     this.type = this.chooseType(runs);
     this.widest = Math.max(4, steps / 20);
-    this.ema = [];
     const smooths = (run) => this.smooth && run.noisy; // a run without noise is drawn as it is
     const width = (run) => lw(run.selected ? 5 : 3.5);
     const visible = (run) => (run.hidden ? "legendonly" : true);
-    const traces = this.order.map((i) => {
+    const raw = (i) => {
       const run = runs[i];
       return {
         type: "scatter",
@@ -185,45 +191,80 @@ export class LossView {
         visible: visible(run),
         meta: { run: i },
       };
-    });
-    this.smoothSlot = [];
-    if (this.smooth) {
-      for (const i of this.order) {
-        const run = runs[i];
-        if (!smooths(run)) continue;
-        this.smoothSlot[i] = traces.length;
-        this.ema[i] = { m: 0, k: 0 };
-        traces.push({
-          type: "scatter",
-          mode: "lines",
-          name: `${run.name} (smoothed)`,
-          x: this.xs(i, run.path.loss.length),
-          y: smoothed(run.path.loss, this.widest, this.type === "log", this.ema[i]),
-          customdata: run.path.loss.map(() => null), // extended with the raw traces' in add()
-          line: { color: run.color, width: width(run), dash: run.dash },
-          hovertemplate: "%{y:.4g} (smoothed)",
-          visible: visible(run),
-          meta: { smooth: i },
-        });
-      }
-    }
-    if (final) traces.push(...this.diamonds(runs, final.converged || []), ...this.blowUps(runs, final.blowUps || []));
-    traces.push(this.noteTrace(runs, notes));
+    };
+    const smoothTrace = (i) => {
+      const run = runs[i];
+      this.ema[i] = { m: 0, k: 0 };
+      return {
+        type: "scatter",
+        mode: "lines",
+        name: `${run.name} (smoothed)`,
+        x: this.xs(i, run.path.loss.length),
+        y: smoothed(run.path.loss, this.widest, this.type === "log", this.ema[i]),
+        customdata: run.path.loss.map(() => null), // extended with the raw traces' in add()
+        line: { color: run.color, width: width(run), dash: run.dash },
+        hovertemplate: "%{y:.4g} (smoothed)",
+        visible: visible(run),
+        meta: { smooth: i },
+      };
+    };
+    const marks = final ? [...this.diamonds(runs, final.converged || []), ...this.blowUps(runs, final.blowUps || [])] : [];
+    const note = this.noteTrace(runs, notes);
+    const smoothedRuns = this.smooth ? this.order.filter((i) => smooths(runs[i])) : [];
     // The layout object stays the same while nothing in it changes, so Plotly.react
     // only recomputes the traces and the y range (no relayout).
     const key = JSON.stringify([FONT.size, STYLE.present, this.epochs, this.xlog, this.xRange(runs, steps), this.type, this.yRange(runs), this.yTicks()]);
+    const shape = JSON.stringify([key, this.order, smoothedRuns, runs.map((r) => [r.color, r.dash, r.hidden, r.selected]), marks.map((m) => m.meta)]);
+    const notesList = [...(final ? this.divergedNotes(runs, final.marks || []) : []), ...this.noteLabels(runs, notes)];
+    const notesKey = JSON.stringify(notesList.map((a) => [a.x, a.y, a.text]));
+    this.final = !!final;
+    if (this.ready && changed && shape === this.shape && this.lay && this.layKey === key) {
+      const indices = [];
+      const data = [];
+      for (const i of changed) {
+        const slot = this.order.indexOf(i);
+        indices.push(slot);
+        const { x, y, customdata, name } = raw(i);
+        data.push({ x, y, customdata, name });
+        if (this.smoothSlot[i] != null) {
+          indices.push(this.smoothSlot[i]);
+          const { x: sx, y: sy, customdata: sc, name: sn } = smoothTrace(i);
+          data.push({ x: sx, y: sy, customdata: sc, name: sn });
+        }
+      }
+      const first = this.order.length + smoothedRuns.length;
+      marks.forEach((m, k) => {
+        indices.push(first + k);
+        data.push({ x: m.x, y: m.y, hovertemplate: m.hovertemplate });
+      });
+      indices.push(first + marks.length);
+      data.push({ x: note.x, y: note.y, customdata: note.customdata, marker: note.marker, meta: note.meta });
+      let layout;
+      if (notesKey !== this.notesKey) {
+        this.lay.annotations = notesList;
+        this.notesKey = notesKey;
+        layout = { annotations: notesList };
+      }
+      return replaceInPlace(this.el, data, indices, layout);
+    }
+    this.ema = [];
+    const traces = this.order.map(raw);
+    this.smoothSlot = [];
+    for (const i of smoothedRuns) {
+      this.smoothSlot[i] = traces.length;
+      traces.push(smoothTrace(i));
+    }
+    traces.push(...marks, note);
     if (!this.lay || this.layKey !== key) {
       this.lay = this.layout(runs, steps);
       this.layKey = key;
       this.notesKey = "[]";
     }
-    const notesList = [...(final ? this.divergedNotes(runs, final.marks || []) : []), ...this.noteLabels(runs, notes)];
-    const notesKey = JSON.stringify(notesList.map((a) => [a.x, a.y, a.text]));
     if (notesKey !== this.notesKey) {
       this.lay.annotations = notesList;
       this.notesKey = notesKey;
     }
-    this.final = !!final;
+    this.shape = shape;
     const draw = this.ready ? Plotly.react : Plotly.newPlot;
     this.ready = true;
     return draw(this.el, traces, this.lay, LOSS_CONFIG);

@@ -56,6 +56,7 @@ const hook = {
   lastRedraw: 0,
   completed: 0, // runs whose every point is on screen
   lastCompleted: { id: 0, at: 0 },
+  drawn: { id: 0, request: null, points: 0, complete: false }, // the run on screen: its request, points drawn
   get state() {
     return S.clone(state);
   },

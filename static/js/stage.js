@@ -2,8 +2,8 @@
 // decided frame by frame: everything at once in instant mode, or up to the
 // playhead when animating. At most one redraw per animation frame; a run's
 // `done` draws at once instead of waiting for the next frame. Also the ground
-// (the surface's loss on a grid, fetched once per problem), drafting (cheap
-// paths while a slider moves), the state chart in the loss chart's place and the
+// (the surface's loss on a grid, fetched once per problem), drafting (paths
+// not nested while a slider moves), the state chart in the loss chart's place and the
 // selected run's step anatomy on the surface (when the state asks for them).
 
 import * as S from "./state.js";
@@ -80,6 +80,8 @@ export class Stage {
     this.page = page;
     this.view = {
       shown: [], // points drawn per run
+      buffers: [], // the feed's buffers drawn, per run (the feed keeps a run's while it is unchanged)
+      names: [], // the runs' names drawn
       drawnId: null, // the run id whose points are on screen
       stale: true, // renderers need a full reset
       finished: false,
@@ -245,9 +247,15 @@ export class Stage {
       const notes = this.page.marks();
       loss.xlog = state.xlog;
       loss.smooth = S.smoothing(state, catalog);
+      // The runs whose points (or names) differ from those on screen: a slider moves one,
+      // and the feed keeps the others' points, so only its traces are handed to Plotly.
+      const changed = view.stale || view.shown.length !== n ? null : metas.flatMap((meta, i) => {
+        const same = view.buffers[i] === cur.buffers[i] && view.shown[i] === meta.path.x.length && view.names[i] === meta.name;
+        return same ? [] : [i];
+      });
       const jobs = [
-        surface.reset(metas, steps, { draft: view.drafting, marks: final?.marks, order, whole, notes }),
-        loss.reset(metas, steps, final, { order, notes }),
+        surface.reset(metas, steps, { draft: view.drafting, marks: final?.marks, order, whole, notes, changed: changed ?? undefined }),
+        loss.reset(metas, steps, final, { order, notes, changed }),
       ];
       if (is3d) jobs.push(surface3d.reset(metas, order));
       if (charting) {
@@ -261,6 +269,8 @@ export class Stage {
       } else if (cur.data) jobs.push(dataView.update(metas.map((m) => lastPoint(m.path))));
       await Promise.all(jobs);
       view.shown = cur.buffers.map((buf) => Math.min(points, buf.x.length));
+      view.buffers = cur.buffers.slice();
+      view.names = metas.map((meta) => meta.name);
       view.drawnId = cur.id;
       view.stale = false;
       view.finished = false;
@@ -288,13 +298,15 @@ export class Stage {
         await Promise.all(jobs);
       }
     }
-    if (!view.drafting && !surface.dots) await surface.undraft();
+    if (!view.drafting) await surface.undraft();
     await this.drawAnatomy(cur, state);
     hook.redraws++;
     hook.lastRedraw = performance.now();
     playback.clock(points - 1, steps);
 
     const complete = cur.done && cur.buffers.every((buf, i) => view.shown[i] >= buf.x.length);
+    // Which run the plots now show, whole or not: a benchmark watches it frame by frame.
+    hook.drawn = { id: cur.id, request: cur.request, points: view.shown.reduce((a, b) => a + b, 0), complete };
     if (complete && !view.finished) {
       view.finished = true;
       await this.finish(cur);
@@ -354,7 +366,10 @@ export class Stage {
 
   /** Students' runs of a class drawn over the scene ([{x, y, rank, student}]; [] for none). */
   showOverlay(runs) {
-    return this.surface ? this.surface.showOverlay(runs) : Promise.resolve();
+    if (!this.surface) return;
+    this.surface.setOverlay(runs);
+    this.invalidate(); // one draw of the whole surface, in turn with every other draw
+    this.schedule();
   }
 
   /** Every point is on screen: settle the loss axis, mark divergence, report in the cards. */
@@ -408,7 +423,7 @@ export class Stage {
     };
   }
 
-  /** A slider is moving: draw cheaply until it rests for a moment. */
+  /** A slider is moving: leave the paths' nesting (overlap.js) until it rests for a moment. */
   draft() {
     this.view.drafting = true;
     clearTimeout(this.draftTimer);

@@ -339,13 +339,14 @@ export class SurfaceView {
    * the open lesson's marks ({run, t, text}).
    *
    * When only the numbers changed (a slider moved: same runs, steps, style, order
-   * and marks), the paths, heads and start markers are replaced in place by one
+   * and marks), the paths and heads of the runs in `changed` (every run, unless
+   * given), and the start markers if they moved, are replaced in place by one
    * Plotly.animate without a transition: Plotly recomputes those traces and
-   * redraws only them; the axes (fixed ranges), the ground image and the colour
-   * bar are left alone. Anything else is one Plotly.react of the whole graph.
+   * redraws only them; the axes (fixed ranges), the ground image, the colour bar and
+   * the other runs are left alone. Anything else is one Plotly.react of the whole graph.
    */
   reset(runs, steps, options = {}) {
-    const { draft = false, marks = [], order = runs.map((_, i) => i), whole = false, notes = [] } = options;
+    const { draft = false, marks = [], order = runs.map((_, i) => i), whole = false, notes = [], changed } = options;
     this.options = options;
     this.runs = runs;
     this.offset = 2;
@@ -355,14 +356,15 @@ export class SurfaceView {
     order.forEach((i, k) => (this.slot[i] = k));
     this.notes = notes;
     this.pendingNest = whole && draft; // done when the slider rests (undraft)
-    // A dot per iterate shows the step sizes; while a slider is dragged the
-    // paths are drawn as bare lines (half the cost), dots follow when it rests.
-    const dots = steps <= 400 && !draft;
+    // A dot per iterate shows the step sizes (not on long runs, where they merge into
+    // the line). They stay while a slider is dragged: taking them off and putting them
+    // back would redraw every path twice a move, where the drag redraws only its run's.
+    const dots = steps <= 400;
     const shape = JSON.stringify([runs.map((r) => [r.color, r.dash, r.hidden, r.selected]), order, steps, dots, STYLE.line, STYLE.marker]);
     const marked = JSON.stringify([marks.map(({ i, t, point }) => [i, t, point]), this.noteKey(runs, notes)]);
     if (this.ready && this.drawn && this.drawn.layout === this.layout && this.drawn.shape === shape && this.drawn.marks === marked) {
       // Nesting costs a few ms on long runs: while a slider is dragged it waits for the rest.
-      return this.update(runs).then(() => whole && !draft && this.nest(runs));
+      return this.update(runs, changed).then(() => whole && !draft && this.nest(runs));
     }
     this.dots = dots;
     this.widths = this.widthsOf(runs, whole && !draft);
@@ -420,7 +422,7 @@ export class SurfaceView {
     // old x range under scaleanchor when the bounds changed (Rosenbrock drawn at x ∈ [−5, 5]).
     const draw = this.ready && this.drawn?.layout === this.layout ? Plotly.react : Plotly.newPlot;
     this.ready = true;
-    this.drawn = { layout: this.layout, shape, marks: marked };
+    this.drawn = { layout: this.layout, shape, marks: marked, starts: JSON.stringify(this.starts(runs)) };
     return draw(this.el, traces, this.layout, CONFIG).then(() => this.fitGround());
   }
 
@@ -547,13 +549,14 @@ export class SurfaceView {
     };
   }
 
-  /** Draw the students' runs `runs` ([{x, y, rank, student}], at most OVERLAY_MAX) over the scene: those traces only. */
-  showOverlay(runs) {
+  /** The students' runs `runs` ([{x, y, rank, student}], at most OVERLAY_MAX) to draw over the scene. */
+  setOverlay(runs) {
     this.overlay = runs;
-    if (!this.ready || this.overlayAt == null) return Promise.resolve();
-    const traces = OVERLAY_SLOTS.map((k) => this.overlayTrace(k, runs[k]));
-    return replaceInPlace(this.el, traces, traces.map((_, k) => this.overlayAt + k));
+    // Drawn by the next reset, as a whole redraw: an in-place update queued now could
+    // land after a redraw with fewer traces and address traces that are gone.
+    if (this.drawn) this.drawn = { ...this.drawn, shape: null };
   }
+
 
   /** "✕ diverged at t" beside each diverged run's last point; the lesson's marks labelled. */
   annotations(runs, marks, notes) {
@@ -603,34 +606,31 @@ export class SurfaceView {
     return { x: [...starts.values()].map((s) => s[0]), y: [...starts.values()].map((s) => s[1]) };
   }
 
-  /** New numbers for the same traces: replaced in place, only these traces redrawn. */
-  update(runs) {
+  /** New numbers for the same traces: the runs in `changed` replaced in place, only they redrawn. */
+  update(runs, changed = runs.map((_, i) => i)) {
     const n = runs.length;
     const traces = [];
     const data = [];
-    runs.forEach((run, i) => {
-      traces.push(this.offset + this.slot[i]);
-      data.push({ x: run.path.x, y: run.path.y, customdata: run.path.loss, name: run.name, hovertemplate: this.hoverTemplate(run) });
-    });
-    runs.forEach((run, i) => {
-      traces.push(this.offset + n + this.slot[i]);
-      data.push(this.head(run));
-    });
-    traces.push(this.offset + 2 * n);
-    data.push(this.starts(runs));
-    return replaceInPlace(this.el, data, traces);
+    for (const i of changed) {
+      const run = runs[i];
+      traces.push(this.offset + this.slot[i], this.offset + n + this.slot[i]);
+      data.push({ x: run.path.x, y: run.path.y, customdata: run.path.loss, name: run.name, hovertemplate: this.hoverTemplate(run) }, this.head(run));
+    }
+    const starts = this.starts(runs);
+    const key = JSON.stringify(starts);
+    if (key !== this.drawn.starts) {
+      this.drawn.starts = key;
+      traces.push(this.offset + 2 * n);
+      data.push(starts);
+    }
+    return traces.length ? replaceInPlace(this.el, data, traces) : Promise.resolve();
   }
 
-  /** Put the dots back after a drag, and nest the paths again. */
+  /** A drag ended: nest the paths again. */
   undraft() {
-    if (!this.ready) return Promise.resolve();
-    const nested = this.pendingNest ? this.nest(this.runs) : Promise.resolve();
+    if (!this.ready || !this.pendingNest) return Promise.resolve();
     this.pendingNest = false;
-    if (this.dots || this.steps > 400) return nested;
-    this.dots = true;
-    if (this.drawn) this.drawn.shape = null; // the next reset lays the graph out again
-    const indices = this.runs.map((_, i) => this.offset + this.slot[i]);
-    return Promise.all([nested, Plotly.restyle(this.el, { mode: "lines+markers" }, indices)]);
+    return this.nest(this.runs);
   }
 
   /** The ground image was painted for another size: repaint it crisp. */

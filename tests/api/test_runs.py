@@ -384,7 +384,9 @@ def test_the_answer_sent_in_pieces_is_byte_for_byte_the_whole_answer(case: str) 
     """POST /api/runs encodes its answer a piece at a time (app/api/encoding.py)."""
     import gzip
 
-    from app.api.encoding import Gzip
+    import zstandard
+
+    from app.api.encoding import Gzip, Zstd
     from app.engine import build_simulation, simulate
     from app.formats import dumps, result_json, result_pieces
 
@@ -400,3 +402,15 @@ def test_the_answer_sent_in_pieces_is_byte_for_byte_the_whole_answer(case: str) 
         assert b"".join(pieces) == whole
         stream = Gzip()
         assert gzip.decompress(b"".join(map(stream.compress, pieces)) + stream.finish()) == whole
+        # zstd: each piece ends a block, so what has arrived decodes as far as it goes.
+        stream = Zstd()
+        sent = [stream.compress(piece) for piece in pieces]
+        reader = zstandard.ZstdDecompressor().decompressobj()
+        assert reader.decompress(sent[0]) == pieces[0]
+        assert pieces[0] + b"".join(map(reader.decompress, sent[1:])) == whole
+        assert (
+            zstandard.ZstdDecompressor()
+            .decompressobj()
+            .decompress(b"".join(sent) + stream.finish())
+            == whole
+        )

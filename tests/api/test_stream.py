@@ -128,6 +128,28 @@ def test_joined_chunks_equal_the_post_response(
         assert outcomes[2][1] is not None
 
 
+@pytest.mark.parametrize(
+    ("body", "plan"),
+    [
+        # A slider moves one run: every update in the chunk after point 0.
+        (request("rosenbrock", {"optimizer": "adam"}, steps=1000), [1, 1000]),
+        # Longer than one slice: 16 updates first, so the page draws at once.
+        (request("rosenbrock", *({"optimizer": n} for n in OPTIMIZERS), steps=1000), [1, 16]),
+    ],
+    ids=["one run", "classroom"],
+)
+def test_a_run_that_one_slice_covers_comes_whole_after_point_0(
+    live_server: str, body: dict[str, Any], plan: list[int]
+) -> None:
+    async def scenario() -> list[dict[str, Any]]:
+        async with open_stream(live_server) as ws:
+            await send(ws, {"type": "run", "id": 3, "request": body, "speed": 0})
+            return await until(ws, "done", 3)
+
+    chunks = [m for m in asyncio.run(scenario()) if m["type"] == "chunk"]
+    assert [max(len(run["path"]) for run in chunk["runs"]) for chunk in chunks[:2]] == plan
+
+
 def _without(run: dict[str, Any], key: str) -> dict[str, Any]:
     return {name: value for name, value in run.items() if name != key}
 

@@ -30,6 +30,7 @@ from typing import Any
 
 import httpx
 import orjson
+import zstandard
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 PAGE_KIB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -300,11 +301,16 @@ class Answer:
     seconds: float = 0.0
     ended: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""  # as it came over the wire (gzipped, if the server chose to)
+    body: bytes = b""  # as it came over the wire (compressed, if the server chose to)
 
     def json(self) -> Any:
-        gzipped = self.headers.get("content-encoding") == "gzip"
-        return orjson.loads(gzip.decompress(self.body) if gzipped else self.body)
+        coding = self.headers.get("content-encoding")
+        body = self.body
+        if coding == "gzip":
+            body = gzip.decompress(body)
+        elif coding == "zstd":  # a streamed frame does not say its size: read it as a stream
+            body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        return orjson.loads(body)
 
 
 async def post(
