@@ -466,15 +466,16 @@ class Execution:
     def rates(self, first_update: int, count: int) -> FloatArray:
         """``α_t`` of every row for updates ``first_update …`` (``count`` of them):
         ``(count, B)``, the rates the backends are handed."""
+        updates = np.arange(first_update, first_update + count, dtype=np.float64)
         if len(self.per_epoch) == 1:  # one batch size (every surface): no rows to pick
-            epochs = regression.epoch_of_updates(first_update, count, self.per_epoch[0])
-            return learning_rates(self.alpha, self.schedules, self.schedule_of_row, epochs)
+            return learning_rates(
+                self.alpha, self.schedules, self.schedule_of_row, updates, self.per_epoch[0]
+            )
         rates = np.empty((count, len(self.x)))
         for group, per_epoch in enumerate(self.per_epoch):
             rows = self.batch_of_row == group
-            epochs = regression.epoch_of_updates(first_update, count, per_epoch)
             rates[:, rows] = learning_rates(
-                self.alpha[rows], self.schedules, self.schedule_of_row[rows], epochs
+                self.alpha[rows], self.schedules, self.schedule_of_row[rows], updates, per_epoch
             )
         return rates
 

@@ -1,4 +1,4 @@
-"""The story from gradient descent to Adam, one preset scene per idea.
+"""The story from gradient descent to Adam and its modern relatives, one preset scene per idea.
 
 Each lesson is a scene (a body of ``POST /api/runs`` plus a playback speed)
 with a short explanation, what to notice and something to try, and how the page
@@ -432,6 +432,111 @@ LESSONS: tuple[Lesson, ...] = (
         highlights=("expression",),
         focus=2,  # Adam: the one that crosses the plain
         marks=(Mark(2, 174, "t=174: loss < −0.99"),),
+    ),
+    Lesson(
+        slug="weight-decay",
+        title="Weight decay is not L2 for Adam",
+        idea=(
+            "Weight decay pulls x towards 0 every update. As L2 (Adam's weight_decay) it is "
+            "added to the gradient, so Adam settles where the gradient and λx cancel: the "
+            "minimum of f + λ|x|²/2. AdamW takes α_t λ x off x apart from the gradient, "
+            "and Adam's step, about α whatever the slope, holds out against it."
+        ),
+        notice=(
+            "f's minimum is at (4, 2), flat along x, steep along y. With λ = 0.1 Adam + L2 "
+            "ends at (2, 1.905): halfway to 0 along the flat x, hardly moved along the steep "
+            "y. AdamW ends at (3.74, 1.95), near the true minimum in both."
+        ),
+        try_this=(
+            "Raise λ to 0.3 on both: Adam + L2 goes to (1, 1.739), AdamW only to (2.768, 1.795)."
+        ),
+        scene={
+            "problem": {
+                "name": "custom",
+                "expression": "0.05*(x - 4)^2 + (y - 2)^2",
+                "start": [-1.0, -1.0],
+            },
+            "steps": 1500,
+            "seed": 0,
+            "runs": [
+                {"optimizer": "adam", "params": {"alpha": 0.05, "weight_decay": 0.1}},
+                {"optimizer": "adamw", "params": {"alpha": 0.05, "weight_decay": 0.1}},
+                {"optimizer": "adam", "params": {"alpha": 0.05}},
+            ],
+        },
+        speed=240,
+        highlights=("weight_decay",),
+        focus=1,  # AdamW: the decay that is not divided away
+        marks=(Mark(0, 1500, "Adam + L2: (2, 1.905)"), Mark(1, 1500, "AdamW: (3.74, 1.95)")),
+    ),
+    Lesson(
+        slug="sign-descent",
+        title="Sign descent: Lion against Adam",
+        idea=(
+            "Lion steps along the sign of a blend of its momentum and the gradient: every "
+            "coordinate moves by exactly α, however steep or flat the surface. Adam's steps "
+            "are about α at first, then shrink as the gradient falls below the root mean "
+            "square it remembers."
+        ),
+        notice=(
+            "With α = 0.02 every one of Lion's 400 steps is 0.02 in each coordinate. It reaches "
+            "a loss below 10⁻³ at update 221, Adam not at all: its steps shrink on the way. "
+            "But Lion cannot stop: its momentum carries it past the minimum, and it ends at a "
+            "loss of 0.022, Adam's at 0.0045."
+        ),
+        try_this=(
+            "Set Lion's β1 and β2 to 0: plain sign descent, x ← x − α sign(g). It hops between "
+            "the minimum and (0.02, 0.02) for ever."
+        ),
+        scene={
+            "problem": {"name": "steep_valley"},
+            "steps": 400,
+            "seed": 0,
+            "runs": [
+                {"optimizer": "lion", "params": {"alpha": 0.02}},
+                {"optimizer": "adam", "params": {"alpha": 0.02}},
+            ],
+        },
+        speed=60,
+        highlights=("beta1", "beta2"),
+        focus=0,
+        marks=(Mark(0, 221, "t=221: loss < 10⁻³"),),
+    ),
+    Lesson(
+        slug="warm-up",
+        title="Warm-up: small steps while Adam learns the gradient's size",
+        idea=(
+            "Adam's first step is α in every coordinate, whatever the gradient: its first "
+            "v̂/√ŝ is the gradient's sign. With a large α that first step can land far up a "
+            "wall. A linear warm-up starts at α/W and reaches α at update W, while Adam's "
+            "averages fill in."
+        ),
+        notice=(
+            "With α = 0.5 on Rosenbrock, Adam's first step climbs the valley wall: the loss "
+            "jumps from 12.5 to 229. With 50 updates of warm-up the loss never rises above "
+            "where it started and is below 10⁻³ by update 259; without, it is still 0.064 at "
+            "the end."
+        ),
+        try_this=(
+            "Shorten the warm-up to 10 updates: a small overshoot again, to 13.5 at update 3."
+        ),
+        scene={
+            "problem": {"name": "rosenbrock"},
+            "steps": 300,
+            "seed": 0,
+            "runs": [
+                {"optimizer": "adam", "params": {"alpha": 0.5}},
+                {
+                    "optimizer": "adam",
+                    "params": {"alpha": 0.5},
+                    "schedule": {"name": "constant", "warmup_steps": 50},
+                },
+            ],
+        },
+        speed=30,
+        highlights=("warmup_steps",),
+        focus=1,
+        marks=(Mark(0, 1, "t=1: loss 229"), Mark(1, 259, "t=259: loss < 10⁻³")),
     ),
 )
 

@@ -10,7 +10,7 @@ import pytest
 
 from app.backends.numpy import evaluate
 from app.engine import Execution, build_simulation, simulate
-from app.optim.registry import OPTIMIZERS
+from app.optim.registry import OPTIMIZERS, hyper_slots, state_slots
 from app.problems.regression import LINEAR, minibatches
 from tests.optim.reference import DEFAULTS, reference_run
 
@@ -21,18 +21,34 @@ START = (-4.5, 1.5)
 # Settings away from the defaults, a schedule for every run, warm-up for the two
 # rules that have it: each anatomy field is exercised where the rules differ.
 SETTINGS = {
-    "sgd": {"alpha": 0.05},
-    "momentum": {"alpha": 0.04, "beta": 0.8, "beta_warmup_steps": 6},
-    "nesterov": {"alpha": 0.04, "beta": 0.95, "beta_warmup_steps": 4},
+    "sgd": {"alpha": 0.05, "weight_decay": 0.2},
+    "momentum": {"alpha": 0.04, "beta": 0.8, "beta_warmup_steps": 6, "weight_decay": 0.1},
+    "nesterov": {"alpha": 0.04, "beta": 0.95, "beta_warmup_steps": 4, "weight_decay": 0.3},
     "adagrad": {"alpha": 0.3, "eps": 1e-3},
     "rmsprop": {"alpha": 0.02, "gamma": 0.8, "eps": 1e-6},
-    "adam": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "bias_correction": False},
+    "adam": {
+        "alpha": 0.05,
+        "beta1": 0.8,
+        "beta2": 0.99,
+        "eps": 1e-6,
+        "bias_correction": False,
+        "weight_decay": 0.2,
+    },
     "amsgrad": {"alpha": 0.05, "beta1": 0.7, "beta2": 0.9, "eps": 1e-7},
     "adamax": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-5},
     "nadam": {"alpha": 0.03, "beta1": 0.85, "beta2": 0.95, "eps": 1e-7},
     "adadelta": {"alpha": 0.8, "rho": 0.8, "eps": 1e-4},
+    "adamw": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.99, "eps": 1e-6, "weight_decay": 0.2},
+    "radam": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.9, "eps": 1e-6},
+    "adabelief": {"alpha": 0.05, "beta1": 0.8, "beta2": 0.95, "eps": 1e-6},
+    "lion": {"alpha": 0.03, "beta1": 0.8, "beta2": 0.95, "weight_decay": 0.3},
 }
 SCHEDULE = {"name": "step", "every": 9, "factor": 0.6}
+WEIGHT_DECAY = {
+    name: {"weight_decay": 0.3}
+    for name, spec in OPTIMIZERS.items()
+    if "weight_decay" in spec.hyper_names
+}
 
 
 def step_rate(alpha, t):
@@ -129,17 +145,21 @@ def test_a_regressions_alpha_t_counts_its_own_epochs():
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_every_step_is_minus_the_effective_rate_times_the_direction(backend):
     # The registry's own direction functions, on Rosenbrock with noise: whatever a rule
-    # added to the registry calls its direction, the anatomy explains its real steps.
-    runs = [{"optimizer": name, "params": {"alpha": 1e-3}} for name in OPTIMIZERS]
+    # added to the registry calls its direction, the anatomy explains its real steps
+    # (with weight decay where a rule has it: a direction may read x_{t−1}).
+    runs = [
+        {"optimizer": name, "params": {"alpha": 1e-3, **WEIGHT_DECAY.get(name, {})}}
+        for name in OPTIMIZERS
+    ]
     body = {"problem": {"name": "rosenbrock", "noise": 0.5}, "steps": 60, "runs": runs}
     simulation = build_simulation({**body, "anatomy": True})
     result = simulate(simulation, backend)
     for row, spec in enumerate(OPTIMIZERS.values()):
         anatomy = result.anatomy[row]
-        slots = np.zeros((1, 60, 3, 2))
+        slots = np.zeros((1, 60, state_slots(), 2))
         for j, name in enumerate(spec.state):
             slots[0, :, j] = anatomy.state[spec.symbols[name]]
-        hyper = np.zeros((1, 5))
+        hyper = np.zeros((1, hyper_slots()))
         params = simulation.runs[row].params
         hyper[0, : len(spec.hyper_names)] = [params[n] for n in spec.hyper_names]
         direction = evaluate(
@@ -147,10 +167,11 @@ def test_every_step_is_minus_the_effective_rate_times_the_direction(backend):
             "direction",
             anatomy.grad[None],
             slots,
-            np.zeros((1, 3, 2)),
+            np.zeros((1, state_slots(), 2)),
             1,
             anatomy.alpha_t[None],
             hyper,
+            points=result.paths[row][None, :-1],
         )[0]
         step = np.diff(result.paths[row], axis=0)
         np.testing.assert_allclose(step, -anatomy.effective_lr * direction, rtol=1e-9, atol=1e-15)

@@ -88,7 +88,7 @@ def test_a_switch_refuses_other_words(capsys):
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
-        (["run", "--optimizer", "adamw"], "valid optimizers"),
+        (["run", "--optimizer", "adam2"], "valid optimizers"),
         (["run", "--problem", "moon"], "valid problems"),
         (["run", "--optimizer", "adam", "--beta", "0.5"], "not a parameter of adam"),
         (["run", "--optimizer", "sgd", "--alpha", "-1"], "alpha: must be between"),
@@ -109,7 +109,7 @@ def test_a_switch_refuses_other_words(capsys):
             ["run", "--optimizer", "sgd", "--batch-size", "4"],
             "--batch-size: only regression problems have batches",
         ),
-        (["run", "--schedule", "cosine"], "--schedule: unknown schedule 'cosine'"),
+        (["run", "--schedule", "sawtooth"], "--schedule: unknown schedule 'sawtooth'"),
         (["run", "--problem-param", "noise=-1"], "--problem-param noise: must be between"),
         (["run", "--stride", "0"], "--stride: must be between 1 and 10000"),
     ],

@@ -151,8 +151,13 @@ def test_defaults_fill_every_field():
         "batch_size": 16,
     }
     run_json = simulation.runs[0].as_json()
-    assert run_json["params"] == {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0}
-    assert run_json["schedule"] == {"name": "constant"}
+    assert run_json["params"] == {
+        "alpha": 0.01,
+        "beta": 0.9,
+        "beta_warmup_steps": 0,
+        "weight_decay": 0.0,
+    }
+    assert run_json["schedule"] == {"name": "constant", "warmup_steps": 0}
     assert run_json["start"] == list(PROBLEMS["linear_regression"].start)
 
 
@@ -165,7 +170,7 @@ def test_defaults_fill_every_field():
             "valid problems",
         ),
         (
-            {"problem": "rosenbrock", "runs": [{"optimizer": "adamw"}]},
+            {"problem": "rosenbrock", "runs": [{"optimizer": "adam2"}]},
             ("runs", 0, "optimizer"),
             "valid optimizers",
         ),
@@ -182,7 +187,7 @@ def test_defaults_fill_every_field():
         (
             {
                 "problem": "rosenbrock",
-                "runs": [{"optimizer": "sgd", "schedule": {"name": "cosine"}}],
+                "runs": [{"optimizer": "sgd", "schedule": {"name": "sawtooth"}}],
             },
             ("runs", 0, "schedule", "name"),
             "valid schedules",

@@ -278,3 +278,58 @@ def test_10_on_a_plateau_only_steps_that_do_not_scale_with_the_slope_cross_it():
     arrivals = [first_below(loss, -0.99) for loss in wider.losses]
     assert arrivals[1] == min(arrivals)
     quoted("plateau", arrivals[1], arrivals[0])
+
+
+def test_11_adam_with_l2_settles_at_the_regularised_minimum_and_adamw_near_the_true_one():
+    result = play("weight-decay")
+    l2, decoupled, plain = (path[-1] for path in result.paths)
+    # f + λ|x|²/2 with f = 0.05 (x − 4)² + (y − 2)², λ = 0.1, by hand: 0.1 (x − 4) + 0.1 x = 0
+    # and 2 (y − 2) + 0.1 y = 0.
+    np.testing.assert_allclose(l2, (2.0, 4 / 2.1), atol=1e-6)
+    np.testing.assert_allclose(plain, (4.0, 2.0), atol=1e-6)
+    assert 3.5 < decoupled[0] < 4.0 and 1.9 < decoupled[1] < 2.0
+    quoted("weight-decay", round(float(l2[1]), 3), round(float(decoupled[0]), 2))
+    quoted("weight-decay", round(float(decoupled[1]), 2))
+    marked("weight-decay", (0, 1500), (1, 1500))
+    heavier = copy.deepcopy(BY_SLUG["weight-decay"].scene)
+    for run in heavier["runs"][:2]:
+        run["params"]["weight_decay"] = 0.3
+    l2, decoupled, _ = (path[-1] for path in simulate(build_simulation(heavier)).paths)
+    np.testing.assert_allclose(l2, (1.0, 4 / 2.3), atol=1e-6)
+    quoted("weight-decay", round(float(l2[1]), 3), round(float(decoupled[0]), 3))
+    quoted("weight-decay", round(float(decoupled[1]), 3))
+
+
+def test_12_lions_steps_are_all_alpha_and_it_arrives_first_but_cannot_stop():
+    result = play("sign-descent")
+    lion, adam = result.paths
+    np.testing.assert_allclose(np.abs(np.diff(lion, axis=0)), 0.02, rtol=1e-12)
+    assert np.abs(np.diff(adam, axis=0)).min() < 1e-6  # Adam's steps shrink
+    arrived = first_below(result.losses[0], 1e-3)
+    assert first_below(result.losses[1], 1e-3) is None
+    lion_end, adam_end = (float(loss[-1]) for loss in result.losses)
+    assert lion_end > adam_end
+    quoted("sign-descent", arrived, round(lion_end, 3), round(adam_end, 4))
+    marked("sign-descent", (0, arrived))
+    scene = copy.deepcopy(BY_SLUG["sign-descent"].scene)
+    scene["runs"][0]["params"].update(beta1=0.0, beta2=0.0)
+    sign = simulate(build_simulation(scene)).paths[0]
+    ends = {tuple(np.round(point, 9) + 0.0) for point in sign[-50:]}
+    assert ends == {(0.0, 0.0), (0.02, 0.02)}
+
+
+def test_13_adam_overshoots_without_warm_up_and_not_with_it():
+    result = play("warm-up")
+    cold, warm = result.losses
+    start = float(cold[0])
+    peak = int(np.argmax(cold))
+    assert cold[peak] > 10 * start and warm.max() == start  # warm never rises above its start
+    arrived = first_below(warm, 1e-3)
+    assert first_below(cold, 1e-3) is None
+    quoted("warm-up", start, round(float(cold[peak])), arrived, round(float(cold[-1]), 3))
+    marked("warm-up", (0, peak), (1, arrived))
+    shorter = copy.deepcopy(BY_SLUG["warm-up"].scene)
+    shorter["runs"][1]["schedule"]["warmup_steps"] = 10
+    loss = simulate(build_simulation(shorter)).losses[1]
+    assert loss.max() > start
+    quoted("warm-up", round(float(loss.max()), 1), int(np.argmax(loss)))

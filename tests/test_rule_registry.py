@@ -3,6 +3,7 @@ anatomy too), and a spec that disagrees with its function's signature is refused
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import math
 import sys
@@ -10,12 +11,15 @@ import sys
 import numpy as np
 import pytest
 
+from app.api.routes.catalog import anatomy_info
 from app.backends import kernel_source
+from app.backends.numpy import evaluate
 from app.engine import build_simulation, simulate
 from app.hyperparams import HyperParam
 from app.optim import params
 from app.optim.base import OptimizerSpec
 from app.optim.registry import OPTIMIZERS, hyper_slots, state_slots
+from app.optim.sgd import gradient_direction
 from app.problems.registry import PROBLEMS
 
 # -- two rules that are not in the app -------------------------------------------------
@@ -56,6 +60,20 @@ def echo_effective_lr(g, t, lr, shrink):
     return lr * shrink
 
 
+def sgd_rate(g, t, lr):
+    return lr
+
+
+def shrink_update(x, g, t, lr, weight_decay):
+    """Gradient descent whose decay is decoupled: x shrinks apart from the gradient step."""
+    return (x - lr * weight_decay * x - lr * g,)
+
+
+def shrink_direction(g, x, t, lr, weight_decay):
+    """The direction reads where the update started: the decay pulls x towards 0."""
+    return g + weight_decay * x
+
+
 def _weight(name, default):
     return HyperParam(name, name, default, 0.0, 1.0, description="weight of a past gradient")
 
@@ -93,6 +111,53 @@ ECHO = OptimizerSpec(
     effective_lr_equation=r"\alpha_t s",
     equations=(r"x \leftarrow x - \alpha s \sum_i w_i g_{t-i}",),
     description="A test rule with four state slots and five hyper-parameters.",
+)
+
+
+SHRINK = OptimizerSpec(
+    name="shrink",
+    label="Shrink",
+    params=(
+        params.alpha(0.01),
+        HyperParam("weight_decay", r"\lambda", 0.0, 0.0, 1.0, description="decay"),
+    ),
+    update=shrink_update,
+    symbols={},
+    direction=shrink_direction,
+    effective_lr=sgd_rate,
+    direction_equation=r"g + \lambda x",
+    effective_lr_equation=r"\alpha_t",
+    decay_term=r"-\alpha_t \lambda\, x_{t-1}",
+    equations=(r"x \leftarrow x - \alpha_t (g + \lambda x)",),
+    description="A test rule whose direction reads x and whose step has a decay term.",
+)
+
+
+def damped_rate(t, lr):
+    """A helper that a rule's update and its effective rate share: α_t / (1 + t/10)."""
+    return lr / (1.0 + 0.1 * t)
+
+
+def damped_update(x, g, t, lr):
+    return (x - damped_rate(t, lr) * g,)
+
+
+def damped_effective_lr(g, t, lr):
+    return damped_rate(t, lr)
+
+
+DAMPED = OptimizerSpec(
+    name="damped",
+    label="Damped",
+    params=(params.alpha(0.1),),
+    update=damped_update,
+    symbols={},
+    direction=gradient_direction,
+    effective_lr=damped_effective_lr,
+    direction_equation="g",
+    effective_lr_equation=r"\alpha_t / (1 + t/10)",
+    equations=(r"x \leftarrow x - \frac{\alpha_t}{1 + t/10} g",),
+    description="A test rule whose update calls a helper of its module.",
 )
 
 
@@ -207,6 +272,49 @@ def test_an_added_rule_runs_alike_rows_and_minibatches(registered, backend):
     assert together.losses[0][-1] < 0.5 * together.losses[0][0]
 
 
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_a_direction_may_read_where_the_update_started(monkeypatch, backend):
+    # The decay part −α_t λ x_{t−1} of the step: its direction g + λ x, read at the
+    # point each update started from, times α_t is the step; the catalog names the term.
+    monkeypatch.setitem(OPTIMIZERS, SHRINK.name, SHRINK)
+    runs = [{"optimizer": "shrink", "params": {"alpha": 0.05, "weight_decay": 0.3}}]
+    body = {"problem": {"name": "steep_valley", "noise": 0.2}, "steps": 25, "runs": runs}
+    result = simulate(build_simulation({**body, "anatomy": True}), backend)
+    path, anatomy = result.paths[0], result.anatomy[0]
+    hyper = np.zeros((1, hyper_slots()))
+    hyper[0, 0] = 0.3
+    slots = np.zeros((1, 25, state_slots(), 2))
+    arguments = (anatomy.grad[None], slots, slots[:, 0], 1, anatomy.alpha_t[None], hyper)
+    direction = evaluate(SHRINK, "direction", *arguments, points=path[None, :-1])[0]
+    np.testing.assert_allclose(direction, anatomy.grad + 0.3 * path[:-1], rtol=1e-14)
+    np.testing.assert_allclose(np.diff(path, axis=0), -0.05 * direction, rtol=1e-12)
+    with pytest.raises(ValueError, match="reads x: give the points"):
+        evaluate(SHRINK, "direction", *arguments)
+    info = anatomy_info(SHRINK)
+    assert (
+        info["decay_term"] == r"-\alpha_t \lambda\, x_{t-1}"
+        and "<math" in info["decay_term_mathml"]
+    )
+    assert anatomy_info(OPTIMIZERS["adagrad"])["decay_term"] is None
+
+
+@pytest.mark.parametrize("backend", ["compiled", "numpy"])
+def test_a_rule_may_call_a_helper_of_its_module(monkeypatch, backend):
+    # The compiled backend compiles the helper too and hands it to the rule by name.
+    monkeypatch.setitem(OPTIMIZERS, DAMPED.name, DAMPED)
+    body = {"problem": {"name": "steep_valley"}, "steps": 20, "runs": [{"optimizer": "damped"}]}
+    result = simulate(build_simulation({**body, "anatomy": True}), backend)
+    x = [-4.5, 1.5]
+    expected = [tuple(x)]
+    for t in range(1, 21):
+        rate = 0.1 / (1 + t / 10)
+        x = [x[0] - rate * 0.2 * x[0], x[1] - rate * 4.0 * x[1]]
+        expected.append(tuple(x))
+    np.testing.assert_allclose(result.paths[0], expected, rtol=1e-13)
+    rates = [0.1 / (1 + t / 10) for t in range(1, 21)]
+    np.testing.assert_allclose(result.anatomy[0].effective_lr[:, 0], rates, rtol=1e-13)
+
+
 # -- the registry check ------------------------------------------------------------------
 
 
@@ -301,6 +409,17 @@ def test_an_anatomy_that_reads_what_the_rule_lacks_is_refused():
         _spec(momentumish, direction=before_nothing)
     with pytest.raises(ValueError, match=r"effective_lr\(g, \*state, t, lr, \*hyper\)"):
         _spec(momentumish, effective_lr=lambda velocity, t, lr: lr)
+
+
+def test_only_a_direction_reads_the_position_and_a_decay_term_needs_a_weight_decay():
+    def by_position(g, x, t, lr):
+        return lr * x
+
+    with pytest.raises(ValueError, match="by_position reads x, which momentumish does not"):
+        _spec(momentumish, effective_lr=by_position)
+    _spec(momentumish, direction=lambda g, x, velocity, t, lr: velocity)  # accepted
+    with pytest.raises(ValueError, match="λ the rule's weight_decay, which momentumish"):
+        dataclasses.replace(_spec(momentumish), decay_term=r"-\alpha_t \lambda x")
 
 
 @pytest.mark.parametrize("symbols", [{}, {"velocity": "v", "speed": "s"}, {"speed": "v"}])

@@ -104,7 +104,7 @@ def test_progress_rises_to_one_and_json_uses_null_for_did_not():
 @pytest.mark.parametrize(
     ("change", "loc", "words"),
     [
-        ({"optimizer": "adamw"}, ("optimizer",), "valid optimizers"),
+        ({"optimizer": "adam2"}, ("optimizer",), "valid optimizers"),
         ({"x_axis": {"param": "gamma"}}, ("x_axis", "param"), "valid axes"),
         ({"x_axis": {"param": "alpha", "count": 257}}, ("x_axis", "count"), "between 2 and 256"),
         ({"x_axis": {"param": "alpha", "min": 1e-3, "max": 1e-4}}, ("x_axis", "max"), "greater"),

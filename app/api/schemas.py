@@ -234,12 +234,14 @@ Point = Annotated[list[float], Field(min_length=2, max_length=2)]
 # A problem as answered: its name and every parameter filled in; a typed formula's
 # (`custom`) also its expression, start [x, y] and range {"x": [low, high], "y": …}.
 ProblemEcho = dict[str, str | float | int | Point | dict[str, Point]]
+# A schedule completed with its defaults: its name, numbers and switches (restarts).
+ScheduleEcho = dict[str, str | float | int | bool]
 
 
 class RunResult(BaseModel):
     optimizer: str
     params: dict[str, float | int | bool]
-    schedule: dict[str, str | float | int]
+    schedule: ScheduleEcho
     start: Point
     batch_size: int | None = Field(None, description="regression runs given their own size")
     updates_per_epoch: int | None = Field(
@@ -346,7 +348,7 @@ class SweepResponse(BaseModel):
     problem: ProblemEcho
     optimizer: str
     params: dict[str, float | int | bool]
-    schedule: dict[str, str | float | int]
+    schedule: ScheduleEcho
     start: Point | None = Field(None, description="left out when both axes are start axes")
     batch_size: int | None = Field(None, description="regression problems only")
     steps: int
@@ -422,6 +424,11 @@ class AnatomyInfo(BaseModel):
         description="the part of the step its velocity carries beside −α_t g, or null"
     )
     velocity_term_mathml: str | None
+    decay_term: str | None = Field(
+        description="the step's own weight-decay part, −α_t λ x_{t−1} with λ the run's "
+        "weight_decay, or null (a rule without one, or whose decay goes through its moments)"
+    )
+    decay_term_mathml: str | None
 
 
 class OptimizerInfo(BaseModel):
@@ -439,6 +446,9 @@ class ScheduleInfo(BaseModel):
     label: str
     description: str
     params: list[ParamInfo]
+    counts: Literal["epochs", "updates"] = Field(
+        description="what the decay's clock u counts: epochs (u = e) or updates (u = t − 1)"
+    )
     equation: str = Field(description="LaTeX")
     equation_mathml: str
 

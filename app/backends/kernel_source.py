@@ -15,7 +15,8 @@ registry is all the compiled backend needs.
    surfaces, then the regressions, in ``PROBLEMS`` order, then the family of
    interpreted surfaces (the formulas users type);
 2. the imports of the modules that define the rules and problems, and each of
-   their functions compiled with ``inline="always"``;
+   their functions compiled with ``inline="always"`` (with the helpers a function
+   calls from its own module, compiled too and seen under their names);
 3. the dispatch, each function a plain if-chain on an id (``update``,
    ``lookahead``, ``effective_rate``, ``surface_gradient``, ``surface_value``, ``sample_dloss``,
    ``sample_loss``), ``FIRST_REGRESSION``, and ``load_state`` / ``store_state`` /
@@ -92,12 +93,22 @@ def _interpreter(problems: Mapping[str, Problem], functions) -> list[str]:
     return [f"evaluate_program = {name}  # {family.name}"]
 
 
+def helpers_of(function: Callable[..., Any]) -> list[Callable[..., Any]]:
+    """The functions of ``function``'s own module that it calls by name (a rule's update
+    and its effective rate may share a helper): numba resolves a name when it compiles
+    the caller, so each must be compiled too and seen there under that name."""
+    module = function.__module__
+    found = (function.__globals__.get(name) for name in function.__code__.co_names)
+    return [f for f in found if inspect.isfunction(f) and f.__module__ == module]
+
+
 class _Functions:
     """The Python functions the kernels compile, each under one name in the module."""
 
     def __init__(self) -> None:
         self.names: dict[Callable[..., Any], str] = {}
         self.called: set[Callable[..., Any]] = set()
+        self.helpers: dict[Callable[..., Any], list[Callable[..., Any]]] = {}
 
     def name(self, function: Callable[..., Any], inline: bool = True) -> str:
         """The function's name in the module; compiled ``inline="always"`` unless
@@ -105,6 +116,10 @@ class _Functions:
         if not inline:
             self.called.add(function)
         if function not in self.names:
+            # Its helpers first: the module defines them before the function that uses them.
+            self.helpers[function] = helpers_of(function)
+            for helper in self.helpers[function]:
+                self.name(helper)
             module = sys.modules.get(function.__module__)
             if getattr(module, function.__qualname__, None) is not function:
                 raise ValueError(
@@ -125,10 +140,14 @@ class _Functions:
         return [f"import {m}" for m in sorted({f.__module__ for f in self.names})]
 
     def definitions(self) -> list[str]:
-        return [
-            f"{name} = {'_call' if f in self.called else '_jit'}({f.__module__}.{f.__qualname__})"
-            for f, name in self.names.items()
-        ]
+        lines = []
+        for f, name in self.names.items():
+            source = f"{f.__module__}.{f.__qualname__}"
+            if self.helpers[f]:
+                compiled = ", ".join(f"{h.__name__}={self.names[h]}" for h in self.helpers[f])
+                source = f"_calling({source}, {compiled})"
+            lines.append(f"{name} = {'_call' if f in self.called else '_jit'}({source})")
+        return lines
 
 
 def _tuple(names: Sequence[str]) -> str:
@@ -493,6 +512,7 @@ def render(
     source = [
         *docstring,
         "",
+        "import types",
         *loop_imports,
         "",
         *functions.imports(),
@@ -510,6 +530,15 @@ def render(
         "",
         "def _call(function):",
         "    return numba.njit(cache=True, nogil=True)(function)",
+        "",
+        "",
+        "def _calling(function, **compiled):",
+        '    """``function`` seeing the compiled ``compiled`` under its helpers\' names."""',
+        "    namespace = {**function.__globals__, **compiled}",
+        "    return types.FunctionType(",
+        "        function.__code__, namespace, function.__name__, function.__defaults__,",
+        "        function.__closure__,",
+        "    )",
         "",
         "",
         "# -- the rules and problems, compiled as they are " + "-" * 39,

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from app.backends import FloatArray, StepInputs
-from app.optim.base import PREVIOUS, OptimizerSpec
+from app.optim.base import POSITION, PREVIOUS, OptimizerSpec
 from app.optim.registry import OPTIMIZERS
 from app.problems.base import Problem, ProgramSurface, Surface
 from app.problems.expression.program import evaluate as evaluate_program
@@ -135,15 +135,21 @@ def evaluate(
     first_update: int,
     rates: FloatArray,
     hyper: FloatArray,
+    points: FloatArray | None = None,
 ) -> FloatArray:
     """``spec``'s ``role`` function (``"direction"`` or ``"effective_lr"``) for r rows over
     n updates, as arrays: ``grad`` (r, n, 2); ``after`` (r, n, slots, 2), the state after
     each update; ``before`` (r, slots, 2), the state before the first; ``rates`` (r, n),
-    ``α_t``; ``hyper`` (r, hyper slots). Returns (r, n, 2)."""
+    ``α_t``; ``hyper`` (r, hyper slots); ``points`` (r, n, 2), the position each update
+    started from (for a direction that reads it). Returns (r, n, 2)."""
     reads = spec.reads[role]
     arguments = [grad]
     for name in reads.state:
-        if name.startswith(PREVIOUS):
+        if name == POSITION:
+            if points is None:
+                raise ValueError(f"{spec.name}'s {role} reads x: give the points")
+            arguments.append(points)
+        elif name.startswith(PREVIOUS):
             slot = spec.state.index(name.removeprefix(PREVIOUS))
             arguments.append(np.concatenate([before[:, None, slot], after[:, :-1, slot]], axis=1))
         else:

@@ -7,7 +7,7 @@ import numpy as np
 from app.hyperparams import HyperParam
 from app.optim import params
 from app.optim.base import OptimizerSpec
-from app.optim.sgd import sgd_direction
+from app.optim.sgd import gradient_direction
 
 
 def adadelta_update(x, g, avg_sq_grad, avg_sq_delta, t, lr, rho, eps):
@@ -45,7 +45,7 @@ ADADELTA = OptimizerSpec(
     ),
     update=adadelta_update,
     symbols={"avg_sq_grad": "s", "avg_sq_delta": "d"},
-    direction=sgd_direction,
+    direction=gradient_direction,
     effective_lr=adadelta_effective_lr,
     direction_equation="g",
     effective_lr_equation=(
@@ -56,6 +56,7 @@ ADADELTA = OptimizerSpec(
         r"\Delta = \frac{\sqrt{d + \varepsilon}}{\sqrt{s + \varepsilon}}\, g",
         r"d \leftarrow \rho\, d + (1 - \rho)\, \Delta^2",
         r"x \leftarrow x - \alpha_t\, \Delta",
+        r"\varepsilon \text{ inside both roots, as torch.optim}",
     ),
     description="Scale each step by the ratio of the RMS of past steps to the RMS of "
     "past gradients, so it needs no learning rate of its own.",

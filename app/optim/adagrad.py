@@ -6,7 +6,7 @@ import numpy as np
 
 from app.optim import params
 from app.optim.base import OptimizerSpec
-from app.optim.sgd import sgd_direction
+from app.optim.sgd import gradient_direction
 
 
 def adagrad_update(x, g, sum_sq, t, lr, eps):
@@ -26,13 +26,14 @@ ADAGRAD = OptimizerSpec(
     params=(params.alpha(0.1), params.eps(1e-8)),
     update=adagrad_update,
     symbols={"sum_sq": "G"},
-    direction=sgd_direction,
+    direction=gradient_direction,
     effective_lr=adagrad_effective_lr,
     direction_equation="g",
     effective_lr_equation=r"\frac{\alpha_t}{\sqrt{G + \varepsilon}}",
     equations=(
         r"G \leftarrow G + g^2",
         r"x \leftarrow x - \frac{\alpha_t\, g}{\sqrt{G + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Divide each coordinate's step by the root of all its past squared "
     "gradients: steep directions slow down, but the rate only ever falls.",

@@ -15,9 +15,12 @@ from app.optim.base import OptimizerSpec
 _ADAM_PARAMS = (params.alpha(0.01), params.BETA1, params.BETA2, params.eps(1e-8))
 
 
-def adam_update(x, g, exp_avg, exp_avg_sq, t, lr, beta1, beta2, eps, bias_correction):
+def adam_update(x, g, exp_avg, exp_avg_sq, t, lr, beta1, beta2, eps, bias_correction, weight_decay):
     r"""$v \leftarrow \beta_1 v + (1-\beta_1) g;\; s \leftarrow \beta_2 s + (1-\beta_2) g^2;\;
-    x \leftarrow x - \alpha_t \hat v / \sqrt{\hat s + \varepsilon}$"""
+    x \leftarrow x - \alpha_t \hat v / \sqrt{\hat s + \varepsilon}$, with ``g`` the gradient
+    plus the L2 term ``λx`` (exactly ``g`` without weight decay): the decay goes through
+    both moments and comes out divided by $\sqrt{\hat s + \varepsilon}$, like the gradient."""
+    g = g + weight_decay * x
     exp_avg = beta1 * exp_avg + (1 - beta1) * g
     exp_avg_sq = beta2 * exp_avg_sq + (1 - beta2) * (g * g)
     # With bias_correction = 0 both divisors are exactly 1 (one term of each sum is 0).
@@ -107,7 +110,7 @@ _MOMENT_SYMBOLS = {"exp_avg": "v", "exp_avg_sq": "s"}
 ADAM = OptimizerSpec(
     name="adam",
     label="Adam",
-    params=(*_ADAM_PARAMS, params.BIAS_CORRECTION),
+    params=(*_ADAM_PARAMS, params.BIAS_CORRECTION, params.L2_WEIGHT_DECAY),
     update=adam_update,
     symbols=_MOMENT_SYMBOLS,
     direction=adam_direction,
@@ -115,13 +118,16 @@ ADAM = OptimizerSpec(
     direction_equation=r"\hat v",
     effective_lr_equation=_ADAPTIVE_RATE,
     equations=(
+        r"g \leftarrow g + \lambda x",
         *_MOMENTS,
         _CORRECTED,
         r"\text{(bias correction off: } \hat v = v,\ \hat s = s \text{)}",
         r"x \leftarrow x - \frac{\alpha_t\, \hat v}{\sqrt{\hat s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Momentum and RMSProp together: a moving average of gradients, divided "
-    "by the root of a moving average of squared gradients, both bias-corrected.",
+    "by the root of a moving average of squared gradients, both bias-corrected. Weight "
+    "decay λ adds λx to the gradient (L2), so it is divided by √ŝ too.",
 )
 
 AMSGRAD = OptimizerSpec(
@@ -139,6 +145,7 @@ AMSGRAD = OptimizerSpec(
         r"m \leftarrow \max(m, s)",
         r"\hat v = \frac{v}{1 - \beta_1^t}, \quad \hat s = \frac{m}{1 - \beta_2^t}",
         r"x \leftarrow x - \frac{\alpha_t\, \hat v}{\sqrt{\hat s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Adam that never lets its denominator shrink: it divides by the largest "
     "second moment seen so far.",
@@ -158,6 +165,7 @@ ADAMAX = OptimizerSpec(
         _MOMENTS[0],
         r"u \leftarrow \max\left(\beta_2 u,\ |g|\right)",
         r"x \leftarrow x - \frac{\alpha_t}{1 - \beta_1^t} \cdot \frac{v}{u + \varepsilon}",
+        r"\varepsilon \text{ added to } u \text{ (torch.optim: to } |g| \text{ in the max)}",
     ),
     description="Adam with the infinity norm: the denominator is a decaying maximum of "
     "|g| instead of a root mean square.",
@@ -179,6 +187,7 @@ NADAM = OptimizerSpec(
         r"x \leftarrow x - \alpha_t\,"
         r" \frac{\beta_1 \hat v + \frac{(1 - \beta_1)\, g}{1 - \beta_1^t}}"
         r"{\sqrt{\hat s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Adam with Nesterov's look-ahead folded into the momentum term.",
 )

@@ -24,9 +24,17 @@ rule's state and hyper-parameters, by name.
 anatomy, docs/API.md): ``x_t − x_{t−1} = −effective_lr · direction``, both read
 from the gradient ``g`` the rule used at update ``t`` and its state after that
 update, by name; a name ``prev_<state>`` reads that state before the update
-(AdaDelta's step scales by its ``d`` from before). ``symbols`` gives each state
-name the symbol of the rule's equations (``velocity`` is ``v``), which is how
-the API and the page name the state.
+(AdaDelta's step scales by its ``d`` from before). ``direction`` may also read
+``x``, the position the update started from (weight decay pulls it towards 0);
+``effective_lr`` may not: the compiled loop computes it, and the rate a rule
+gives a coordinate depends on its state, not on where the point is.
+``symbols`` gives each state name the symbol of the rule's equations
+(``velocity`` is ``v``), which is how the API and the page name the state.
+
+A rule whose step has a weight-decay part ``−α_t λ x_{t−1}`` of its own (λ its
+``weight_decay``; decoupled as in AdamW, or L2 that nothing rescales, as in SGD)
+names it in ``decay_term`` (LaTeX), as a momentum rule names its velocity term:
+the page draws each part of the step as an arrow.
 
 ``OptimizerSpec`` reads all of this from the signatures and refuses a spec whose
 ``params``, symbols or functions disagree with the update, so both backends,
@@ -48,6 +56,10 @@ LOOKAHEAD_FORM = "lookahead(x, *state, t, lr, *hyper)"
 ANATOMY_FORM = "{name}(g, *state, t, lr, *hyper)"
 # A state name with this prefix reads the state before the update (see the docstring).
 PREVIOUS = "prev_"
+# The name by which a direction reads the position before the update.
+POSITION = "x"
+# The hyper-parameter a decay term scales x by.
+WEIGHT_DECAY = "weight_decay"
 
 
 def split_signature(
@@ -86,11 +98,14 @@ def _reads(
     owner: str,
     update: Callable[..., Any],
     previous: bool = False,
+    position: bool = False,
 ) -> Reads:
-    """The names ``function`` reads, or a ValueError naming any ``update`` lacks."""
+    """The names ``function`` reads, or a ValueError naming any ``update`` lacks
+    (``previous``: ``prev_<state>`` too; ``position``: ``x`` too)."""
     state, hyper = split_signature(update, ("x", "g"), UPDATE_FORM, owner)
     seen_state, seen_hyper = split_signature(function, leading, form, owner)
     known = set(state) | ({PREVIOUS + name for name in state} if previous else set())
+    known |= {POSITION} if position else set()
     unknown = [n for n in seen_state if n not in known] + [n for n in seen_hyper if n not in hyper]
     if unknown:
         raise ValueError(
@@ -109,7 +124,9 @@ class OptimizerSpec:
     ``lookahead``'s, when it is set; ``reads`` holds what ``direction`` and
     ``effective_lr`` read. ``direction_equation`` and ``effective_lr_equation`` are
     their LaTeX; ``velocity_term`` (LaTeX), for a rule whose step is
-    ``−α_t g`` plus a term carried by its velocity, names that term.
+    ``−α_t g`` plus a term carried by its velocity, names that term;
+    ``decay_term`` (LaTeX) names the step's own weight-decay part ``−α_t λ x_{t−1}``
+    (the module's docstring).
     """
 
     name: str
@@ -124,6 +141,7 @@ class OptimizerSpec:
     direction_equation: str
     effective_lr_equation: str
     velocity_term: str | None = None
+    decay_term: str | None = None
     lookahead: Callable[..., Any] | None = None
     state: tuple[str, ...] = field(init=False)
     hyper_names: tuple[str, ...] = field(init=False)
@@ -161,9 +179,15 @@ class OptimizerSpec:
                 owner,
                 self.update,
                 previous=True,
+                position=role == "direction",
             )
             for role in ("direction", "effective_lr")
         }
+        if self.decay_term is not None and WEIGHT_DECAY not in hyper:
+            raise ValueError(
+                f"{owner}: a decay term is −α_t λ x with λ the rule's {WEIGHT_DECAY}, "
+                f"which {self.update.__name__} does not take"
+            )
         object.__setattr__(self, "state", state)
         object.__setattr__(self, "hyper_names", hyper)
         object.__setattr__(self, "lookahead_state", looks.state)

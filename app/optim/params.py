@@ -90,6 +90,40 @@ BIAS_CORRECTION = HyperParam(
 )
 
 
+# Weight decay pulls x towards 0 each update: as L2 (a term of the loss, so it goes
+# through the gradient and whatever a rule does with it) or decoupled (apart from it).
+L2_WEIGHT_DECAY = HyperParam(
+    "weight_decay",
+    r"\lambda",
+    0.0,
+    0.0,
+    1.0,
+    step=0.001,
+    description="L2 weight decay: λx is added to the gradient (the loss gains λ|x|²/2)",
+)
+
+
+def decoupled_weight_decay(default: float) -> HyperParam:
+    return HyperParam(
+        "weight_decay",
+        r"\lambda",
+        default,
+        0.0,
+        1.0,
+        step=0.001,
+        description="decoupled weight decay: each update also moves x by −α_t λ x, "
+        "apart from the gradient",
+    )
+
+
+# Where a rule puts ε, as a line of its equations: frameworks differ, and a reader
+# comparing with theirs needs to know (docs/API.md, Update rules).
+EPS_INSIDE_ROOT = (
+    r"\varepsilon \text{ inside the root (torch.optim: outside, } \sqrt{\cdot} + \varepsilon)"
+)
+EPS_OUTSIDE_ROOT = r"\varepsilon \text{ outside the root, as torch.optim}"
+
+
 def eps(default: float) -> HyperParam:
     return HyperParam(
         "eps",

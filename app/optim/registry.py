@@ -7,11 +7,15 @@ from typing import Any
 
 from app.errors import InvalidSpec
 from app.hyperparams import export_value, resolve
+from app.optim.adabelief import ADABELIEF
 from app.optim.adadelta import ADADELTA
 from app.optim.adagrad import ADAGRAD
 from app.optim.adam import ADAM, ADAMAX, AMSGRAD, NADAM
+from app.optim.adamw import ADAMW
 from app.optim.base import OptimizerSpec
+from app.optim.lion import LION
 from app.optim.momentum import MOMENTUM, NESTEROV
+from app.optim.radam import RADAM
 from app.optim.rmsprop import RMSPROP
 from app.optim.sgd import SGD
 
@@ -31,6 +35,10 @@ OPTIMIZERS: dict[str, OptimizerSpec] = {
         NADAM,
         ADAMAX,
         AMSGRAD,
+        ADAMW,
+        RADAM,
+        ADABELIEF,
+        LION,
     )
 }
 

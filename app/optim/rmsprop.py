@@ -6,7 +6,7 @@ import numpy as np
 
 from app.optim import params
 from app.optim.base import OptimizerSpec
-from app.optim.sgd import sgd_direction
+from app.optim.sgd import gradient_direction
 
 
 def rmsprop_update(x, g, avg_sq, t, lr, gamma, eps):
@@ -27,13 +27,14 @@ RMSPROP = OptimizerSpec(
     params=(params.alpha(0.01), params.GAMMA, params.eps(1e-8)),
     update=rmsprop_update,
     symbols={"avg_sq": "s"},
-    direction=sgd_direction,
+    direction=gradient_direction,
     effective_lr=rmsprop_effective_lr,
     direction_equation="g",
     effective_lr_equation=r"\frac{\alpha_t}{\sqrt{s + \varepsilon}}",
     equations=(
         r"s \leftarrow \gamma\, s + (1 - \gamma)\, g^2",
         r"x \leftarrow x - \frac{\alpha_t\, g}{\sqrt{s + \varepsilon}}",
+        params.EPS_INSIDE_ROOT,
     ),
     description="Divide each coordinate's step by the root of a moving average of "
     "its squared gradients, which forgets old gradients.",

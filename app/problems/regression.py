@@ -152,10 +152,9 @@ def batches_per_epoch(n_samples: int, batch_size: int) -> int:
     return math.ceil(n_samples / batch_size)
 
 
-def epoch_of_updates(first: int, count: int, per_epoch: int) -> FloatArray:
-    """The epoch index ``⌊(t-1)/per_epoch⌋`` of updates ``first … first+count-1``."""
-    updates = np.arange(first, first + count)
-    return ((updates - 1) // per_epoch).astype(np.float64)
+def epoch_of_updates(updates: FloatArray, per_epoch: int) -> FloatArray:
+    """The epoch index ``⌊(t-1)/per_epoch⌋`` of updates ``t`` (1-based)."""
+    return np.floor((np.asarray(updates, dtype=np.float64) - 1.0) / per_epoch)
 
 
 def minibatches(n_samples: int, batch_size: int, seed: int, first: int, count: int) -> Batches:

@@ -24,9 +24,10 @@ const length = (v) => Math.hypot(v[0], v[1]);
 /**
  * The arrows of update t of run `buf` (t ≥ 1: it moved point t − 1 to point t), from
  * its anatomy; null when the run has no anatomy there. `rule` is the optimiser's
- * catalog entry (its anatomy says whether the step has a velocity term).
+ * catalog entry (its anatomy says whether the step has a velocity term and a
+ * weight-decay term), `params` the run's hyper-parameters as the server ran them.
  */
-export function stepArrows(buf, t, rule) {
+export function stepArrows(buf, t, rule, params = {}) {
   const a = buf.anatomy;
   if (!a || t < 1 || t > a.alpha.length || t >= buf.x.length) return null;
   const k = t - 1;
@@ -36,8 +37,14 @@ export function stepArrows(buf, t, rule) {
   const gradientTerm = [-alpha * a.gx[k], -alpha * a.gy[k]];
   const at = a.lx ? [a.lx[k], a.ly[k]] : from; // where the rule took its gradient
   const arrows = { step: [from, to], gradient: [at, plus(at, gradientTerm)] };
-  // x_t − x_{t−1} = −α_t g + the velocity term (it ends at Nesterov's look-ahead point).
-  if (rule.anatomy?.velocity_term) arrows.velocity = [from, minus(to, gradientTerm)];
+  // A step with a weight-decay part of its own: −α_t λ x_{t−1}, λ the run's weight_decay
+  // (docs/API.md, Update rules), a pull from x_{t−1} towards the origin.
+  const lambda = rule.anatomy?.decay_term ? (params.weight_decay ?? 0) : 0;
+  const decayTerm = [-alpha * lambda * from[0], -alpha * lambda * from[1]];
+  if (lambda) arrows.decay = [from, plus(from, decayTerm)];
+  // x_t − x_{t−1} = −α_t g + the decay term + the velocity term (which ends at
+  // Nesterov's look-ahead point).
+  if (rule.anatomy?.velocity_term) arrows.velocity = [from, minus(minus(to, gradientTerm), decayTerm)];
   return { t, from, alpha, at: a.lx ? at : null, arrows };
 }
 
@@ -127,6 +134,7 @@ export const ARROWS = {
   step: { color: null, words: "the step" },
   gradient: { color: "#c81d25", words: "gradient term" },
   velocity: { color: "#6a3d9a", words: "velocity term" },
+  decay: { color: "#1b7837", words: "weight-decay term" },
   lookahead: { color: "#1f2733", words: "look-ahead point: where g is taken" },
   cloud: { color: "#7d8799", words: "each minibatch of the epoch" },
   full: { color: "#1f2733", words: "the full batch" },
@@ -153,6 +161,7 @@ export function renderKey(el, shown, { rule, color, name, terms }) {
     step: terms.step,
     gradient: terms.gradient,
     velocity: rule.anatomy?.velocity_term_mathml,
+    decay: rule.anatomy?.decay_term_mathml,
     lookahead: "",
     cloud: terms.cloud,
     full: terms.full,

@@ -257,7 +257,7 @@ export function runCard(run, i, ctx, on) {
       }),
     );
   }
-  const chart = alphaChart(run.schedule, run.params.alpha ?? 1, state.steps, perEpoch, color);
+  const chart = alphaChart(run.schedule, sched.counts, run.params.alpha ?? 1, state.steps, perEpoch, color);
   if (chart) schedBox.append(chart);
 
   let batchRow = null;

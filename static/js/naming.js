@@ -102,7 +102,11 @@ export function settingsText(run, state, catalog) {
   return parts.join(", ");
 }
 
-const GREEK = { alpha: "α", beta: "β", gamma: "γ", rho: "ρ", varepsilon: "ε", epsilon: "ε", sigma: "σ", kappa: "κ" };
+// Every lower-case Greek letter a parameter's LaTeX symbol may name, so a new symbol
+// needs nothing here.
+const GREEK_NAMES = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon phi chi psi omega".split(" ");
+const GREEK = Object.fromEntries(GREEK_NAMES.map((name, k) => [name, String.fromCodePoint(0x3b1 + k + (k >= 17 ? 1 : 0))]));
+Object.assign(GREEK, { varepsilon: "ε", varphi: "φ", vartheta: "θ" });
 export function symbolText(spec) {
   let s = spec.symbol || spec.name;
   s = s.replace(/\\mathrm\{([^}]*)\}/g, "$1").replace(/\\([a-z]+)/g, (_, w) => GREEK[w] || w);

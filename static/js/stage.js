@@ -332,7 +332,7 @@ export class Stage {
     let shown = null;
     if (state.anatomy && buf && run && !spotlight.isHidden(i)) {
       const rule = catalog.optimizer(run.optimizer);
-      const step = stepArrows(buf, this.view.shown[i] - 1, rule);
+      const step = stepArrows(buf, this.view.shown[i] - 1, rule, cur.request.runs[i]?.params);
       const problem = catalog.problem(state.problem);
       if (step) {
         let cloud = null;

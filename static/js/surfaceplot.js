@@ -167,7 +167,7 @@ export function lossAt(grid, x, y) {
 const NARROW = 560; // px: under this the colour bar goes under the axes
 // The step anatomy's traces (anatomy.js), last on the graph and in this order: the
 // cloud under the rest, the step over the terms it is the sum of.
-const ANATOMY_LAYER = ["cloud", "full", "velocity", "gradient", "step", "lookahead"];
+const ANATOMY_LAYER = ["cloud", "full", "velocity", "decay", "gradient", "step", "lookahead"];
 // Students' runs over a class's scene: ink, told apart by their dash and the rank at their end.
 const OVERLAY_DASHES = ["solid", "dash", "dot", "dashdot", "longdash"];
 const OVERLAY_SLOTS = [...Array(OVERLAY_MAX).keys()];

@@ -11,6 +11,7 @@ from websockets.asyncio.client import ClientConnection, connect
 OPTIMIZERS = [
     "sgd", "momentum", "nesterov", "adagrad", "rmsprop",
     "adam", "adadelta", "nadam", "adamax", "amsgrad",
+    "adamw", "radam", "adabelief", "lion",
 ]  # fmt: skip
 
 CONTRACT_EXAMPLE: dict[str, Any] = {

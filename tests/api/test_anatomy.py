@@ -17,7 +17,8 @@ RUN_FIELDS = {
 SYMBOLS = {
     "sgd": [], "momentum": ["v"], "nesterov": ["v"], "adagrad": ["G"], "rmsprop": ["s"],
     "adam": ["v", "s"], "adadelta": ["s", "d"], "nadam": ["v", "s"], "adamax": ["v", "u"],
-    "amsgrad": ["v", "s", "m"],
+    "amsgrad": ["v", "s", "m"], "adamw": ["v", "s"], "radam": ["v", "s"],
+    "adabelief": ["v", "s"], "lion": ["v"],
 }  # fmt: skip
 EVERY = request(
     {"name": "noisy_bowl", "noise": 0.5},

@@ -39,10 +39,11 @@ def test_catalog_lists_every_optimizer_with_its_equations(http: httpx.Client) ->
     adam = next(o for o in catalog["optimizers"] if o["name"] == "adam")
     assert adam["label"] and adam["description"]
     names = [p["name"] for p in adam["params"]]
-    assert names == ["alpha", "beta1", "beta2", "eps", "bias_correction"]
+    assert names == ["alpha", "beta1", "beta2", "eps", "bias_correction", "weight_decay"]
     alpha = adam["params"][0]
     assert {"default", "min", "max", "scale", "symbol", "step", "kind"} <= set(alpha)
-    assert adam["params"][-1]["default"] is True
+    assert adam["params"][4]["default"] is True
+    assert adam["params"][5]["default"] == 0.0  # weight decay: off unless asked for
     assert len(adam["equations"]) == len(adam["equations_mathml"]) >= 1
     assert all(m.startswith("<math") and 'display="block"' in m for m in adam["equations_mathml"])
 
@@ -55,6 +56,11 @@ def test_catalog_says_how_each_rules_anatomy_reads(http: httpx.Client) -> None:
     # Only the momentum rules' step has a velocity term beside −α_t g.
     with_velocity = [name for name, a in optimizers.items() if a["velocity_term"]]
     assert with_velocity == ["momentum", "nesterov"]
+    # A weight-decay part of its own: where nothing rescales the L2 term, and the
+    # decoupled decay of AdamW and Lion.
+    with_decay = [name for name, a in optimizers.items() if a["decay_term"]]
+    assert with_decay == ["sgd", "momentum", "nesterov", "adamw", "lion"]
+    assert optimizers["sgd"]["decay_term_mathml"].startswith("<math")
     for anatomy in optimizers.values():
         for key in ("direction", "effective_lr"):
             assert anatomy[f"{key}_mathml"].startswith("<math"), key
@@ -63,8 +69,12 @@ def test_catalog_says_how_each_rules_anatomy_reads(http: httpx.Client) -> None:
 def test_catalog_schedules_problems_and_limits(http: httpx.Client) -> None:
     catalog = http.get("/api/catalog").json()
     schedules = {s["name"]: s for s in catalog["schedules"]}
-    assert list(schedules) == ["constant", "step", "exponential", "inverse_time"]
-    assert [p["name"] for p in schedules["step"]["params"]] == ["every", "factor"]
+    assert list(schedules) == [
+        "constant", "step", "exponential", "inverse_time", "cosine", "one_cycle", "wsd",
+    ]  # fmt: skip
+    # Warm-up goes in front of every schedule.
+    assert [p["name"] for p in schedules["step"]["params"]] == ["every", "factor", "warmup_steps"]
+    assert all(s["params"][-1]["name"] == "warmup_steps" for s in schedules.values())
     assert schedules["step"]["equation_mathml"].startswith("<math")
     problems = {p["name"]: p for p in catalog["problems"]}
     for name in ("steep_valley", "saddle", "noisy_bowl", "rosenbrock", "himmelblau",

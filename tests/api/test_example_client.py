@@ -68,7 +68,7 @@ def test_fetch_csv_reads_back_as_the_arrays(live_server: str) -> None:
 
 def test_a_bad_request_raises_with_the_field(live_server: str) -> None:
     with pytest.raises(ValueError, match="valid optimizers"):
-        client.fetch_runs({**SURFACE, "runs": [{"optimizer": "adamw"}]}, base_url=live_server)
+        client.fetch_runs({**SURFACE, "runs": [{"optimizer": "adam2"}]}, base_url=live_server)
 
 
 @pytest.mark.parametrize("request_body", [SURFACE, REGRESSION], ids=["surface", "strided"])

@@ -156,9 +156,9 @@ def test_sweeps_are_one_variant_per_optimizer_with_its_axes() -> None:
 # -- a grown registry ------------------------------------------------------------------
 
 
-def toy_update(x, g, t, lr, lam):
+def toy_update(x, g, t, lr, weight_decay, lam):
     """A rule that takes the extra parameter (a spec's params must match its rule's)."""
-    return (x - lr * lam * g,)
+    return (x - lr * lam * (g + weight_decay * x),)
 
 
 @pytest.fixture
@@ -173,7 +173,9 @@ def grown(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     )
     monkeypatch.setitem(OPTIMIZERS, "toy", toy)
     monkeypatch.setitem(
-        SCHEDULES, "cosine", dataclasses.replace(SCHEDULES["step"], name="cosine", params=(period,))
+        SCHEDULES,
+        "sawtooth",
+        dataclasses.replace(SCHEDULES["step"], name="sawtooth", params=(period,)),
     )
     saddle = PROBLEMS["saddle"]
     monkeypatch.setitem(
@@ -200,8 +202,8 @@ def test_a_grown_registry_grows_the_schema(grown: Any) -> None:
     assert_params_match(schemas, problem, PROBLEMS["tilted"].params)
     run = schemas.by_const(surface["properties"]["runs"]["items"], "optimizer")["toy"]
     assert_params_match(schemas, run["properties"]["params"], OPTIMIZERS["toy"].params)
-    cosine = schemas.by_const(run["properties"]["schedule"], "name")["cosine"]
-    assert_params_match(schemas, cosine, SCHEDULES["cosine"].params)
+    sawtooth = schemas.by_const(run["properties"]["schedule"], "name")["sawtooth"]
+    assert_params_match(schemas, sawtooth, SCHEDULES["sawtooth"].params)
 
     sweeps = TypeAdapter(grown.SweepRequestSchema).json_schema()
     schemas = Schemas(sweeps, "$defs")
@@ -211,4 +213,4 @@ def test_a_grown_registry_grows_the_schema(grown: Any) -> None:
     assert toy_sweeps
     for sweep in toy_sweeps:
         axes = schemas.by_const(sweep["properties"]["x_axis"], "param")
-        assert list(axes) == ["alpha", "lam", *START_AXES]
+        assert list(axes) == ["alpha", "weight_decay", "lam", *START_AXES]

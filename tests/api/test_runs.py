@@ -25,9 +25,14 @@ def test_spec_example_comes_back_complete(http: httpx.Client) -> None:
     assert "data" not in body  # surfaces carry no dataset
     (run,) = body["runs"]
     assert run["optimizer"] == "momentum"
-    assert run["params"] == {"alpha": 0.001, "beta": 0.9, "beta_warmup_steps": 0}
+    assert run["params"] == {
+        "alpha": 0.001,
+        "beta": 0.9,
+        "beta_warmup_steps": 0,
+        "weight_decay": 0.0,
+    }
     assert isinstance(run["params"]["beta_warmup_steps"], int)
-    assert run["schedule"] == {"name": "step", "every": 100, "factor": 0.5}
+    assert run["schedule"] == {"name": "step", "every": 100, "factor": 0.5, "warmup_steps": 0}
     assert run["start"] == [-1.5, 2.0]
     assert run["diverged_at"] is None
     assert len(run["path"]) == len(run["loss"]) == 301
@@ -44,8 +49,9 @@ def test_defaults_fill_everything_left_out(http: httpx.Client) -> None:
     (run,) = body["runs"]
     assert run["params"] == {
         "alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True,
+        "weight_decay": 0.0,
     }  # fmt: skip
-    assert run["schedule"] == {"name": "constant"}
+    assert run["schedule"] == {"name": "constant", "warmup_steps": 0}
     assert run["start"] == [-1.5, 2.0]
     assert len(run["path"]) == 201
 
@@ -99,11 +105,11 @@ def test_diverging_run_is_a_result_with_finite_numbers(http: httpx.Client) -> No
 
 BAD_REQUESTS = {
     "unknown optimizer": (
-        request("rosenbrock", {"optimizer": "adamw"}),
+        request("rosenbrock", {"optimizer": "adam2"}),
         ["body", "runs", 0, "optimizer"], "valid optimizers: sgd",
     ),
     "unknown schedule": (
-        request("rosenbrock", {"optimizer": "sgd", "schedule": {"name": "cosine"}}),
+        request("rosenbrock", {"optimizer": "sgd", "schedule": {"name": "sawtooth"}}),
         ["body", "runs", 0, "schedule", "name"], "valid schedules: constant",
     ),
     "unknown problem": (

@@ -142,7 +142,7 @@ def test_an_unknown_format_is_a_422_naming_it(http: httpx.Client) -> None:
 
 
 def test_bad_input_is_still_a_json_422(http: httpx.Client) -> None:
-    body = request("rosenbrock", {"optimizer": "adamw"})
+    body = request("rosenbrock", {"optimizer": "adam2"})
     response = http.post("/api/runs", json=body, headers={"accept": "text/csv"})
     assert response.status_code == 422
     assert response.json()["detail"][0]["loc"] == ["body", "runs", 0, "optimizer"]

@@ -245,7 +245,7 @@ def test_errors_leave_the_socket_open(live_server: str) -> None:
             replies["unknown type"] = await receive(ws)
             await ws.send("[1, 2]")
             replies["not an object"] = await receive(ws)
-            bad = request("rosenbrock", {"optimizer": "adamw"})
+            bad = request("rosenbrock", {"optimizer": "adam2"})
             await send(ws, {"type": "run", "id": 5, "request": bad})
             replies["unknown optimizer"] = await receive(ws)
             await send(ws, {"type": "run", "id": 6, "request": request("rosenbrock", steps=10_001)})

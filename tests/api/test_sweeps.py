@@ -21,7 +21,12 @@ def test_sweep_answers_grids_that_match_single_runs(http: httpx.Client) -> None:
     assert response.status_code == 200
     body = response.json()
     assert len(body["final_loss"]) == 4 and all(len(row) == 6 for row in body["final_loss"])
-    assert body["params"] == {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0}
+    assert body["params"] == {
+        "alpha": 0.01,
+        "beta": 0.9,
+        "beta_warmup_steps": 0,
+        "weight_decay": 0.0,
+    }
     alpha, beta = body["x_axis"]["values"][1], body["y_axis"]["values"][2]
     single = run(
         "rosenbrock",
@@ -55,7 +60,7 @@ def test_start_point_sweep_reports_which_minimum_each_cell_reached(http: httpx.C
 @pytest.mark.parametrize(
     ("change", "loc"),
     [
-        ({"optimizer": "adamw"}, ["body", "optimizer"]),
+        ({"optimizer": "adam2"}, ["body", "optimizer"]),
         ({"x_axis": {"param": "rho"}}, ["body", "x_axis", "param"]),
         ({"x_axis": {"param": "alpha", "count": 300}}, ["body", "x_axis", "count"]),
         ({"x_axis": {"param": "alpha", "min": 1.0, "max": 0.1}}, ["body", "x_axis", "max"]),

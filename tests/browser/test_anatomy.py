@@ -112,6 +112,36 @@ def test_the_arrows_explain_the_scrubbed_update_and_follow_t(
     assert key.is_hidden()
 
 
+def test_weight_decay_is_an_arrow_of_its_own_beside_the_gradient_and_velocity_terms(
+    open_page, server, artifacts
+):
+    # Momentum with L2 weight decay: its step is −α_t g − α_t λ x_{t−1} − α_t β v_{t−1}.
+    page = open_page(
+        "?problem=steep_valley&steps=40&anatomy=1&run=momentum~alpha:0.1~beta:0.5~weight_decay:0.4"
+    ).page
+    served = served_anatomy(page, server, page.evaluate("window.__descentlab.state"))["runs"][0]
+    xs, ys = page.evaluate(PATH, 0)
+    t = 4
+    arrows = arrows_at(page, t)
+    factor = arrows["step"]["meta"]["factor"]
+    alpha = served["alpha_t"][t]
+    here = (xs[t - 1], ys[t - 1])
+    start, decay = vector(arrows["decay"])
+    assert start == pytest.approx(here)
+    assert decay == pytest.approx([-factor * alpha * 0.4 * c for c in here])
+    _, step = vector(arrows["step"])
+    _, gradient = vector(arrows["gradient"])
+    _, velocity = vector(arrows["velocity"])
+    previous = served["state"]["v"][t - 2]  # v_{t−1}: the state after update t − 1
+    assert velocity == pytest.approx([-factor * alpha * 0.5 * v for v in previous])
+    total = [g + d + v for g, d, v in zip(gradient, decay, velocity, strict=True)]
+    assert total == pytest.approx(step)
+    key = page.locator("#anatomy-key")
+    assert key.locator("[data-arrow=decay] math").count() == 1
+    assert "weight-decay term" in key.locator("[data-arrow=decay]").inner_text()
+    page.screenshot(path=str(artifacts / "anatomy-weight-decay.png"))
+
+
 @SCREENS
 def test_the_state_chart_has_a_trace_per_run_and_coordinate(open_page, server, width, height):
     page = open_page("lessons/adagrad-rmsprop", width=width, height=height).page

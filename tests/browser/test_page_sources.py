@@ -6,9 +6,12 @@ from __future__ import annotations
 import numpy as np
 
 from app.hyperparams import HyperParam
-from app.optim.schedules import SCHEDULES
+from app.optim.schedules import SCHEDULES, learning_rates
 
-EPOCHS = list(range(0, 121, 3))
+UPDATES = [*range(1, 60), *range(60, 1301, 7)]
+# A surface (an epoch is an update) and a regression whose epoch takes 7 updates.
+PER_EPOCH = (1, 7)
+ALPHA = 0.3
 
 
 def settings(params: tuple[HyperParam, ...]) -> list[dict[str, float]]:
@@ -16,8 +19,12 @@ def settings(params: tuple[HyperParam, ...]) -> list[dict[str, float]]:
     defaults = {p.name: p.default for p in params}
     variants = [defaults]
     for p in params:
-        low = 1.0 if p.kind == "int" else p.min + 0.1 * (p.max - p.min)
-        high = 37.0 if p.kind == "int" else p.min + 0.9 * (p.max - p.min)
+        if p.kind == "bool":
+            low, high = 0, 1
+        elif p.kind == "int":
+            low, high = 1, 37
+        else:
+            low, high = p.min + 0.1 * (p.max - p.min), p.min + 0.9 * (p.max - p.min)
         variants += [{**defaults, p.name: low}, {**defaults, p.name: high}]
     return variants
 
@@ -25,23 +32,29 @@ def settings(params: tuple[HyperParam, ...]) -> list[dict[str, float]]:
 def test_the_alpha_chart_draws_the_servers_schedules(open_page):
     page = open_page().page
     cases = [
-        {"name": name, "params": values}
+        {"schedule": {"name": name, **values}, "counts": spec.counts, "per_epoch": per_epoch}
         for name, spec in SCHEDULES.items()
         for values in settings(spec.params)
+        for per_epoch in PER_EPOCH
     ]
     drawn = page.evaluate(
-        """async ([cases, epochs]) => {
-            const { DECAY } = await import("/static/js/alphachart.js");
-            return cases.map(({ name, params }) =>
-                DECAY[name] ? epochs.map((e) => DECAY[name](e, params)) : null);
+        """async ([cases, updates, alpha]) => {
+            const { scheduledRate } = await import("/static/js/alphachart.js");
+            return cases.map(({ schedule, counts, per_epoch }) =>
+                updates.map((t) => scheduledRate(schedule, counts, alpha, t, per_epoch)));
         }""",
-        [cases, EPOCHS],
+        [cases, UPDATES, ALPHA],
     )
-    for case, decays in zip(cases, drawn, strict=True):
-        assert decays is not None, f"alphachart.js draws no α(t) for schedule {case['name']!r}"
-        spec = SCHEDULES[case["name"]]
-        expected = spec.decay(np.array(EPOCHS, dtype=float), **case["params"])
-        np.testing.assert_allclose(decays, expected, rtol=1e-12, err_msg=str(case))
+    for case, rates in zip(cases, drawn, strict=True):
+        assert None not in rates, f"alphachart.js draws no α(t) for {case['schedule']['name']!r}"
+        expected = learning_rates(
+            np.array([ALPHA]),
+            [case["schedule"]],
+            np.zeros(1, dtype=np.int64),
+            np.array(UPDATES, dtype=float),
+            case["per_epoch"],
+        )[:, 0]
+        np.testing.assert_allclose(rates, expected, rtol=1e-12, atol=1e-15, err_msg=str(case))
 
 
 def test_the_pages_bounds_are_the_catalogs(open_page):

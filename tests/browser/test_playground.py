@@ -344,3 +344,40 @@ def test_a_default_setting_stays_out_of_the_legend_without_a_twin(open_page):
     text = page.locator(".legend-item").nth(0).inner_text()
     assert text.startswith("Adam · α=0.2")
     assert "β" not in text and "bc" not in text  # every other Adam setting is its default
+
+
+# AdamW's and Lion's weight decay, RAdam beside them, a cosine schedule with warm-up.
+ZOO = "?run=adamw~lr:cosine~lr.T:120~lr.warmup_steps:20&run=lion~weight_decay:0.1&run=radam"
+
+
+@pytest.mark.parametrize(("width", "height"), [(1366, 768), (390, 844)])
+def test_the_modern_rules_cards_show_every_slider_and_the_warm_up(
+    open_page, artifacts, width, height
+):
+    page = open_page(ZOO, width=width, height=height).page
+    catalog = json.loads(page.evaluate("document.getElementById('catalog').textContent"))
+    rules = {o["name"]: o for o in catalog["optimizers"]}
+    cosine = next(s for s in catalog["schedules"] if s["name"] == "cosine")
+    card = page.locator("[data-run='0']")
+    card.scroll_into_view_if_needed()
+    for run, name in enumerate(["adamw", "lion", "radam"]):
+        for param in rules[name]["params"]:
+            slider = page.locator(f"[data-run='{run}'] [data-param='{param['name']}']").first
+            assert slider.count() == 1, (name, param["name"])
+    for param in cosine["params"]:
+        assert card.locator(f"[data-param='{param['name']}']").count() >= 1, param["name"]
+    # The α(t) chart rises over the warm-up, then falls along the cosine.
+    label = card.locator(".alpha-chart svg").get_attribute("aria-label")
+    assert "peak" in label and label.startswith("learning rate over updates: α from")
+    card.screenshot(path=str(artifacts / f"modern-rules-card-{width}x{height}.png"))
+    # Nothing in the card is cut off at the side of the screen or of the card, whichever
+    # schedule it follows.
+    edge = card.bounding_box()
+    right = min(width, edge["x"] + edge["width"])
+    for schedule in catalog["schedules"]:
+        card.locator("select[data-control='schedule']").select_option(schedule["name"])
+        card = page.locator("[data-run='0']")
+        for element in card.locator("input, select, .alpha-chart, .schedule .eq math").all():
+            box = element.bounding_box()
+            if box:
+                assert box["x"] >= 0 and box["x"] + box["width"] <= right, (schedule["name"], box)

@@ -149,7 +149,7 @@ def test_a_challenge_is_checked_before_it_starts(classroom):
     url = f"/api/classes/{made['code']}/challenge"
     cases = [
         ({"allowed": ["alpha", "gamma"]}, ["body", "allowed", 1], "no hyper-parameter 'gamma'"),
-        ({"optimizer": "adamw"}, ["body", "optimizer"], "unknown optimizer"),
+        ({"optimizer": "adam2"}, ["body", "optimizer"], "unknown optimizer"),
         ({"params": {"beta": 2}}, ["body", "params", "beta"], "between"),
         ({"time_limit_s": 5}, ["body", "time_limit_s"], "greater than or equal to 10"),
         ({"goal": {"kind": "fastest"}}, ["body", "goal", "kind"], "fewest_updates"),

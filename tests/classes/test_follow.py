@@ -99,7 +99,7 @@ def test_an_invalid_scene_names_the_field_and_the_socket_stays(classroom):
     code = made["code"]
     with classroom.client.websocket_connect(f"/ws/classes/{code}") as teacher:
         hello(teacher, made["teacher_token"])
-        bad = {**SCENE, "request": {**SCENE["request"], "runs": [{"optimizer": "adamw"}]}}
+        bad = {**SCENE, "request": {**SCENE["request"], "runs": [{"optimizer": "adam2"}]}}
         teacher.send_json({"type": "scene", "scene": bad})
         error = teacher.receive_json()
         assert error["code"] == "invalid_message"

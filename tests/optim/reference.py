@@ -28,7 +28,15 @@ SYMBOLS = {
     "adamax": ("v", "u"),
     "nadam": ("v", "s"),
     "adadelta": ("s", "d"),
+    "adamw": ("v", "s"),
+    "radam": ("v", "s"),
+    "adabelief": ("v", "s"),
+    "lion": ("v",),
 }
+
+
+def _sign(value):
+    return 1.0 if value > 0 else -1.0 if value < 0 else 0.0
 
 
 def reference_path(name, params, grad, start, steps, lr_of=None):
@@ -68,6 +76,8 @@ def reference_run(name, params, grad, start, steps, lr_of=None):
         for i in range(2):
             v, s, m = state[0][i], state[1][i], state[2][i]
             gi = g[i]
+            if name in ("sgd", "momentum", "nesterov", "adam"):
+                gi = gi + p["weight_decay"] * x[i]  # L2: the loss gains λ|x|²/2
             if name == "sgd":
                 x[i] = x[i] - lr * gi
                 rate[i] = lr
@@ -106,6 +116,45 @@ def reference_run(name, params, grad, start, steps, lr_of=None):
                 s = max(b2 * s, abs(gi))
                 x[i] = x[i] - (lr / (1 - b1**t)) * v / (s + p["eps"])
                 rate[i] = lr / (s + p["eps"])
+            elif name == "adamw":
+                # torch.optim.AdamW: shrink x, then Adam's step with ε outside the root.
+                b1, b2, lam = p["beta1"], p["beta2"], p["weight_decay"]
+                v = b1 * v + (1 - b1) * gi
+                s = b2 * s + (1 - b2) * gi**2
+                denominator = math.sqrt(s / (1 - b2**t)) + p["eps"]
+                x[i] = x[i] * (1 - lr * lam) - lr * (v / (1 - b1**t)) / denominator
+                rate[i] = lr / denominator
+            elif name == "radam":
+                # torch.optim.RAdam: SGD with corrected momentum while ρ_t ≤ 5.
+                b1, b2 = p["beta1"], p["beta2"]
+                v = b1 * v + (1 - b1) * gi
+                s = b2 * s + (1 - b2) * gi**2
+                rho_inf = 2 / (1 - b2) - 1
+                rho_t = rho_inf - 2 * t * b2**t / (1 - b2**t)
+                if rho_t > 5:
+                    r = math.sqrt(
+                        (rho_t - 4)
+                        * (rho_t - 2)
+                        * rho_inf
+                        / ((rho_inf - 4) * (rho_inf - 2) * rho_t)
+                    )
+                    rate[i] = lr * r * math.sqrt(1 - b2**t) / (math.sqrt(s) + p["eps"])
+                else:
+                    rate[i] = lr
+                x[i] = x[i] - rate[i] * v / (1 - b1**t)
+            elif name == "adabelief":
+                # The paper's Algorithm 2: s tracks (g − v)², ε added to s and to √ŝ.
+                b1, b2, eps = p["beta1"], p["beta2"], p["eps"]
+                v = b1 * v + (1 - b1) * gi
+                s = b2 * s + (1 - b2) * (gi - v) ** 2 + eps
+                rate[i] = lr / (math.sqrt(s / (1 - b2**t)) + eps)
+                x[i] = x[i] - rate[i] * v / (1 - b1**t)
+            elif name == "lion":
+                b1, b2 = p["beta1"], p["beta2"]
+                c = b1 * v + (1 - b1) * gi
+                x[i] = x[i] - lr * (_sign(c) + p["weight_decay"] * x[i])
+                v = b2 * v + (1 - b2) * gi
+                rate[i] = lr
             elif name == "adadelta":
                 rho, eps = p["rho"], p["eps"]
                 v = rho * v + (1 - rho) * gi**2
@@ -126,16 +175,27 @@ def reference_run(name, params, grad, start, steps, lr_of=None):
 
 
 DEFAULTS = {
-    "sgd": {"alpha": 0.01},
-    "momentum": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0},
-    "nesterov": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0},
+    "sgd": {"alpha": 0.01, "weight_decay": 0.0},
+    "momentum": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0, "weight_decay": 0.0},
+    "nesterov": {"alpha": 0.01, "beta": 0.9, "beta_warmup_steps": 0, "weight_decay": 0.0},
     "adagrad": {"alpha": 0.1, "eps": 1e-8},
     "rmsprop": {"alpha": 0.01, "gamma": 0.9, "eps": 1e-8},
-    "adam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "bias_correction": True},
+    "adam": {
+        "alpha": 0.01,
+        "beta1": 0.9,
+        "beta2": 0.999,
+        "eps": 1e-8,
+        "bias_correction": True,
+        "weight_decay": 0.0,
+    },
     "amsgrad": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "adamax": {"alpha": 0.002, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "nadam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
     "adadelta": {"alpha": 1.0, "rho": 0.9, "eps": 1e-6},
+    "adamw": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.01},
+    "radam": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "adabelief": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8},
+    "lion": {"alpha": 0.01, "beta1": 0.9, "beta2": 0.99, "weight_decay": 0.0},
 }
 
 

@@ -59,3 +59,22 @@ def test_amsgrad_differs_from_adam_once_the_second_moment_falls():
     adam = path_of("rosenbrock", "adam", {"alpha": 0.02}, steps=2000)
     amsgrad = path_of("rosenbrock", "amsgrad", {"alpha": 0.02}, steps=2000)
     assert np.max(np.abs(adam - amsgrad)) > 1e-3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_lion_with_zero_betas_is_sign_descent(backend):
+    # c = g and v = g: x ← x − α sign(g), transcribed here in plain floats.
+    lion = path_of(
+        "rosenbrock",
+        "lion",
+        {"alpha": 1e-3, "beta1": 0.0, "beta2": 0.0},
+        steps=200,
+        backend=backend,
+    )
+    x = [-1.5, 2.0]
+    expected = [tuple(x)]
+    for _ in range(200):
+        g = rosenbrock_grad(*x)
+        x = [x[i] - 1e-3 * ((g[i] > 0) - (g[i] < 0)) for i in range(2)]
+        expected.append(tuple(x))
+    np.testing.assert_array_equal(lion, expected)

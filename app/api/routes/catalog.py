@@ -27,12 +27,13 @@ def _mathml(latex: str) -> str:
 
 def anatomy_info(spec: OptimizerSpec) -> dict[str, Any]:
     """How the rule's anatomy reads (docs/API.md, Anatomy): its state's symbols, the
-    direction it steps along, its effective rate and the velocity term of its step
-    (null for a rule without one), as LaTeX and MathML."""
+    direction it steps along, its effective rate and the velocity and weight-decay
+    terms of its step (null for a rule without one), as LaTeX and MathML."""
     terms = {
         "direction": spec.direction_equation,
         "effective_lr": spec.effective_lr_equation,
         "velocity_term": spec.velocity_term,
+        "decay_term": spec.decay_term,
     }
     info: dict[str, Any] = {"state": [spec.symbols[name] for name in spec.state]}
     for key, latex in terms.items():
@@ -62,6 +63,7 @@ def build_catalog(max_steps: int, max_runs: int) -> dict[str, Any]:
             "label": spec.label,
             "description": spec.description,
             "params": [p.as_json() for p in spec.params],
+            "counts": spec.counts,
             "equation": spec.equation,
             "equation_mathml": _mathml(spec.equation),
         }
