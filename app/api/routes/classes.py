@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from app.api.answers import Refused, admission, client_of
+from app.api.answers import Refused, admission, client_of, read_request
 from app.api.class_socket import ClassSocket
 from app.api.encoding import JSONBytesResponse
 from app.api.readiness import engine_warming, warming_response
@@ -34,7 +34,7 @@ from app.classes.schemas import (
 )
 from app.classes.service import Classes, limited
 from app.classes.store import ClassError, not_found
-from app.engine import build_simulation, simulate
+from app.engine import simulate
 from app.formats import CSV_MEDIA_TYPE, answer_points
 
 # Not in OpenAPI: every answer depends on a class code and a token that a request
@@ -149,10 +149,16 @@ async def join_class(code: str, body: Join, request: Request) -> JSONBytesRespon
 
 
 @router.put("/api/classes/{code}/scene", summary="Set the class's scene", responses=BAD_INPUT)
-async def put_scene(code: str, body: SceneBody, request: Request) -> JSONBytesResponse:
+async def put_scene(code: str, body: SceneBody, request: Request) -> Response:
     normal, _ = await acting(request, code, "teacher", "set the scene")
-    check_scene(body.scene)
     classes = classes_of(request)
+    settings = request.app.state.settings
+    try:
+        await read_request(
+            request, body.scene.request.problem, lambda: check_scene(body.scene, settings)
+        )
+    except Refused as refused:
+        return refused.response
     version = await classes.database.call(
         classes.database.store.set_scene, normal, body.scene.stored()
     )
@@ -166,10 +172,16 @@ async def put_scene(code: str, body: SceneBody, request: Request) -> JSONBytesRe
     summary="Start a challenge",
     responses=BAD_INPUT,
 )
-async def start_challenge(code: str, body: NewChallenge, request: Request) -> JSONBytesResponse:
+async def start_challenge(code: str, body: NewChallenge, request: Request) -> Response:
     normal, _ = await acting(request, code, "teacher", "start a challenge")
-    check_challenge(body)
     classes = classes_of(request)
+    settings = request.app.state.settings
+    try:
+        await read_request(
+            request, body.scene.request.problem, lambda: check_challenge(body, settings)
+        )
+    except Refused as refused:
+        return refused.response
     challenge = await classes.database.call(
         classes.database.store.start_challenge, normal, body.spec()
     )
@@ -189,10 +201,18 @@ async def submit(code: str, body: Submission, request: Request) -> Response:
     classes = classes_of(request)
     store = classes.database.store
     challenge = await classes.database.call(store.open_challenge, normal, student["student_id"])
-    run_request = check_submission(challenge, body.params)
+    settings = request.app.state.settings
+    try:
+        # The run is built once: checked here, then simulated as it is.
+        simulation = await read_request(
+            request,
+            challenge["scene"]["request"]["problem"],
+            lambda: check_submission(challenge, body.params, settings),
+        )
+    except Refused as refused:
+        return refused.response
     if engine_warming(request.app):
         return warming_response()
-    simulation = build_simulation(run_request)
     try:
         async with admission(request, answer_points(simulation)) as ticket:
             result = await ticket.run(simulate, simulation)
