@@ -34,7 +34,9 @@ class Follower:
         self.sender: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.sender = asyncio.create_task(self._sending())
+        """Start sending what is pushed; called once, after the socket's ``state``."""
+        if self.sender is None:
+            self.sender = asyncio.create_task(self._sending())
 
     def push(self, kind: str, message: str) -> None:
         self.pending.pop(kind, None)
@@ -132,7 +134,6 @@ class Followers:
         if room is None:
             room = self.rooms[code] = Room(code, self.database)
         room.followers[follower.key] = follower
-        follower.start()
 
     async def leave(self, code: str, follower: Follower) -> None:
         await follower.stop()
