@@ -64,6 +64,9 @@ class Room:
         self.database = database
         self.followers: dict[str, Follower] = {}
         self.changed: dict[str, str] = {}  # kind → origin of its newest event
+        # kind → the message last handed out: two events read after the same write
+        # (one arriving late) would otherwise send one scene twice.
+        self.sent: dict[str, str] = {}
         self.wake = asyncio.Event()
         self.task = asyncio.create_task(self._pushing())
 
@@ -85,6 +88,9 @@ class Room:
                     log.exception("class %s: reading its %s failed", self.code, kind)
                     continue
                 text = encoding.dumps(message).decode()
+                if self.sent.get(kind) == text:
+                    continue
+                self.sent[kind] = text
                 for follower in list(self.followers.values()):
                     if not (kind == "scene" and follower.key == origin):
                         follower.push(kind, text)
