@@ -8,7 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, deque
+from collections import Counter, OrderedDict, deque
 
 from app.classes.broker import broker_for
 from app.classes.followers import Followers
@@ -74,6 +74,7 @@ class Classes:
         self.creations = AddressWindow(CLASSES_PER_HOUR, 3600.0)
         self.sweeping: asyncio.Task[None] | None = None
         self.open_sockets = 0  # /ws/classes/{code} on this process
+        self.sockets_by_address: Counter[str] = Counter()
 
     async def start(self) -> None:
         await self.database.start()

@@ -302,26 +302,35 @@ async def class_socket(websocket: WebSocket, code: str) -> None:
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await deny(websocket, 403, f"origin {websocket.headers['origin']} may not follow a class")
         return
-    if classes.open_sockets >= settings.max_class_sockets:
+    address = websocket.client.host if websocket.client else "unknown"
+    per_address = classes.sockets_by_address
+    full = (
+        f"the server has {settings.max_class_sockets} class sockets open"
+        if classes.open_sockets >= settings.max_class_sockets
+        else f"{address} has {settings.max_class_sockets_per_address} class sockets open"
+        if per_address[address] >= settings.max_class_sockets_per_address
+        else None
+    )
+    if full is not None:
         retry_after = websocket.app.state.gate.retry_after
         await deny(
-            websocket,
-            503,
-            f"the server has {settings.max_class_sockets} class sockets open; "
-            f"retry in {retry_after} s",
-            **{"Retry-After": str(retry_after)},
+            websocket, 503, f"{full}; retry in {retry_after} s", **{"Retry-After": str(retry_after)}
         )
         return
-    address = websocket.client.host if websocket.client else "unknown"
-    try:
-        normal = await known_code(classes, address, code)
-    except ClassError as refused:
-        await deny(websocket, refused.status, refused.detail, **refused.headers)
-        return
-    # Counted from the handshake on, so sockets that never say hello count too.
+    # Counted from the handshake on, before its first await (so two handshakes at
+    # once cannot both take the last place), and sockets that never say hello count.
     classes.open_sockets += 1
+    per_address[address] += 1
     try:
+        try:
+            normal = await known_code(classes, address, code)
+        except ClassError as refused:
+            await deny(websocket, refused.status, refused.detail, **refused.headers)
+            return
         await websocket.accept()
         await ClassSocket(websocket, settings, classes, normal).serve()
     finally:
         classes.open_sockets -= 1
+        per_address[address] -= 1
+        if not per_address[address]:
+            del per_address[address]
