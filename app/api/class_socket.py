@@ -51,7 +51,7 @@ class ClassSocket:
         self.send_lock = asyncio.Lock()
         # This connection, as one client of the compute gate.
         self.gate_client = object()
-        self.follower = Follower(secrets.token_hex(8), self.send)
+        self.follower = Follower(secrets.token_hex(8), self.send, self.close)
         # The teacher's scene waiting to be stored, and the task storing them.
         self.next_scene: dict[str, Any] | None = None
         self.writing: asyncio.Task[None] | None = None

@@ -90,6 +90,9 @@ class Classes:
         deleted = await self.database.call(self.database.store.sweep, retention, now)
         if deleted:
             log.info("deleted %d classes past their retention", len(deleted))
+        for code in deleted:
+            # Every replica's room reads the class, finds it gone and closes its sockets.
+            await self.publish(code, "ended")
         return deleted
 
     async def _sweep_every(self) -> None:
