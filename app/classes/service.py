@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import logging
 import time
+import weakref
 from collections import Counter, OrderedDict, deque
 
 from app.classes.broker import broker_for
@@ -75,6 +76,18 @@ class Classes:
         self.sweeping: asyncio.Task[None] | None = None
         self.open_sockets = 0  # /ws/classes/{code} on this process
         self.sockets_by_address: Counter[str] = Counter()
+        # student id → the lock their submissions take one at a time (kept while used).
+        self.submitting: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def submission_lock(self, student_id: int) -> asyncio.Lock:
+        """Held from a student's rate check to their submission's insert: submissions
+        sent at once are checked one after another, each seeing the ones before."""
+        lock = self.submitting.get(student_id)
+        if lock is None:
+            lock = self.submitting[student_id] = asyncio.Lock()
+        return lock
 
     async def start(self) -> None:
         await self.database.start()

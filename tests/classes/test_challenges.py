@@ -235,3 +235,25 @@ def test_ending_a_class_closes_it_and_its_results_remain(classroom):
         assert float(row["final_loss"]) == stored["final_loss"]
         assert row["converged_at"] == str(stored["converged_at"] or "")
         assert row["rank"] == str(stored["rank"] or "")
+
+
+def test_submissions_sent_at_once_still_keep_the_per_minute_limit(classroom):
+    """Submissions sent together all pass the rate check before any is stored unless
+    a student's are taken one at a time: exactly the limit is scored, the rest 429."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from app.limits import SUBMISSIONS_PER_MINUTE
+
+    made = classroom.create()
+    code = made["code"]
+    ada = classroom.join(code, "Ada")
+    classroom.challenge(made)
+    # One first, alone: it loads the engine's kernels.
+    assert classroom.submit(code, ada, alpha=0.01).status_code == 201
+    sent = SUBMISSIONS_PER_MINUTE + 3
+    with ThreadPoolExecutor(sent) as pool:
+        answers = list(
+            pool.map(lambda i: classroom.submit(code, ada, alpha=0.02 + i / 1000), range(sent))
+        )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] * (SUBMISSIONS_PER_MINUTE - 1) + [429] * 4, statuses

@@ -189,18 +189,12 @@ async def start_challenge(code: str, body: NewChallenge, request: Request) -> Re
     return JSONBytesResponse({"challenge": challenge}, status_code=201)
 
 
-@router.post(
-    "/api/classes/{code}/submissions",
-    status_code=201,
-    summary="Submit a challenge's parameters",
-    responses={**BAD_INPUT, **UNAVAILABLE},
-)
-async def submit(code: str, body: Submission, request: Request) -> Response:
-    normal, student = await acting(request, code, "student", "submit")
-    assert student is not None
-    classes = classes_of(request)
+async def scored_submission(
+    request: Request, classes: Classes, normal: str, student_id: int, body: Submission
+) -> tuple[dict[str, Any], int] | Response:
+    """The stored submission and its rank, or the answer that refuses it."""
     store = classes.database.store
-    challenge = await classes.database.call(store.open_challenge, normal, student["student_id"])
+    challenge = await classes.database.call(store.open_challenge, normal, student_id)
     settings = request.app.state.settings
     try:
         # The run is built once: checked here, then simulated as it is.
@@ -223,9 +217,28 @@ async def submit(code: str, body: Submission, request: Request) -> Response:
         final_loss=float(result.losses[0][-1]),
         diverged_at=result.diverged_at[0],
     )
-    submission, rank = await classes.database.call(
-        store.submit, normal, challenge["id"], student["student_id"], body.params, score
+    return await classes.database.call(
+        store.submit, normal, challenge["id"], student_id, body.params, score
     )
+
+
+@router.post(
+    "/api/classes/{code}/submissions",
+    status_code=201,
+    summary="Submit a challenge's parameters",
+    responses={**BAD_INPUT, **UNAVAILABLE},
+)
+async def submit(code: str, body: Submission, request: Request) -> Response:
+    normal, student = await acting(request, code, "student", "submit")
+    assert student is not None
+    classes = classes_of(request)
+    # A student's submissions are checked and stored one at a time; the insert's
+    # transaction checks the rate again (another replica may have stored one).
+    async with classes.submission_lock(student["student_id"]):
+        answer = await scored_submission(request, classes, normal, student["student_id"], body)
+    if isinstance(answer, Response):
+        return answer
+    submission, rank = answer
     await classes.publish(normal, "leaderboard")
     return JSONBytesResponse({"submission": submission, "rank": rank}, status_code=201)
 
