@@ -152,6 +152,7 @@ async def join_class(code: str, body: Join, request: Request) -> JSONBytesRespon
 async def put_scene(code: str, body: SceneBody, request: Request) -> Response:
     normal, _ = await acting(request, code, "teacher", "set the scene")
     classes = classes_of(request)
+    classes.teacher_writes.take(normal)
     settings = request.app.state.settings
     try:
         await read_request(
@@ -175,6 +176,7 @@ async def put_scene(code: str, body: SceneBody, request: Request) -> Response:
 async def start_challenge(code: str, body: NewChallenge, request: Request) -> Response:
     normal, _ = await acting(request, code, "teacher", "start a challenge")
     classes = classes_of(request)
+    classes.teacher_writes.take(normal)
     settings = request.app.state.settings
     try:
         await read_request(
