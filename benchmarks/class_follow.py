@@ -144,7 +144,7 @@ def run_setup(name: str, env: dict[str, str], replicas: int, args) -> None:
     try:
         for _ in range(replicas):
             port = free_port()
-            process = start_server(port, env=env, timeout=180)
+            process = start_server(port, env=env)
             processes.append(process)
             PIDS[f"http://127.0.0.1:{port}"] = process.pid
         urls = list(PIDS)

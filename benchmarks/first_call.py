@@ -171,7 +171,7 @@ def measure(scene: str, cache_kind: str, warm_cache: str) -> tuple[float, float]
             shutil.copytree(warm_cache, cache)
         os.environ["NUMBA_CACHE_DIR"] = cache
         port = free_port()
-        process = start_server(port, "--workers", "1", timeout=240)
+        process = start_server(port, "--workers", "1")
         try:
             base = f"http://127.0.0.1:{port}"
             return call(base, route, first), call(base, route, second or first)

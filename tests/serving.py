@@ -28,6 +28,13 @@ CHROMIUM_ARGS = [
 ]
 
 
+# How long a server may take to answer /readyz. A checkout's first start compiles
+# every kernel into an empty cache: about a minute of one core, more on a busy CI
+# machine; later starts load the cache in about a second. (Under pytest-timeout's
+# 300 s per test, so a start that hangs says so itself.)
+READY_TIMEOUT = 240.0
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -35,7 +42,10 @@ def free_port() -> int:
 
 
 def start_server(
-    port: int, *uvicorn_args: str, timeout: float = 60.0, env: dict[str, str] | None = None
+    port: int,
+    *uvicorn_args: str,
+    timeout: float = READY_TIMEOUT,
+    env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
     """Start uvicorn on 127.0.0.1:``port``; return once /healthz and then /readyz
     (the compiled engine is warm) answer 200. ``env`` adds settings (``DESCENTLAB_*``)."""
@@ -61,7 +71,10 @@ def start_server(
 
 
 def start_image_server(
-    port: int, env: dict[str, str] | None = None, log: Path | None = None, timeout: float = 60.0
+    port: int,
+    env: dict[str, str] | None = None,
+    log: Path | None = None,
+    timeout: float = READY_TIMEOUT,
 ) -> subprocess.Popen:
     """The Dockerfile's own CMD, with its final stage's ENV, serving the checkout on
     127.0.0.1:``port``; returns once /healthz and /readyz answer 200.
