@@ -97,6 +97,7 @@ MIN_CHALLENGE_SECONDS = 10
 MAX_CHALLENGE_SECONDS = 7_200
 MAX_ALLOWED_PARAMS = 10
 SUBMISSIONS_PER_MINUTE = 6  # a student
+MAX_CHALLENGES = 100  # a class: a lesson starts a handful
 CLASSES_PER_HOUR = 20  # created by an address: a teacher makes one or two a lesson
 JOINS_PER_MINUTE = 30  # an address (a classroom behind one NAT joins at this rate)
 # An address that asks for this many unknown codes within the window is refused

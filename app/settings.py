@@ -114,6 +114,9 @@ class Settings(BaseSettings):
     # Class sockets open per process (a class of 200 students is 200 of them, each
     # holding a few small messages at most); past it the handshake is answered 503.
     max_class_sockets: int = Field(1_000, ge=1)
+    # ... of them from one remote address: a school behind one NAT address fits two
+    # large classes, one client cannot take every place.
+    max_class_sockets_per_address: int = Field(400, ge=1)
     # Compile (or load) the numba engine at start-up, in a background thread.
     warm_up: bool = True
     # The source tree's folders, or a wheel's copies (asset_dir); env overrides both.

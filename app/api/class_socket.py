@@ -16,12 +16,14 @@ import contextlib
 import json
 import logging
 import secrets
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 from starlette.websockets import WebSocket, WebSocketState
 
 from app.api import encoding
+from app.api.answers import names_a_formula
 from app.api.errors import describe, error_items, spec_items
 from app.api.streaming import POLICY_VIOLATION, TokenBucket
 from app.classes.followers import Follower
@@ -47,7 +49,9 @@ class ClassSocket:
         self.invalid_in_a_row = 0
         self.closed = False
         self.send_lock = asyncio.Lock()
-        self.follower = Follower(secrets.token_hex(8), self.send)
+        # This connection, as one client of the compute gate.
+        self.gate_client = object()
+        self.follower = Follower(secrets.token_hex(8), self.send, self.close)
         # The teacher's scene waiting to be stored, and the task storing them.
         self.next_scene: dict[str, Any] | None = None
         self.writing: asyncio.Task[None] | None = None
@@ -181,8 +185,14 @@ class ClassSocket:
             # Not a close: a student's page that sends it by mistake keeps following.
             await self.error("forbidden", "only the teacher may set the class's scene")
         else:
+            check = partial(check_scene, message.scene, self.settings)
             try:
-                check_scene(message.scene)
+                # A typed formula is compiled in one of this socket's worker turns,
+                # never on the event loop (app/api/answers.py, read_request).
+                if names_a_formula(message.scene.request.problem):
+                    await self.websocket.app.state.gate.run(self.gate_client, check)
+                else:
+                    check()
             except InvalidSpec as exc:
                 items = spec_items(exc)
                 await self.invalid("invalid_message", describe(items), errors=items)

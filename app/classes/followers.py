@@ -24,17 +24,24 @@ log = logging.getLogger(__name__)
 
 class Follower:
     def __init__(
-        self, key: str, send: Callable[[str], Awaitable[None]], role: str = "observer"
+        self,
+        key: str,
+        send: Callable[[str], Awaitable[None]],
+        close: Callable[[str], Awaitable[None]],
+        role: str = "observer",
     ) -> None:
         self.key = key  # names this socket in events it causes
         self.role = role
         self._send = send
+        self.close = close  # ends the socket (1008), saying why
         self.pending: dict[str, str] = {}
         self.wake = asyncio.Event()
         self.sender: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self.sender = asyncio.create_task(self._sending())
+        """Start sending what is pushed; called once, after the socket's ``state``."""
+        if self.sender is None:
+            self.sender = asyncio.create_task(self._sending())
 
     def push(self, kind: str, message: str) -> None:
         self.pending.pop(kind, None)
@@ -57,11 +64,15 @@ class Follower:
 
 
 class Room:
-    def __init__(self, code: str, database: Database) -> None:
+    def __init__(self, code: str, database: Database, gone: Callable[[Room], None]) -> None:
         self.code = code
         self.database = database
+        self.gone = gone  # called once the class is found deleted
         self.followers: dict[str, Follower] = {}
         self.changed: dict[str, str] = {}  # kind → origin of its newest event
+        # kind → the message last handed out: two events read after the same write
+        # (one arriving late) would otherwise send one scene twice.
+        self.sent: dict[str, str] = {}
         self.wake = asyncio.Event()
         self.task = asyncio.create_task(self._pushing())
 
@@ -78,11 +89,19 @@ class Room:
                 try:
                     message = await self._read(kind)
                 except ClassError:
-                    return  # the class is gone (deleted); its sockets close on their own
+                    # The class is deleted (the retention sweep tells every replica):
+                    # its sockets are closed, not left following nothing.
+                    self.gone(self)
+                    for follower in list(self.followers.values()):
+                        await follower.close("the class was deleted")
+                    return
                 except Exception:
                     log.exception("class %s: reading its %s failed", self.code, kind)
                     continue
                 text = encoding.dumps(message).decode()
+                if self.sent.get(kind) == text:
+                    continue
+                self.sent[kind] = text
                 for follower in list(self.followers.values()):
                     if not (kind == "scene" and follower.key == origin):
                         follower.push(kind, text)
@@ -130,15 +149,18 @@ class Followers:
     def join(self, code: str, follower: Follower) -> None:
         room = self.rooms.get(code)
         if room is None:
-            room = self.rooms[code] = Room(code, self.database)
+            room = self.rooms[code] = Room(code, self.database, self._drop)
         room.followers[follower.key] = follower
-        follower.start()
+
+    def _drop(self, room: Room) -> None:
+        if self.rooms.get(room.code) is room:
+            del self.rooms[room.code]
 
     async def leave(self, code: str, follower: Follower) -> None:
         await follower.stop()
         room = self.rooms.get(code)
         if room is None:
-            return
+            return  # or dropped: its class was deleted
         room.followers.pop(follower.key, None)
         if not room.followers:
             del self.rooms[code]

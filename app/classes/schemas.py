@@ -5,15 +5,16 @@ by the engine exactly as ``POST /api/runs`` checks a body."""
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
 
 from app.api.fields import Number, Start, whole_number
-from app.api.schemas import Entries, RunsRequest, few_keys
+from app.api.schemas import Entries, RunsRequest, _Closed
 from app.classes.rules import Goal, clean_text, name_problem
-from app.engine import build_simulation
+from app.engine import Simulation, build_simulation
 from app.errors import InvalidSpec
 from app.limits import (
     MAX_ALLOWED_PARAMS,
@@ -28,18 +29,10 @@ from app.limits import (
     MIN_CHALLENGE_SECONDS,
 )
 from app.optim.registry import get_optimizer
+from app.settings import Settings
 
 # A token as sent is read only this far (one is 43 characters).
 MAX_TOKEN_TEXT = 200
-
-
-class _Closed(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @model_validator(mode="before")
-    @classmethod
-    def _few_keys(cls, data: Any) -> Any:
-        return few_keys(data)
 
 
 def _view(value: Any) -> Any:
@@ -97,19 +90,34 @@ class Scene(_Closed):
         }
 
 
-def check_scene(scene: Scene, loc: tuple[str | int, ...] = ("scene",)) -> None:
+def simulation_of(body: dict[str, Any], settings: Settings) -> Simulation:
+    """The engine's simulation of a request body, within the operator's limits."""
+    return build_simulation(body, max_steps=settings.max_steps, max_runs=settings.max_runs)
+
+
+def check_scene(scene: Scene, settings: Settings, loc: tuple[str | int, ...] = ("scene",)) -> None:
     """Raise InvalidSpec (at ``loc`` + request's path) when the engine refuses the
     scene's request, as POST /api/runs would."""
     try:
-        build_simulation(scene.request.engine_body())
+        simulation_of(scene.request.engine_body(), settings)
     except InvalidSpec as exc:
         raise InvalidSpec((*loc, "request", *exc.loc), exc.message, exc.context) from None
+
+
+def _unicode(value: str) -> str:
+    """Text that can be stored and sent: JSON's ``\\ud800`` escape reads as a lone
+    surrogate, which no UTF-8 encoder takes."""
+    if any(unicodedata.category(c) == "Cs" for c in value):
+        raise PydanticCustomError(
+            "invalid_unicode", "must be valid Unicode text, without lone surrogates"
+        )
+    return value
 
 
 def _title(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    title = clean_text(value)
+    title = clean_text(_unicode(value))
     if len(title) > MAX_CLASS_TITLE:
         raise PydanticCustomError(
             "too_long",
@@ -122,7 +130,7 @@ def _title(value: Any) -> Any:
 def _name(value: Any) -> Any:
     if not isinstance(value, str):
         return value
-    name = clean_text(value)
+    name = clean_text(_unicode(value))
     problem = name_problem(name)
     if problem:
         raise PydanticCustomError("invalid_name", problem)
@@ -204,9 +212,9 @@ def submission_request(spec: dict[str, Any], params: dict[str, Any]) -> dict[str
     return body
 
 
-def check_challenge(challenge: NewChallenge) -> None:
+def check_challenge(challenge: NewChallenge, settings: Settings) -> None:
     """Raise InvalidSpec naming the field when the challenge's run cannot be made."""
-    check_scene(challenge.scene)
+    check_scene(challenge.scene, settings)
     spec = challenge.spec()
     optimizer = get_optimizer(challenge.optimizer, ("optimizer",))
     names = [param.name for param in optimizer.params]
@@ -218,7 +226,7 @@ def check_challenge(challenge: NewChallenge) -> None:
                 f"its hyper-parameters: {', '.join(names)}",
             )
     try:
-        build_simulation(submission_request(spec, {}))
+        simulation_of(submission_request(spec, {}), settings)
     except InvalidSpec as exc:
         loc = exc.loc
         if loc[:2] == ("runs", 0):
@@ -232,8 +240,10 @@ class Submission(_Closed):
     params: Entries
 
 
-def check_submission(spec: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """The run's request for these params, or InvalidSpec naming the param."""
+def check_submission(
+    spec: dict[str, Any], params: dict[str, Any], settings: Settings
+) -> Simulation:
+    """The run these params make, or InvalidSpec naming the param."""
     allowed = spec["allowed"]
     for name in params:
         if name not in allowed:
@@ -241,13 +251,11 @@ def check_submission(spec: dict[str, Any], params: dict[str, Any]) -> dict[str, 
                 ("params", name),
                 f"may not be set in this challenge; allowed: {', '.join(allowed)}",
             )
-    body = submission_request(spec, params)
     try:
-        build_simulation(body)
+        return simulation_of(submission_request(spec, params), settings)
     except InvalidSpec as exc:
         loc = exc.loc[3:] if exc.loc[:3] == ("runs", 0, "params") else exc.loc
         raise InvalidSpec(("params", *loc), exc.message, exc.context) from None
-    return body
 
 
 class Hello(_Closed):

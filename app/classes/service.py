@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict, deque
+import weakref
+from collections import Counter, OrderedDict, deque
 
+from app.api.streaming import TokenBucket
 from app.classes.broker import broker_for
 from app.classes.followers import Followers
 from app.classes.store import ClassError, Database
@@ -63,6 +65,32 @@ def limited(window: AddressWindow, address: str, detail: str) -> None:
         raise ClassError(429, f"{detail}; retry in {wait} s", headers={"Retry-After": str(wait)})
 
 
+class ClassBuckets:
+    """A token bucket per class (this replica's): the teacher's HTTP writes are held to
+    the rate of the class socket's messages. The least recently used is forgotten
+    first, so a flood of classes holds bounded memory."""
+
+    def __init__(self, rate: float, burst: int) -> None:
+        self.rate = rate
+        self.burst = burst
+        self.buckets: OrderedDict[str, TokenBucket] = OrderedDict()
+
+    def take(self, code: str) -> None:
+        """Take one write of class ``code``, or raise ClassError 429."""
+        bucket = self.buckets.pop(code, None) or TokenBucket(self.rate, self.burst)
+        self.buckets[code] = bucket
+        if len(self.buckets) > MAX_ADDRESSES:
+            self.buckets.popitem(last=False)
+        if not bucket.take():
+            wait = max(1, int(1 / self.rate + 0.999))
+            raise ClassError(
+                429,
+                f"too many changes to class {code}: at most {self.rate:g} a second "
+                f"(bursts of {self.burst}); retry in {wait} s",
+                headers={"Retry-After": str(wait)},
+            )
+
+
 class Classes:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
@@ -74,6 +102,20 @@ class Classes:
         self.creations = AddressWindow(CLASSES_PER_HOUR, 3600.0)
         self.sweeping: asyncio.Task[None] | None = None
         self.open_sockets = 0  # /ws/classes/{code} on this process
+        self.sockets_by_address: Counter[str] = Counter()
+        self.teacher_writes = ClassBuckets(settings.ws_rate, settings.ws_burst)
+        # student id → the lock their submissions take one at a time (kept while used).
+        self.submitting: weakref.WeakValueDictionary[int, asyncio.Lock] = (
+            weakref.WeakValueDictionary()
+        )
+
+    def submission_lock(self, student_id: int) -> asyncio.Lock:
+        """Held from a student's rate check to their submission's insert: submissions
+        sent at once are checked one after another, each seeing the ones before."""
+        lock = self.submitting.get(student_id)
+        if lock is None:
+            lock = self.submitting[student_id] = asyncio.Lock()
+        return lock
 
     async def start(self) -> None:
         await self.database.start()
@@ -89,6 +131,9 @@ class Classes:
         deleted = await self.database.call(self.database.store.sweep, retention, now)
         if deleted:
             log.info("deleted %d classes past their retention", len(deleted))
+        for code in deleted:
+            # Every replica's room reads the class, finds it gone and closes its sockets.
+            await self.publish(code, "ended")
         return deleted
 
     async def _sweep_every(self) -> None:

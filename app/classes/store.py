@@ -27,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from app.classes import rules
 from app.classes.tables import challenges, classes, students, submissions
-from app.limits import MAX_STUDENTS, SUBMISSIONS_PER_MINUTE
+from app.limits import MAX_CHALLENGES, MAX_STUDENTS, SUBMISSIONS_PER_MINUTE
 
 T = TypeVar("T")
 
@@ -351,6 +351,13 @@ class Store:
         now = _now()
         with self.engine.begin() as connection:
             row = self._open(connection, code)
+            count = connection.execute(
+                select(func.count()).select_from(challenges).where(challenges.c.class_id == row.id)
+            ).scalar_one()
+            if count >= MAX_CHALLENGES:
+                raise ClassError(
+                    409, f"class {code} has had {MAX_CHALLENGES} challenges, the most a class may"
+                )
             challenge_id = connection.execute(
                 insert(challenges)
                 .values(

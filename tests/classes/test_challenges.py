@@ -235,3 +235,51 @@ def test_ending_a_class_closes_it_and_its_results_remain(classroom):
         assert float(row["final_loss"]) == stored["final_loss"]
         assert row["converged_at"] == str(stored["converged_at"] or "")
         assert row["rank"] == str(stored["rank"] or "")
+
+
+def test_submissions_sent_at_once_still_keep_the_per_minute_limit(classroom):
+    """Submissions sent together all pass the rate check before any is stored unless
+    a student's are taken one at a time: exactly the limit is scored, the rest 429."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    made = classroom.create()
+    code = made["code"]
+    ada = classroom.join(code, "Ada")
+    classroom.challenge(made)
+    # One first, alone: it loads the engine's kernels.
+    assert classroom.submit(code, ada, alpha=0.01).status_code == 201
+    sent = SUBMISSIONS_PER_MINUTE + 3
+    with ThreadPoolExecutor(sent) as pool:
+        answers = list(
+            pool.map(lambda i: classroom.submit(code, ada, alpha=0.02 + i / 1000), range(sent))
+        )
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [201] * (SUBMISSIONS_PER_MINUTE - 1) + [429] * 4, statuses
+
+
+def test_a_class_holds_at_most_its_challenges(classroom, monkeypatch):
+    monkeypatch.setattr(store_module, "MAX_CHALLENGES", 2)
+    made = classroom.create()
+    classroom.challenge(made)
+    classroom.challenge(made)
+    answer = classroom.client.post(
+        f"/api/classes/{made['code']}/challenge",
+        json=CHALLENGE,
+        headers=bearer(made["teacher_token"]),
+    )
+    assert answer.status_code == 409 and "2 challenges" in answer.json()["detail"], answer.text
+
+
+def test_a_teachers_http_writes_are_rate_limited_per_class(tmp_path):
+    from tests.classes.conftest import Classroom, make_client
+
+    with make_client(tmp_path, ws_rate=0.01, ws_burst=2) as client:
+        classroom = Classroom(client)
+        made, other = classroom.create(), classroom.create()
+        teacher = bearer(made["teacher_token"])
+        put = f"/api/classes/{made['code']}/scene"
+        assert client.put(put, json={"scene": SCENE}, headers=teacher).status_code == 200
+        classroom.challenge(made)
+        answer = client.put(put, json={"scene": SCENE}, headers=teacher)
+        assert answer.status_code == 429 and "Retry-After" in answer.headers, answer.text
+        classroom.challenge(other)  # another class is not held back

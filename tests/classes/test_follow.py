@@ -4,6 +4,7 @@ pushed as it happens; who may send what (docs/API.md, Classes)."""
 from __future__ import annotations
 
 import pytest
+from starlette.testclient import WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
 from tests.classes.conftest import SCENE, bearer
@@ -176,4 +177,24 @@ def test_a_process_holds_at_most_its_class_sockets(tmp_path):
                     with client.websocket_connect(f"/ws/classes/{code}"):
                         pass
         with client.websocket_connect(f"/ws/classes/{code}") as again:  # room again
+            assert hello(again)["type"] == "state"
+
+
+def test_one_address_holds_at_most_its_share_of_class_sockets(tmp_path):
+    """A client that opens socket after socket is refused before it holds them all:
+    the others (here the same test client, the one address there is) get theirs
+    back once it closes one."""
+    from tests.classes.conftest import Classroom, make_client
+
+    with make_client(tmp_path, max_class_sockets=10, max_class_sockets_per_address=2) as client:
+        code = Classroom(client).create()["code"]
+        with client.websocket_connect(f"/ws/classes/{code}"):  # no hello yet: counted
+            with client.websocket_connect(f"/ws/classes/{code}") as second:
+                assert hello(second)["type"] == "state"
+                with pytest.raises(WebSocketDenialResponse) as refused:
+                    with client.websocket_connect(f"/ws/classes/{code}"):
+                        pass
+                assert refused.value.status_code == 503
+                assert "class sockets open" in refused.value.json()["detail"]
+        with client.websocket_connect(f"/ws/classes/{code}") as again:
             assert hello(again)["type"] == "state"

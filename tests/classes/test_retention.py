@@ -37,3 +37,24 @@ def test_the_sweep_deletes_classes_past_their_retention(classroom, monkeypatch):
     later = time.time() + retention + 60
     assert client.portal.call(classes.sweep, later) == [recent["code"]]
     assert client.get(f"/api/classes/{recent['code']}").status_code == 404
+
+
+def test_the_sockets_of_a_deleted_class_are_closed(classroom):
+    """A projector still following a class the sweep deleted is told so (1008) instead
+    of following nothing, and the replica keeps no room for it."""
+    import pytest
+    from starlette.websockets import WebSocketDisconnect
+
+    from tests.classes.test_follow import hello
+
+    client = classroom.client
+    classes = client.app.state.classes
+    made = classroom.create()
+    later = time.time() + client.app.state.settings.class_retention_hours * 3600 + 60
+    with client.websocket_connect(f"/ws/classes/{made['code']}") as projector:
+        assert hello(projector)["type"] == "state"
+        assert client.portal.call(classes.sweep, later) == [made["code"]]
+        with pytest.raises(WebSocketDisconnect) as closed:
+            projector.receive_json()
+        assert closed.value.code == 1008 and "deleted" in closed.value.reason
+    assert made["code"] not in classes.followers.rooms

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Query, Request, WebSocket
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from app.api.answers import Refused, admission, client_of
+from app.api.answers import Refused, admission, client_of, read_request
 from app.api.class_socket import ClassSocket
 from app.api.encoding import JSONBytesResponse
 from app.api.readiness import engine_warming, warming_response
@@ -34,7 +34,7 @@ from app.classes.schemas import (
 )
 from app.classes.service import Classes, limited
 from app.classes.store import ClassError, not_found
-from app.engine import build_simulation, simulate
+from app.engine import simulate
 from app.formats import CSV_MEDIA_TYPE, answer_points
 
 # Not in OpenAPI: every answer depends on a class code and a token that a request
@@ -149,10 +149,17 @@ async def join_class(code: str, body: Join, request: Request) -> JSONBytesRespon
 
 
 @router.put("/api/classes/{code}/scene", summary="Set the class's scene", responses=BAD_INPUT)
-async def put_scene(code: str, body: SceneBody, request: Request) -> JSONBytesResponse:
+async def put_scene(code: str, body: SceneBody, request: Request) -> Response:
     normal, _ = await acting(request, code, "teacher", "set the scene")
-    check_scene(body.scene)
     classes = classes_of(request)
+    classes.teacher_writes.take(normal)
+    settings = request.app.state.settings
+    try:
+        await read_request(
+            request, body.scene.request.problem, lambda: check_scene(body.scene, settings)
+        )
+    except Refused as refused:
+        return refused.response
     version = await classes.database.call(
         classes.database.store.set_scene, normal, body.scene.stored()
     )
@@ -166,15 +173,55 @@ async def put_scene(code: str, body: SceneBody, request: Request) -> JSONBytesRe
     summary="Start a challenge",
     responses=BAD_INPUT,
 )
-async def start_challenge(code: str, body: NewChallenge, request: Request) -> JSONBytesResponse:
+async def start_challenge(code: str, body: NewChallenge, request: Request) -> Response:
     normal, _ = await acting(request, code, "teacher", "start a challenge")
-    check_challenge(body)
     classes = classes_of(request)
+    classes.teacher_writes.take(normal)
+    settings = request.app.state.settings
+    try:
+        await read_request(
+            request, body.scene.request.problem, lambda: check_challenge(body, settings)
+        )
+    except Refused as refused:
+        return refused.response
     challenge = await classes.database.call(
         classes.database.store.start_challenge, normal, body.spec()
     )
     await classes.publish(normal, "scene", "challenge", "leaderboard")
     return JSONBytesResponse({"challenge": challenge}, status_code=201)
+
+
+async def scored_submission(
+    request: Request, classes: Classes, normal: str, student_id: int, body: Submission
+) -> tuple[dict[str, Any], int] | Response:
+    """The stored submission and its rank, or the answer that refuses it."""
+    store = classes.database.store
+    challenge = await classes.database.call(store.open_challenge, normal, student_id)
+    settings = request.app.state.settings
+    try:
+        # The run is built once: checked here, then simulated as it is.
+        simulation = await read_request(
+            request,
+            challenge["scene"]["request"]["problem"],
+            lambda: check_submission(challenge, body.params, settings),
+        )
+    except Refused as refused:
+        return refused.response
+    if engine_warming(request.app):
+        return warming_response()
+    try:
+        async with admission(request, answer_points(simulation)) as ticket:
+            result = await ticket.run(simulate, simulation)
+    except Refused as refused:
+        return refused.response
+    score = rules.Score(
+        converged_at=result.converged_at[0],
+        final_loss=float(result.losses[0][-1]),
+        diverged_at=result.diverged_at[0],
+    )
+    return await classes.database.call(
+        store.submit, normal, challenge["id"], student_id, body.params, score
+    )
 
 
 @router.post(
@@ -187,25 +234,13 @@ async def submit(code: str, body: Submission, request: Request) -> Response:
     normal, student = await acting(request, code, "student", "submit")
     assert student is not None
     classes = classes_of(request)
-    store = classes.database.store
-    challenge = await classes.database.call(store.open_challenge, normal, student["student_id"])
-    run_request = check_submission(challenge, body.params)
-    if engine_warming(request.app):
-        return warming_response()
-    simulation = build_simulation(run_request)
-    try:
-        async with admission(request, answer_points(simulation)) as ticket:
-            result = await ticket.run(simulate, simulation)
-    except Refused as refused:
-        return refused.response
-    score = rules.Score(
-        converged_at=result.converged_at[0],
-        final_loss=float(result.losses[0][-1]),
-        diverged_at=result.diverged_at[0],
-    )
-    submission, rank = await classes.database.call(
-        store.submit, normal, challenge["id"], student["student_id"], body.params, score
-    )
+    # A student's submissions are checked and stored one at a time; the insert's
+    # transaction checks the rate again (another replica may have stored one).
+    async with classes.submission_lock(student["student_id"]):
+        answer = await scored_submission(request, classes, normal, student["student_id"], body)
+    if isinstance(answer, Response):
+        return answer
+    submission, rank = answer
     await classes.publish(normal, "leaderboard")
     return JSONBytesResponse({"submission": submission, "rank": rank}, status_code=201)
 
@@ -282,26 +317,35 @@ async def class_socket(websocket: WebSocket, code: str) -> None:
     if not origin_allowed(websocket.headers, settings.allowed_origins):
         await deny(websocket, 403, f"origin {websocket.headers['origin']} may not follow a class")
         return
-    if classes.open_sockets >= settings.max_class_sockets:
+    address = websocket.client.host if websocket.client else "unknown"
+    per_address = classes.sockets_by_address
+    full = (
+        f"the server has {settings.max_class_sockets} class sockets open"
+        if classes.open_sockets >= settings.max_class_sockets
+        else f"{address} has {settings.max_class_sockets_per_address} class sockets open"
+        if per_address[address] >= settings.max_class_sockets_per_address
+        else None
+    )
+    if full is not None:
         retry_after = websocket.app.state.gate.retry_after
         await deny(
-            websocket,
-            503,
-            f"the server has {settings.max_class_sockets} class sockets open; "
-            f"retry in {retry_after} s",
-            **{"Retry-After": str(retry_after)},
+            websocket, 503, f"{full}; retry in {retry_after} s", **{"Retry-After": str(retry_after)}
         )
         return
-    address = websocket.client.host if websocket.client else "unknown"
-    try:
-        normal = await known_code(classes, address, code)
-    except ClassError as refused:
-        await deny(websocket, refused.status, refused.detail, **refused.headers)
-        return
-    # Counted from the handshake on, so sockets that never say hello count too.
+    # Counted from the handshake on, before its first await (so two handshakes at
+    # once cannot both take the last place), and sockets that never say hello count.
     classes.open_sockets += 1
+    per_address[address] += 1
     try:
+        try:
+            normal = await known_code(classes, address, code)
+        except ClassError as refused:
+            await deny(websocket, refused.status, refused.detail, **refused.headers)
+            return
         await websocket.accept()
         await ClassSocket(websocket, settings, classes, normal).serve()
     finally:
         classes.open_sockets -= 1
+        per_address[address] -= 1
+        if not per_address[address]:
+            del per_address[address]
