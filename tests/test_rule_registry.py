@@ -460,3 +460,19 @@ def test_editing_a_rule_names_a_new_kernel_module(tmp_path, monkeypatch):
     importlib.reload(module)
     after_source, after = digest()
     assert after_source == before_source and after != before
+
+
+def test_a_kernel_module_loaded_by_many_threads_at_once_is_whole_in_each(tmp_path, monkeypatch):
+    """Requests that arrive together before warm-up all load the generated module; a
+    thread must never get it half-run (its kernels not yet defined)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(kernel_source, "kernel_dir", lambda: tmp_path)
+    # A module whose body takes a while, as compiling decorators does.
+    source = f"import time\ntime.sleep(0.3)\nfinished = {tmp_path.name!r}\n"
+    try:
+        with ThreadPoolExecutor(8) as pool:
+            modules = list(pool.map(lambda _: kernel_source.load(source, []), range(8)))
+        assert all(getattr(m, "finished", None) == tmp_path.name for m in modules)
+    finally:
+        sys.modules.pop(kernel_source.MODULE_PREFIX + kernel_source.digest(source, []), None)

@@ -46,6 +46,7 @@ import inspect
 import os
 import sys
 import tempfile
+import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
@@ -600,8 +601,18 @@ def kernel_dir() -> Path:
     return folder
 
 
+# One load at a time: a module is in sys.modules before its body has run, so a
+# second thread must wait for the first rather than take the half-made module.
+_LOADING = threading.Lock()
+
+
 def load(source: str, modules: Sequence[ModuleType]) -> ModuleType:
     """The module of ``source``, written to its hash-named file and imported from there."""
+    with _LOADING:
+        return _load(source, modules)
+
+
+def _load(source: str, modules: Sequence[ModuleType]) -> ModuleType:
     name = MODULE_PREFIX + digest(source, modules)
     if name in sys.modules:
         return sys.modules[name]
