@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
 import pytest
@@ -18,3 +19,25 @@ def live_server() -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         stop_server(process)
+
+
+@pytest.fixture
+def formula_compiles(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Every compile of a typed formula from now on, as whether it ran on an event
+    loop (True) or in a worker thread (False): compiling takes up to ~0.2 s of CPU,
+    which no route may spend on the loop."""
+    from app.problems import custom
+
+    on_the_loop: list[bool] = []
+    compile_expression = custom.compile_expression
+
+    def watched(text: str):
+        try:
+            asyncio.get_running_loop()
+            on_the_loop.append(True)
+        except RuntimeError:
+            on_the_loop.append(False)
+        return compile_expression(text)
+
+    monkeypatch.setattr(custom, "compile_expression", watched)
+    return on_the_loop

@@ -226,7 +226,7 @@ def test_random_token_strings_never_make_the_server_fail(http: httpx.Client, tex
 
 
 def test_a_typed_formula_is_compiled_in_a_worker_turn_never_on_the_event_loop(
-    monkeypatch: pytest.MonkeyPatch,
+    formula_compiles: list[bool],
 ) -> None:
     """Compiling a new formula costs up to ~0.2 s of CPU: on the event loop, one
     client sending new formulas would stall every other client's health checks and
@@ -234,20 +234,7 @@ def test_a_typed_formula_is_compiled_in_a_worker_turn_never_on_the_event_loop(
     from fastapi.testclient import TestClient
 
     from app import main
-    from app.problems import custom
 
-    on_the_loop: list[bool] = []
-    compile_expression = custom.compile_expression
-
-    def watched(text: str):
-        try:
-            asyncio.get_running_loop()
-            on_the_loop.append(True)
-        except RuntimeError:
-            on_the_loop.append(False)
-        return compile_expression(text)
-
-    monkeypatch.setattr(custom, "compile_expression", watched)
     problem = {"name": "custom", "expression": "x^2 + 3*y^2", "start": [1.0, 1.0]}
     with TestClient(main.create_app()) as client:
         for _ in range(600):  # the engine's warm-up, from its cache
@@ -263,4 +250,4 @@ def test_a_typed_formula_is_compiled_in_a_worker_turn_never_on_the_event_loop(
             ws.send_json({"type": "run", "id": 1, "request": request(problem, steps=5)})
             while ws.receive_json()["type"] != "done":
                 pass
-    assert on_the_loop and not any(on_the_loop), on_the_loop
+    assert formula_compiles and not any(formula_compiles), formula_compiles
