@@ -414,6 +414,9 @@ export class SurfaceView {
     traces.push(this.noteTrace(runs, notes));
     this.anatomyAt = traces.length;
     traces.push(...ANATOMY_LAYER.map((role) => this.anatomyTrace(role, this.anatomy)));
+    // What this draw shows of the anatomy: showAnatomy leaves it alone until it changes
+    // (an in-place update of the layer right after a whole redraw lost the paths).
+    this.anatomyKey = JSON.stringify(this.anatomy ?? null);
     this.overlayAt = traces.length;
     traces.push(...OVERLAY_SLOTS.map((k) => this.overlayTrace(k, this.overlay?.[k])));
     this.layout.images = this.grid ? [this.groundImage()] : [];
@@ -517,7 +520,7 @@ export class SurfaceView {
 
   /** Draw the step anatomy `shown` (anatomy.js's layer, or null for none): those traces only. */
   showAnatomy(shown) {
-    const key = JSON.stringify(shown);
+    const key = JSON.stringify(shown ?? null);
     if (key === this.anatomyKey) return Promise.resolve();
     this.anatomyKey = key;
     this.anatomy = shown;

@@ -37,6 +37,11 @@ def current_id(page) -> int:
     return page.evaluate("window.__descentlab.currentId")
 
 
+# Whether the surface's SVG holds at least n drawn lines (the paths as painted).
+DRAWN_LINES = """n => [...document.querySelectorAll('#surface-plot .scatterlayer .trace path.js-line')]
+    .filter(p => (p.getAttribute('d') || '').length > 10).length >= n"""
+
+
 def test_first_visit_draws_the_default_runs(open_page, artifacts):
     w = open_page()
     page = w.page
@@ -54,12 +59,15 @@ def test_first_visit_draws_the_default_runs(open_page, artifacts):
     # The ground is painted under the paths, and every run has a card coloured like it.
     assert page.evaluate("document.querySelector('#surface-plot').layout.images.length") == 1
     assert page.locator("[data-run]").count() == 3
+    # And the paths are on screen, not only in the plot's data: a line drawn per run.
+    page.wait_for_function(DRAWN_LINES, arg=3, timeout=15_000)
     page.screenshot(path=str(artifacts / "first-visit-1366x768.png"))
 
 
 def test_first_visit_at_projector_size(open_page, artifacts):
     w = open_page(width=1920, height=1080)
     assert len(traces(w.page)) == 3
+    w.page.wait_for_function(DRAWN_LINES, arg=3, timeout=15_000)
     w.page.screenshot(path=str(artifacts / "first-visit-1920x1080.png"))
 
 
